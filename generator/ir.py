@@ -1,0 +1,354 @@
+"""The intermediate representation: frozen, typed dataclasses built from validated spec dicts.
+
+Everything after ``build`` (verifiers, templates, migrations) reads only these classes. Names are
+validated once, when the IR is built, so templates never see a bad identifier.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from .diagnostics import Origin
+
+ScalarType = Literal[
+    "string",
+    "text",
+    "integer",
+    "big_integer",
+    "float",
+    "decimal",
+    "boolean",
+    "uuid",
+    "uuidv7",
+    "date",
+    "time",
+    "utc_datetime",
+    "utc_datetime_usec",
+    "naive_datetime",
+    "map",
+    "binary",
+    "enum",
+]
+SCALAR_TYPES: tuple[str, ...] = ScalarType.__args__  # type: ignore[attr-defined]
+TIMESTAMP_TYPES = frozenset({"utc_datetime", "utc_datetime_usec", "naive_datetime"})
+ActionType = Literal["create", "update", "destroy"]
+ReplayStrategy = Literal["force_change", "as_arguments"]
+
+# Names the generated code uses itself; a spec name may not shadow them.
+RESERVED_PARAMETER_NAMES = frozenset(
+    {"session", "actor", "metadata", "tenant", "inputs", "record", "params"}
+)
+
+
+def _origin_field() -> Origin:
+    return field(compare=False, repr=False)  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class TypeRef:
+    """An attribute or argument type: a scalar, an enum with values, or an array of a type."""
+
+    name: str  # one of SCALAR_TYPES, or "array"
+    values: tuple[str, ...] = ()  # enum values
+    item: TypeRef | None = None  # array item type
+
+    @property
+    def is_timestamp(self) -> bool:
+        return self.name in TIMESTAMP_TYPES
+
+
+@dataclass(frozen=True)
+class Default:
+    """A default value: ``now``, ``uuid4``, ``uuidv7`` or a literal."""
+
+    kind: Literal["now", "uuid4", "uuidv7", "literal"]
+    value: object = None  # the literal, for kind == "literal"
+
+
+@dataclass(frozen=True)
+class Constraints:
+    max_length: int | None = None
+    min_length: int | None = None
+    min: float | None = None
+    max: float | None = None
+
+
+@dataclass(frozen=True)
+class Attribute:
+    name: str
+    type: TypeRef
+    origin: Origin = _origin_field()
+    primary_key: bool = False
+    allow_nil: bool = True
+    default: Default | None = None
+    update_default: Default | None = None
+    writable: bool = True
+    sensitive: bool = False
+    constraints: Constraints = Constraints()
+    description: str = ""
+    renamed_from: str | None = None
+    # Set for the foreign key column a belongs_to relationship adds: the relationship's name.
+    belongs_to: str | None = None
+
+
+@dataclass(frozen=True)
+class Relationship:
+    name: str
+    type: Literal["belongs_to", "has_many", "has_one"]
+    destination: str  # resource name
+    origin: Origin = _origin_field()
+    # belongs_to: the local FK column (default <name>_id); has_many/has_one: the FK on the destination.
+    source_attribute: str = ""
+    destination_attribute: str = ""
+    allow_nil: bool = True
+    attribute_type: TypeRef | None = None  # belongs_to FK type; None: the destination's PK type
+    on_delete: Literal["cascade", "restrict", "set_null"] | None = None
+
+
+@dataclass(frozen=True)
+class Identity:
+    name: str
+    keys: tuple[str, ...]
+    origin: Origin = _origin_field()
+
+
+@dataclass(frozen=True)
+class Validation:
+    """A built-in validation (``kind`` one of present, absent, match, one_of, compare,
+    string_length, attribute_equals, attribute_does_not_equal) or ``call`` of user code.
+
+    ``options`` holds the validation's own keys as written in the spec (attribute(s), pattern, values,
+    ...); ``message`` replaces the default error message when given.
+    """
+
+    kind: str
+    options: tuple[tuple[str, object], ...]
+    origin: Origin = _origin_field()
+    message: str | None = None
+    where: tuple[Validation, ...] = ()
+
+    def option(self, key: str, default: object = None) -> object:
+        for name, value in self.options:
+            if name == key:
+                return value
+        return default
+
+
+@dataclass(frozen=True)
+class Change:
+    """``set_attribute`` (attribute + value | from_argument | from_actor), ``call``,
+    ``before_action`` or ``after_action`` (the last three reference user code ``pkg.module:name``)."""
+
+    kind: Literal["set_attribute", "call", "before_action", "after_action"]
+    origin: Origin = _origin_field()
+    attribute: str | None = None
+    value: object = None
+    from_argument: str | None = None
+    from_actor: str | None = None
+    has_value: bool = False  # set_attribute with an explicit ``value`` (which may be null)
+    ref: str | None = None  # "pkg.module:name" for call / hooks
+    where: tuple[Validation, ...] = ()
+
+
+@dataclass(frozen=True)
+class Argument:
+    name: str
+    type: TypeRef
+    origin: Origin = _origin_field()
+    allow_nil: bool = True
+    default: Default | None = None
+    sensitive: bool = False
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Action:
+    name: str
+    type: ActionType
+    origin: Origin = _origin_field()
+    accept: tuple[str, ...] = ()
+    arguments: tuple[Argument, ...] = ()
+    changes: tuple[Change, ...] = ()
+    validations: tuple[Validation, ...] = ()
+    upsert_identity: str | None = None  # create only
+    soft_attribute: str | None = None  # destroy only: soft destroy sets this attribute to now
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Events:
+    """A resource's ``events:`` section (AshEvents' ``events`` DSL)."""
+
+    event_log: str
+    origin: Origin = _origin_field()
+    only_actions: tuple[str, ...] | None = None
+    ignore_actions: tuple[str, ...] = ()
+    current_action_versions: tuple[tuple[str, int], ...] = ()
+    create_timestamp: str | None = None
+    update_timestamp: str | None = None
+    replay_non_input_attribute_changes: tuple[tuple[str, str], ...] = ()
+    allowed_change_modules: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def version_of(self, action: str) -> int:
+        return dict(self.current_action_versions).get(action, 1)
+
+    def strategy_of(self, action: str) -> str:
+        return dict(self.replay_non_input_attribute_changes).get(action, "force_change")
+
+    def allowed_changes_of(self, action: str) -> tuple[str, ...]:
+        return dict(self.allowed_change_modules).get(action, ())
+
+
+@dataclass(frozen=True)
+class Multitenancy:
+    strategy: Literal["attribute"]
+    attribute: str
+    origin: Origin = _origin_field()
+
+
+@dataclass(frozen=True)
+class Resource:
+    name: str  # class name, e.g. "User"
+    table: str
+    origin: Origin = _origin_field()
+    attributes: tuple[Attribute, ...] = ()  # includes belongs_to foreign keys, in spec order
+    relationships: tuple[Relationship, ...] = ()
+    identities: tuple[Identity, ...] = ()
+    actions: tuple[Action, ...] = ()
+    events: Events | None = None
+    multitenancy: Multitenancy | None = None
+    description: str = ""
+    renamed_from: str | None = None  # previous table name, for migrations
+
+    @property
+    def module(self) -> str:
+        """Module name under ``actions/``: snake_case of the class name."""
+        return snake_case(self.name)
+
+    @property
+    def primary_key(self) -> Attribute | None:
+        keys = [a for a in self.attributes if a.primary_key]
+        return keys[0] if len(keys) == 1 else None
+
+    def attribute(self, name: str) -> Attribute | None:
+        return next((a for a in self.attributes if a.name == name), None)
+
+    def action(self, name: str) -> Action | None:
+        return next((a for a in self.actions if a.name == name), None)
+
+    def identity(self, name: str) -> Identity | None:
+        return next((i for i in self.identities if i.name == name), None)
+
+    def tracked_actions(self) -> tuple[Action, ...]:
+        """The actions that write events (AshEvents: wrapped actions)."""
+        if self.events is None:
+            return ()
+        if self.events.only_actions is not None:
+            only = set(self.events.only_actions)
+            return tuple(a for a in self.actions if a.name in only)
+        ignored = set(self.events.ignore_actions)
+        return tuple(a for a in self.actions if a.name not in ignored)
+
+
+@dataclass(frozen=True)
+class ActorKey:
+    """One ``persist_actor_primary_key`` entry: an event-log column holding the actor's key."""
+
+    name: str  # column name, e.g. "user_id"
+    actor: str  # a resource name, or "pkg.module:Class"
+    attribute_type: TypeRef
+    origin: Origin = _origin_field()
+    primary_key: str = "id"  # attribute of the actor object holding its key
+    allow_nil: bool = True
+
+    @property
+    def is_resource(self) -> bool:
+        return ":" not in self.actor
+
+
+@dataclass(frozen=True)
+class RouteTarget:
+    resource: str
+    action: str
+    origin: Origin = _origin_field()
+
+
+@dataclass(frozen=True)
+class ReplayOverride:
+    resource: str  # matched against the stored event's resource; need not exist any more
+    action: str
+    versions: tuple[int, ...]
+    route_to: tuple[RouteTarget, ...]
+    origin: Origin = _origin_field()
+
+
+@dataclass(frozen=True)
+class EventLog:
+    name: str
+    table: str
+    origin: Origin = _origin_field()
+    primary_key_type: Literal["integer", "uuidv7"] = "integer"
+    record_id_type: Literal["uuid", "integer", "string"] = "uuid"
+    clear_records_for_replay: str = "auto"  # "auto" or "pkg.module:function"
+    actors: tuple[ActorKey, ...] = ()
+    advisory_lock_key_default: int | tuple[int, int] = 2147483647
+    advisory_lock_key_generator: str | None = None
+    encryption_key_env: str | None = None
+    public_fields: Literal["all"] | tuple[str, ...] = ()
+    replay_overrides: tuple[ReplayOverride, ...] = ()
+    description: str = ""
+
+    @property
+    def encrypted(self) -> bool:
+        return self.encryption_key_env is not None
+
+    @property
+    def module(self) -> str:
+        return snake_case(self.name)
+
+
+@dataclass(frozen=True)
+class Project:
+    """The whole compilation unit: the project config plus every spec it found."""
+
+    package: str  # import path of the generated package, e.g. "accounts.data"
+    root: Path  # folder of eventspec.yaml; every path below is relative to it
+    output: Path
+    specs: Path
+    migrations: Path
+    origin: Origin = _origin_field()
+    database_url: str | None = None
+    resources: tuple[Resource, ...] = ()  # sorted by name
+    event_logs: tuple[EventLog, ...] = ()  # sorted by name
+
+    def resource(self, name: str) -> Resource | None:
+        return next((r for r in self.resources if r.name == name), None)
+
+    def event_log(self, name: str) -> EventLog | None:
+        return next((e for e in self.event_logs if e.name == name), None)
+
+    def resources_of(self, log: EventLog) -> tuple[Resource, ...]:
+        return tuple(r for r in self.resources if r.events and r.events.event_log == log.name)
+
+
+def snake_case(name: str) -> str:
+    out: list[str] = []
+    for i, ch in enumerate(name):
+        if ch.isupper() and i and (not name[i - 1].isupper() or _next_is_lower(name, i)):
+            out.append("_")
+        out.append(ch.lower())
+    return "".join(out)
+
+
+def _next_is_lower(name: str, i: int) -> bool:
+    return i + 1 < len(name) and name[i + 1].islower()
+
+
+def plural(word: str) -> str:
+    if word.endswith(("s", "x", "z", "ch", "sh")):
+        return word + "es"
+    if word.endswith("y") and len(word) > 1 and word[-2] not in "aeiou":
+        return word[:-1] + "ies"
+    return word + "s"
