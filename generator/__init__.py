@@ -1,0 +1,1 @@
+"""eventspec: declarative event logs and replay for SQLAlchemy, compiled from YAML specs."""

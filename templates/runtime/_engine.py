@@ -1,0 +1,686 @@
+"""The action engine: runs a generated action and writes its event in the same transaction.
+
+The generated modules describe each resource and action with the definitions below and call
+:func:`run_create`, :func:`run_update` and :func:`run_destroy`. Replay (``_replay.py``) drives the
+same pipeline with ``replaying=True``: hooks are skipped, the recorded primary key and changed
+attributes are forced, and no event is written.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from sqlalchemy import Table, and_, insert, select, text
+from sqlalchemy.orm import Session
+
+from ._support import from_json, to_json, utcnow
+from .changeset import Changeset
+from .errors import ConfigurationError, ValidationError
+
+ChangeFn = Callable[[Changeset], None]
+HookFn = Callable[[Changeset, Any], None]
+LockKey = int | tuple[int, int]
+LockKeyGenerator = Callable[[Changeset, LockKey], Any]
+INT32 = range(-(2**31), 2**31)
+
+
+# --- definitions (instantiated by the generated code) --------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AttributeDef:
+    name: str
+    kind: str  # the spec type ("uuid", "utc_datetime_usec", "array", ...), for JSON decoding
+    allow_nil: bool = True
+    default: Callable[[], Any] | None = None
+    update_default: Callable[[], Any] | None = None
+    sensitive: bool = False
+    foreign_key: bool = False
+    primary_key: bool = False
+    generated: bool = False  # the database assigns it (integer primary keys)
+    max_length: int | None = None
+    min_length: int | None = None
+    min: float | None = None
+    max: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ArgumentDef:
+    name: str
+    kind: str
+    allow_nil: bool = True
+    default: Callable[[], Any] | None = None
+    sensitive: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """A validation. ``test`` returns ``None`` when valid, else ``(field, default message)``."""
+
+    test: Callable[[Changeset], tuple[str | None, str] | None]
+    message: str | None = None
+    where: tuple[Check, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeDef:
+    kind: Literal["change", "before_action", "after_action"]
+    run: Callable[..., None]
+    where: tuple[Check, ...] = ()
+    ref: str | None = None  # "pkg.module:name" of user code; None for built-in changes
+
+
+@dataclass(frozen=True, slots=True)
+class ActorDef:
+    """An actor column: filled with ``actor.<key>`` when the actor is an ``actor_class``."""
+
+    column: str
+    actor_class: type[Any]
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
+class EventLogDef:
+    name: str
+    model: type[Any]
+    actors: tuple[ActorDef, ...] = ()
+    lock_default: LockKey = 2147483647
+    lock_generator: LockKeyGenerator | None = None
+    encrypted: bool = False
+    record_id_kind: str = "uuid"
+
+    @property
+    def table(self) -> Table:
+        table: Table = self.model.__table__
+        return table
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceDef:
+    name: str
+    model: type[Any]
+    primary_key: str
+    attributes: Mapping[str, AttributeDef]
+    log: EventLogDef | None = None
+    create_timestamp: str | None = None
+    update_timestamp: str | None = None
+    tenant_attribute: str | None = None
+    identities: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ActionDef:
+    resource: ResourceDef
+    name: str
+    type: Literal["create", "update", "destroy"]
+    accept: frozenset[str] = frozenset()
+    arguments: Mapping[str, ArgumentDef] = field(default_factory=dict)
+    changes: tuple[ChangeDef, ...] = ()
+    validations: tuple[Check, ...] = ()
+    tracked: bool = True
+    version: int = 1
+    upsert_keys: tuple[str, ...] = ()
+    soft_attribute: str | None = None
+    strategy: Literal["force_change", "as_arguments"] = "force_change"
+    allowed_changes: frozenset[str] = frozenset()
+
+    @property
+    def inputs(self) -> frozenset[str]:
+        return self.accept | self.arguments.keys()
+
+
+@dataclass(slots=True)
+class Replaying:
+    """What replay passes into the pipeline for one event."""
+
+    record_id: Any
+    changed_attributes: dict[str, Any]
+
+
+# --- built-in validations --------------------------------------------------------------------------
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and value.strip() == "")
+
+
+def present(*names: str, message: str | None = None, where: tuple[Check, ...] = ()) -> Check:
+    def test(cs: Changeset) -> tuple[str | None, str] | None:
+        missing = next((n for n in names if _blank(cs.get(n))), None)
+        return None if missing is None else (missing, "must be present")
+
+    return Check(test, message, where)
+
+
+def absent(*names: str, message: str | None = None, where: tuple[Check, ...] = ()) -> Check:
+    def test(cs: Changeset) -> tuple[str | None, str] | None:
+        extra = next((n for n in names if not _blank(cs.get(n))), None)
+        return None if extra is None else (extra, "must be absent")
+
+    return Check(test, message, where)
+
+
+def match(
+    name: str, pattern: str, message: str | None = None, where: tuple[Check, ...] = ()
+) -> Check:
+    compiled = re.compile(pattern)
+
+    def test(cs: Changeset) -> tuple[str | None, str] | None:
+        value = cs.get(name)
+        if value is None or compiled.search(str(value)):
+            return None
+        return (name, f"must match {pattern}")
+
+    return Check(test, message, where)
+
+
+def one_of(
+    name: str, values: Sequence[Any], message: str | None = None, where: tuple[Check, ...] = ()
+) -> Check:
+    allowed = tuple(values)
+
+    def test(cs: Changeset) -> tuple[str | None, str] | None:
+        value = cs.get(name)
+        if value is None or value in allowed:
+            return None
+        return (name, f"must be one of {', '.join(map(str, allowed))}")
+
+    return Check(test, message, where)
+
+
+_COMPARISONS: dict[str, tuple[Callable[[Any, Any], bool], str]] = {
+    "greater_than": (lambda a, b: a > b, "greater than"),
+    "greater_than_or_equal_to": (lambda a, b: a >= b, "greater than or equal to"),
+    "less_than": (lambda a, b: a < b, "less than"),
+    "less_than_or_equal_to": (lambda a, b: a <= b, "less than or equal to"),
+}
+
+
+def compare(
+    name: str, message: str | None = None, where: tuple[Check, ...] = (), **bounds: Any
+) -> Check:
+    def test(cs: Changeset) -> tuple[str | None, str] | None:
+        value = cs.get(name)
+        if value is None:
+            return None
+        for op, bound in bounds.items():
+            holds, words = _COMPARISONS[op]
+            other = cs.get(bound) if isinstance(bound, str) else bound
+            if other is not None and not holds(value, other):
+                return (name, f"must be {words} {bound}")
+        return None
+
+    return Check(test, message, where)
+
+
+def string_length(
+    name: str,
+    min: int | None = None,
+    max: int | None = None,
+    message: str | None = None,
+    where: tuple[Check, ...] = (),
+) -> Check:
+    def test(cs: Changeset) -> tuple[str | None, str] | None:
+        value = cs.get(name)
+        if value is None:
+            return None
+        size = len(str(value))
+        if min is not None and size < min:
+            return (name, f"must be at least {min} characters")
+        if max is not None and size > max:
+            return (name, f"must be at most {max} characters")
+        return None
+
+    return Check(test, message, where)
+
+
+def attribute_equals(
+    name: str, value: Any, message: str | None = None, where: tuple[Check, ...] = ()
+) -> Check:
+    def test(cs: Changeset) -> tuple[str | None, str] | None:
+        return None if cs.get(name) == value else (name, f"must equal {value!r}")
+
+    return Check(test, message, where)
+
+
+def attribute_does_not_equal(
+    name: str, value: Any, message: str | None = None, where: tuple[Check, ...] = ()
+) -> Check:
+    def test(cs: Changeset) -> tuple[str | None, str] | None:
+        return None if cs.get(name) != value else (name, f"must not equal {value!r}")
+
+    return Check(test, message, where)
+
+
+def call(fn: ChangeFn, message: str | None = None, where: tuple[Check, ...] = ()) -> Check:
+    """A user validation ``fn(changeset)`` that raises :class:`ValidationError`."""
+
+    def test(cs: Changeset) -> tuple[str | None, str] | None:
+        try:
+            fn(cs)
+        except ValidationError as error:
+            return (error.field, error.message)
+        return None
+
+    return Check(test, message, where)
+
+
+# --- built-in changes ------------------------------------------------------------------------------
+
+
+def set_attribute(
+    name: str,
+    *,
+    value: Any = None,
+    from_argument: str | None = None,
+    from_actor: str | None = None,
+    where: tuple[Check, ...] = (),
+) -> ChangeDef:
+    def run(cs: Changeset) -> None:
+        if from_argument is not None:
+            cs.attributes[name] = cs.arguments.get(from_argument)
+        elif from_actor is not None:
+            cs.attributes[name] = getattr(cs.actor, from_actor, None)
+        else:
+            cs.attributes[name] = value
+
+    return ChangeDef("change", run, where)
+
+
+# --- the pipeline ------------------------------------------------------------------------------
+
+
+def run_create(
+    session: Session,
+    action: ActionDef,
+    params: Mapping[str, Any],
+    *,
+    actor: Any = None,
+    metadata: Mapping[str, Any] | None = None,
+    tenant: Any = None,
+    replaying: Replaying | None = None,
+) -> Any:
+    resource = action.resource
+    cs = _changeset(session, action, None, params, actor, metadata, tenant, replaying)
+    existing = None
+    with _savepoint(session):
+        if action.upsert_keys and replaying is not None:
+            existing = session.get(resource.model, replaying.record_id)
+        elif action.upsert_keys:
+            _lock(cs, action)  # serialise upserts: the lookup below must not race
+            existing = _find_by(session, resource, {k: cs.get(k) for k in action.upsert_keys})
+        cs.record = existing
+        _prepare(cs, action, replaying, defaults="create" if existing is None else "update")
+        before, after = _split_hooks(cs, action)
+        for hook in before:
+            hook(cs, existing)
+        if existing is None:
+            record = resource.model(**cs.attributes)
+            session.add(record)
+        else:
+            record = existing
+            for name, value in cs.attributes.items():
+                setattr(record, name, value)
+        session.flush()
+        if replaying is None and action.tracked and resource.log is not None:
+            timestamp = resource.update_timestamp if existing else resource.create_timestamp
+            _write_event(cs, action, record, timestamp)
+        for hook in after:
+            hook(cs, record)
+    return record
+
+
+def run_update(
+    session: Session,
+    action: ActionDef,
+    record: Any,
+    params: Mapping[str, Any],
+    *,
+    actor: Any = None,
+    metadata: Mapping[str, Any] | None = None,
+    tenant: Any = None,
+    replaying: Replaying | None = None,
+) -> Any:
+    resource = action.resource
+    _check_tenant(resource, record, tenant, replaying)
+    cs = _changeset(session, action, record, params, actor, metadata, tenant, replaying)
+    with _savepoint(session):
+        _prepare(cs, action, replaying, defaults="update")
+        before, after = _split_hooks(cs, action)
+        for hook in before:
+            hook(cs, record)
+        for name, value in cs.attributes.items():
+            setattr(record, name, value)
+        session.flush()
+        if replaying is None and action.tracked and resource.log is not None:
+            _write_event(cs, action, record, resource.update_timestamp)
+        for hook in after:
+            hook(cs, record)
+    return record
+
+
+def run_destroy(
+    session: Session,
+    action: ActionDef,
+    record: Any,
+    params: Mapping[str, Any],
+    *,
+    actor: Any = None,
+    metadata: Mapping[str, Any] | None = None,
+    tenant: Any = None,
+    replaying: Replaying | None = None,
+) -> Any:
+    resource = action.resource
+    _check_tenant(resource, record, tenant, replaying)
+    cs = _changeset(session, action, record, params, actor, metadata, tenant, replaying)
+    with _savepoint(session):
+        _prepare(cs, action, replaying, defaults="destroy")
+        before, after = _split_hooks(cs, action)
+        for hook in before:
+            hook(cs, record)
+        if action.soft_attribute is not None:
+            for name, value in cs.attributes.items():
+                setattr(record, name, value)
+        if replaying is None and action.tracked and resource.log is not None:
+            _write_event(cs, action, record, None)
+        if action.soft_attribute is None:
+            session.delete(record)
+        session.flush()
+        for hook in after:
+            hook(cs, record)
+    return record
+
+
+@contextmanager
+def savepoint(session: Session) -> Iterator[None]:
+    """All-or-nothing block for bulk actions: one SAVEPOINT around every record."""
+    with _savepoint(session):
+        yield
+
+
+def _changeset(
+    session: Session,
+    action: ActionDef,
+    record: Any,
+    params: Mapping[str, Any],
+    actor: Any,
+    metadata: Mapping[str, Any] | None,
+    tenant: Any,
+    replaying: Replaying | None,
+) -> Changeset:
+    unknown = params.keys() - action.inputs
+    if unknown:
+        name = sorted(unknown)[0]
+        raise ValidationError(name, f"is not an input of {action.resource.name}.{action.name}")
+    arguments: dict[str, Any] = {}
+    for arg in action.arguments.values():
+        if arg.name in params:
+            arguments[arg.name] = params[arg.name]
+        elif arg.default is not None:
+            arguments[arg.name] = arg.default()
+        else:
+            arguments[arg.name] = None
+    attributes = {name: params[name] for name in action.accept if name in params}
+    return Changeset(
+        session=session,
+        resource=action.resource.name,
+        action=action.name,
+        action_type=action.type,
+        record=record,
+        params=dict(params),
+        arguments=arguments,
+        attributes=attributes,
+        actor=actor,
+        metadata=dict(metadata) if metadata else {},
+        tenant=tenant,
+        replaying=replaying is not None,
+    )
+
+
+def _prepare(cs: Changeset, action: ActionDef, replay: Replaying | None, *, defaults: str) -> None:
+    """Defaults, validations, changes, forced replay values, constraints: all but the write."""
+    resource = action.resource
+    if defaults == "create":
+        for attr in resource.attributes.values():
+            if attr.default is not None and attr.name not in cs.attributes:
+                cs.attributes[attr.name] = attr.default()
+        if resource.tenant_attribute is not None and replay is None:
+            if cs.tenant is None:
+                raise ValidationError(resource.tenant_attribute, "a tenant is required")
+            cs.attributes[resource.tenant_attribute] = cs.tenant
+    elif defaults == "update" or action.soft_attribute is not None:
+        # A soft destroy is an update of the row: update defaults apply to it too.
+        if action.soft_attribute is not None:
+            cs.attributes[action.soft_attribute] = utcnow()
+        for attr in resource.attributes.values():
+            if attr.update_default is not None and attr.name not in cs.attributes:
+                cs.attributes[attr.name] = attr.update_default()
+    if replay is not None and defaults == "create":
+        cs.attributes[resource.primary_key] = replay.record_id
+    # Validations judge the request against the record as it is; changes then build the write.
+    for check in action.validations:
+        _validate(cs, check)
+    # Changes run on replay too (AshEvents does the same); only hooks are skipped there.
+    for change in action.changes:
+        if change.kind == "change" and _holds(cs, change.where):
+            change.run(cs)
+    if replay is not None and action.strategy == "force_change":
+        for name, value in replay.changed_attributes.items():
+            if name in resource.attributes and name != resource.primary_key:
+                cs.attributes[name] = value
+    _check_attributes(cs, action, defaults)
+
+
+def _split_hooks(cs: Changeset, action: ActionDef) -> tuple[list[HookFn], list[HookFn]]:
+    before: list[HookFn] = []
+    after: list[HookFn] = []
+    for change in action.changes:
+        if change.kind == "change":
+            continue
+        if cs.replaying and change.ref not in action.allowed_changes:
+            continue
+        if _holds(cs, change.where):
+            (before if change.kind == "before_action" else after).append(change.run)
+    return before, after
+
+
+def _holds(cs: Changeset, where: tuple[Check, ...]) -> bool:
+    return all(check.test(cs) is None for check in where)
+
+
+def _validate(cs: Changeset, check: Check) -> None:
+    if not _holds(cs, check.where):
+        return
+    failure = check.test(cs)
+    if failure is not None:
+        field_name, default_message = failure
+        raise ValidationError(field_name, check.message or default_message)
+
+
+def _check_attributes(cs: Changeset, action: ActionDef, defaults: str) -> None:
+    for attr in action.resource.attributes.values():
+        if attr.name in cs.attributes:
+            value = cs.attributes[attr.name]
+        elif defaults == "create":
+            value = None
+        else:
+            continue
+        if value is None:
+            if not attr.allow_nil and not attr.generated:
+                raise ValidationError(attr.name, "is required")
+            continue
+        if isinstance(value, str):
+            if attr.max_length is not None and len(value) > attr.max_length:
+                raise ValidationError(attr.name, f"must be at most {attr.max_length} characters")
+            if attr.min_length is not None and len(value) < attr.min_length:
+                raise ValidationError(attr.name, f"must be at least {attr.min_length} characters")
+        elif isinstance(value, int | float):
+            if attr.min is not None and value < attr.min:
+                raise ValidationError(attr.name, f"must be at least {attr.min}")
+            if attr.max is not None and value > attr.max:
+                raise ValidationError(attr.name, f"must be at most {attr.max}")
+    for arg in action.arguments.values():
+        if not arg.allow_nil and cs.arguments.get(arg.name) is None:
+            raise ValidationError(arg.name, "is required")
+
+
+def _check_tenant(
+    resource: ResourceDef, record: Any, tenant: Any, replaying: Replaying | None
+) -> None:
+    if resource.tenant_attribute is None or replaying is not None:
+        return
+    if tenant is None:
+        raise ValidationError(resource.tenant_attribute, "a tenant is required")
+    if getattr(record, resource.tenant_attribute) != tenant:
+        raise ValidationError(resource.tenant_attribute, "the record belongs to another tenant")
+
+
+def _find_by(session: Session, resource: ResourceDef, values: Mapping[str, Any]) -> Any:
+    model = resource.model
+    condition = and_(*(getattr(model, name) == value for name, value in values.items()))
+    return session.scalars(select(model).where(condition).limit(1)).first()
+
+
+# --- transactions and locks --------------------------------------------------------------------
+
+
+@contextmanager
+def _savepoint(session: Session) -> Iterator[None]:
+    """Run the block in a SAVEPOINT so that a failure leaves nothing behind.
+
+    With the stdlib ``sqlite3`` driver a SAVEPOINT that opens a transaction commits on RELEASE;
+    we start the transaction explicitly first so the caller's rollback still undoes the action.
+    """
+    connection = session.connection()
+    if connection.dialect.name == "sqlite":
+        driver = connection.connection.driver_connection
+        if driver is not None and not driver.in_transaction:
+            connection.exec_driver_sql("BEGIN")
+    with session.begin_nested():
+        yield
+
+
+def _lock(cs: Changeset, action: ActionDef) -> None:
+    """Take the transaction-scoped advisory lock that keeps event ids in commit order."""
+    log = action.resource.log
+    connection = cs.session.connection()
+    if log is None or connection.dialect.name != "postgresql":
+        return
+    default = _default_lock_key(cs, action.resource, log)
+    key = log.lock_generator(cs, default) if log.lock_generator else default
+    if isinstance(key, int) and not isinstance(key, bool):
+        connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+    elif isinstance(key, tuple | list) and len(key) == 2 and all(k in INT32 for k in key):
+        connection.execute(text("SELECT pg_advisory_xact_lock(:a, :b)"), {"a": key[0], "b": key[1]})
+    else:
+        raise ConfigurationError(
+            f"advisory lock key {key!r} is not an integer or a pair of int32 integers"
+        )
+
+
+def _default_lock_key(cs: Changeset, resource: ResourceDef, log: EventLogDef) -> LockKey:
+    if resource.tenant_attribute is None:
+        return log.lock_default
+    return tenant_lock_key(cs.tenant)
+
+
+def tenant_lock_key(tenant: Any) -> LockKey:
+    """AshEvents' default per-tenant key: an integer as is, a UUID as two int32 (bytes 0-3, 8-11)."""
+    if isinstance(tenant, int) and not isinstance(tenant, bool):
+        return tenant
+    try:
+        value = tenant if isinstance(tenant, uuid.UUID) else uuid.UUID(str(tenant))
+    except ValueError:
+        value = None
+    if value is None or tenant is None:
+        raise ConfigurationError(
+            f"unsupported tenant {tenant!r} for the advisory lock key: use an integer or UUID "
+            "tenant, or set advisory_lock_key_generator on the event log"
+        )
+    raw = value.bytes
+    return (
+        int.from_bytes(raw[0:4], "big", signed=True),
+        int.from_bytes(raw[8:12], "big", signed=True),
+    )
+
+
+# --- the event row -----------------------------------------------------------------------------
+
+
+def _write_event(cs: Changeset, action: ActionDef, record: Any, timestamp: str | None) -> None:
+    resource = action.resource
+    log = resource.log
+    assert log is not None
+    occurred_at = getattr(record, timestamp) if timestamp else None
+    row: dict[str, Any] = {
+        "record_id": getattr(record, resource.primary_key),
+        "version": action.version,
+        "occurred_at": occurred_at or utcnow(),
+        "resource": resource.name,
+        "action": action.name,
+        "action_type": action.type,
+        "data": _event_data(cs, action, log.encrypted),
+        "metadata": to_json(cs.metadata),
+        "changed_attributes": _changed_attributes(cs, action, record),
+    }
+    for actor in log.actors:
+        if isinstance(cs.actor, actor.actor_class):
+            row[actor.column] = getattr(cs.actor, actor.key)
+    _lock(cs, action)
+    cs.session.execute(insert(log.table), [row])
+
+
+def _event_data(cs: Changeset, action: ActionDef, encrypted: bool) -> dict[str, Any]:
+    """The input exactly as given; sensitive values nulled unless the log is encrypted."""
+    attributes = action.resource.attributes
+    data: dict[str, Any] = {}
+    for name, value in cs.params.items():
+        spec = attributes.get(name) if name in action.accept else action.arguments.get(name)
+        sensitive = spec is not None and spec.sensitive
+        data[name] = None if sensitive and not encrypted else to_json(value)
+    return data
+
+
+def _changed_attributes(cs: Changeset, action: ActionDef, record: Any) -> dict[str, Any]:
+    """Every attribute the action set that was not input; belongs_to keys always."""
+    resource = action.resource
+    changed: dict[str, Any] = {}
+    for name, attr in resource.attributes.items():
+        if name in cs.attributes:
+            if name in cs.params and not attr.foreign_key:
+                continue
+            changed[name] = to_json(getattr(record, name))
+    if action.type == "create" and resource.primary_key not in cs.params:
+        changed[resource.primary_key] = to_json(getattr(record, resource.primary_key))
+    return changed
+
+
+def decode_input(action: ActionDef, raw: Mapping[str, Any]) -> dict[str, Any]:
+    """JSON-native event values back to the Python types of the target action's inputs."""
+    attributes = action.resource.attributes
+    out: dict[str, Any] = {}
+    for name, value in raw.items():
+        if name in action.accept:
+            out[name] = from_json(attributes[name].kind, value)
+        elif name in action.arguments:
+            out[name] = from_json(action.arguments[name].kind, value)
+    return out
+
+
+def decode_attributes(resource: ResourceDef, raw: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        name: from_json(resource.attributes[name].kind, value)
+        for name, value in raw.items()
+        if name in resource.attributes
+    }
+
+
+def now_seconds() -> dt.datetime:
+    """``now`` for second-precision timestamps, so stored and recorded values are equal."""
+    return utcnow().replace(microsecond=0)
