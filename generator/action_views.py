@@ -1,0 +1,296 @@
+"""What the actions template prints: the runtime definitions of a resource, as formatted source."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from . import ir
+from .filters import layout, statement
+from .pyfmt import Call, Dict, Expr, Seq
+from .render import default_expr, py, python_type, ref_expr, type_kind, typed_dict_name
+
+
+@dataclass(frozen=True)
+class InputField:
+    name: str
+    annotation: str  # e.g. "Required[str]" or "str | None"
+
+
+@dataclass(frozen=True)
+class ActionView:
+    action: ir.Action
+    constant: str  # e.g. "CREATE"
+    input_class: str  # e.g. "CreateInput"
+    fields: tuple[InputField, ...]
+    definition: str  # "CREATE = engine.ActionDef(...)", formatted
+    tracked: bool
+    version: int
+    docstring: str
+    call: str  # the body line running the action
+    many_call: str  # the body line of the bulk variant, inside its loop
+
+
+@dataclass(frozen=True)
+class ResourceView:
+    resource: ir.Resource
+    definition: str
+    actions: tuple[ActionView, ...]
+    stdlib: tuple[str, ...]  # "datetime", "decimal", "uuid" as used
+    typing: tuple[str, ...]  # names imported from typing
+    support: tuple[str, ...]  # names imported from the runtime's _support module
+
+
+def resource_view(resource: ir.Resource, log: ir.EventLog | None) -> ResourceView:
+    definition = statement("RESOURCE", _resource_def(resource, log))
+    tracked = {a.name for a in resource.tracked_actions()}
+    actions = tuple(_action_view(resource, a, a.name in tracked) for a in resource.actions)
+    text = definition + "".join(
+        view.definition + "".join(f.annotation for f in view.fields) for view in actions
+    )
+    typing = {"Any", "TypedDict", "Unpack"}
+    typing |= {name for name in ("Literal", "Required") if f"{name}[" in text}
+    return ResourceView(
+        resource=resource,
+        definition=definition,
+        actions=actions,
+        stdlib=tuple(m for m in ("datetime", "decimal", "uuid") if f"{m}." in text),
+        typing=tuple(sorted(typing)),
+        support=tuple(name for name in ("utcnow", "uuidv7") if f"{name}" in text),
+    )
+
+
+def _resource_def(resource: ir.Resource, log: ir.EventLog | None) -> Call:
+    pk = resource.primary_key
+    kwargs: list[tuple[str, Expr]] = [
+        ("name", py(resource.name)),
+        ("model", resource.name),
+        ("primary_key", py(pk.name if pk else "id")),
+        ("attributes", Dict([(py(a.name), _attribute_def(a)) for a in resource.attributes])),
+    ]
+    if log is not None:
+        kwargs.append(("log", log.name.upper()))
+    events = resource.events
+    if events and events.create_timestamp:
+        kwargs.append(("create_timestamp", py(events.create_timestamp)))
+    if events and events.update_timestamp:
+        kwargs.append(("update_timestamp", py(events.update_timestamp)))
+    if resource.multitenancy:
+        kwargs.append(("tenant_attribute", py(resource.multitenancy.attribute)))
+    if resource.identities:
+        kwargs.append(
+            (
+                "identities",
+                Dict(
+                    [(py(i.name), Seq("(", [py(k) for k in i.keys])) for i in resource.identities]
+                ),
+            )
+        )
+    return Call("engine.ResourceDef", kwargs=kwargs)
+
+
+def _attribute_def(attr: ir.Attribute) -> Call:
+    kwargs: list[tuple[str, Expr]] = []
+    if not attr.allow_nil or attr.primary_key:
+        kwargs.append(("allow_nil", "False"))
+    if attr.default is not None:
+        kwargs.append(("default", default_expr(attr.default, attr.type)))
+    if attr.update_default is not None:
+        kwargs.append(("update_default", default_expr(attr.update_default, attr.type)))
+    flags = (
+        ("sensitive", attr.sensitive),
+        ("foreign_key", attr.belongs_to is not None),
+        ("primary_key", attr.primary_key),
+        (
+            "generated",
+            attr.primary_key
+            and attr.default is None
+            and attr.type.name in ("integer", "big_integer"),
+        ),
+    )
+    kwargs += [(name, "True") for name, on in flags if on]
+    for bound in ("max_length", "min_length", "min", "max"):
+        value = getattr(attr.constraints, bound)
+        if value is not None:
+            kwargs.append((bound, py(value)))
+    return Call("engine.AttributeDef", [py(attr.name), py(type_kind(attr.type))], kwargs)
+
+
+def _action_view(resource: ir.Resource, action: ir.Action, tracked: bool) -> ActionView:
+    required = required_inputs(resource, action)
+    fields: list[InputField] = []
+    for name in action.accept:
+        attr = resource.attribute(name)
+        if attr is None:
+            continue
+        fields.append(
+            _field(name, python_type(attr.type, nullable=attr.allow_nil), name in required)
+        )
+    for arg in action.arguments:
+        fields.append(
+            _field(arg.name, python_type(arg.type, nullable=arg.allow_nil), arg.name in required)
+        )
+    constant = action.name.upper()
+    events = resource.events
+    version = events.version_of(action.name) if events else 1
+    context: list[tuple[str, Expr]] = [("actor", "actor"), ("metadata", "metadata")]
+    if resource.multitenancy:
+        context.append(("tenant", "tenant"))
+    record_arg = [] if action.type == "create" else ["record"]
+    run = Call(f"engine.run_{action.type}", ["session", constant, *record_arg, "params"], context)
+    item_record = [] if action.type == "create" else ["record"]
+    item_params = ["**item"] if action.type == "create" or fields else []
+    many = Call(action.name, ["session", *item_record, *item_params], context)
+    if events is None:
+        effect = "no event (the resource has no events section)"
+    elif tracked:
+        effect = f"writes a {events.event_log} event, version {version}"
+    else:
+        effect = "writes no event (ignored); a replay target"
+    docstring = f"{action.type.capitalize()} a {resource.name}: {effect}."
+    if action.description:
+        docstring += "\n\n    " + action.description.strip().replace("\n", "\n    ") + "\n    "
+    return ActionView(
+        action=action,
+        constant=constant,
+        input_class=typed_dict_name(action),
+        fields=tuple(fields),
+        definition=statement(constant, _action_def(resource, action, tracked, version)),
+        tracked=tracked,
+        version=version,
+        docstring=docstring,
+        call=statement(f"result: {resource.name}", run, indent=1),
+        many_call="results.append(" + layout(many, 3, len("results.append("), 1) + ")",
+    )
+
+
+def _field(name: str, annotation: str, required: bool) -> InputField:
+    return InputField(name, f"Required[{annotation}]" if required else annotation)
+
+
+def _action_def(resource: ir.Resource, action: ir.Action, tracked: bool, version: int) -> Call:
+    kwargs: list[tuple[str, Expr]] = [
+        ("resource", "RESOURCE"),
+        ("name", py(action.name)),
+        ("type", py(action.type)),
+    ]
+    if action.accept:
+        kwargs.append(
+            ("accept", Call("frozenset", [Seq("{", [py(a) for a in sorted(action.accept)])]))
+        )
+    if action.arguments:
+        kwargs.append(
+            ("arguments", Dict([(py(a.name), _argument_def(a)) for a in action.arguments]))
+        )
+    if action.changes:
+        kwargs.append(("changes", Seq("(", [_change(c) for c in action.changes])))
+    if action.validations:
+        kwargs.append(("validations", Seq("(", [_validation(v) for v in action.validations])))
+    if not tracked:
+        kwargs.append(("tracked", "False"))
+    if version != 1:
+        kwargs.append(("version", str(version)))
+    if action.upsert_identity:
+        identity = resource.identity(action.upsert_identity)
+        keys = identity.keys if identity else ()
+        kwargs.append(("upsert_keys", Seq("(", [py(k) for k in keys])))
+    if action.soft_attribute:
+        kwargs.append(("soft_attribute", py(action.soft_attribute)))
+    events = resource.events
+    if events and events.strategy_of(action.name) != "force_change":
+        kwargs.append(("strategy", py(events.strategy_of(action.name))))
+    allowed = events.allowed_changes_of(action.name) if events else ()
+    if allowed:
+        kwargs.append(
+            ("allowed_changes", Call("frozenset", [Seq("{", [py(r) for r in sorted(allowed)])]))
+        )
+    return Call("engine.ActionDef", kwargs=kwargs)
+
+
+def _argument_def(arg: ir.Argument) -> Call:
+    kwargs: list[tuple[str, Expr]] = []
+    if not arg.allow_nil:
+        kwargs.append(("allow_nil", "False"))
+    if arg.default is not None:
+        kwargs.append(("default", default_expr(arg.default, arg.type)))
+    if arg.sensitive:
+        kwargs.append(("sensitive", "True"))
+    return Call("engine.ArgumentDef", [py(arg.name), py(type_kind(arg.type))], kwargs)
+
+
+def _where(where: Iterable[ir.Validation]) -> list[tuple[str, Expr]]:
+    checks = [_validation(v) for v in where]
+    return [("where", Seq("(", checks))] if checks else []
+
+
+def _change(change: ir.Change) -> Call:
+    if change.kind == "set_attribute":
+        kwargs: list[tuple[str, Expr]] = []
+        if change.from_argument:
+            kwargs.append(("from_argument", py(change.from_argument)))
+        elif change.from_actor:
+            kwargs.append(("from_actor", py(change.from_actor)))
+        else:
+            kwargs.append(("value", py(change.value)))
+        return Call("engine.set_attribute", [py(change.attribute)], kwargs + _where(change.where))
+    kind = "change" if change.kind == "call" else change.kind
+    assert change.ref is not None
+    return Call(
+        "engine.ChangeDef",
+        [py(kind), ref_expr(change.ref)],
+        _where(change.where) + [("ref", py(change.ref))],
+    )
+
+
+_SINGLE_ATTRIBUTE = (
+    "match",
+    "one_of",
+    "compare",
+    "string_length",
+    "attribute_equals",
+    "attribute_does_not_equal",
+)
+
+
+def _validation(validation: ir.Validation) -> Call:
+    kind = validation.kind
+    options = dict(validation.options)
+    extra: list[tuple[str, Expr]] = []
+    if validation.message is not None:
+        extra.append(("message", py(validation.message)))
+    extra += _where(validation.where)
+    if kind in ("present", "absent"):
+        names = options.get("attributes", [])
+        assert isinstance(names, list | tuple)
+        return Call(f"engine.{kind}", [py(n) for n in names], extra)
+    if kind == "call":
+        return Call("engine.call", [ref_expr(str(options["call"]))], extra)
+    assert kind in _SINGLE_ATTRIBUTE, kind
+    args: list[Expr] = [py(options["attribute"])]
+    kwargs: list[tuple[str, Expr]] = []
+    if kind == "match":
+        args.append(py(options["pattern"]))
+    elif kind == "one_of":
+        args.append(py(list(options["values"])))  # type: ignore[call-overload]
+    elif kind in ("attribute_equals", "attribute_does_not_equal"):
+        args.append(py(options.get("value")))
+    else:
+        kwargs += [(k, py(v)) for k, v in options.items() if k != "attribute"]
+    return Call(f"engine.{kind}", args, kwargs + extra)
+
+
+def required_inputs(resource: ir.Resource, action: ir.Action) -> set[str]:
+    """Inputs a caller must pass: non-nullable, no default, not set by a change.
+
+    Accepted attributes are required on create only: an update keeps what the record has.
+    """
+    set_by_changes = {c.attribute for c in action.changes if c.kind == "set_attribute"}
+    required = set()
+    for name in action.accept if action.type == "create" else ():
+        attr = resource.attribute(name)
+        if attr and not attr.allow_nil and attr.default is None and name not in set_by_changes:
+            required.add(name)
+    for arg in action.arguments:
+        if not arg.allow_nil and arg.default is None:
+            required.add(arg.name)
+    return required
