@@ -1,0 +1,1 @@
+"""User code of the features test project."""
