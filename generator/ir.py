@@ -42,10 +42,6 @@ RESERVED_PARAMETER_NAMES = frozenset(
 )
 
 
-def _origin_field() -> Origin:
-    return field(compare=False, repr=False)  # type: ignore[return-value]
-
-
 @dataclass(frozen=True)
 class TypeRef:
     """An attribute or argument type: a scalar, an enum with values, or an array of a type."""
@@ -79,7 +75,7 @@ class Constraints:
 class Attribute:
     name: str
     type: TypeRef
-    origin: Origin = _origin_field()
+    origin: Origin = field(compare=False, repr=False)
     primary_key: bool = False
     allow_nil: bool = True
     default: Default | None = None
@@ -98,8 +94,9 @@ class Relationship:
     name: str
     type: Literal["belongs_to", "has_many", "has_one"]
     destination: str  # resource name
-    origin: Origin = _origin_field()
-    # belongs_to: the local FK column (default <name>_id); has_many/has_one: the FK on the destination.
+    origin: Origin = field(compare=False, repr=False)
+    # belongs_to: the local FK column (default <name>_id);
+    # has_many/has_one: the FK on the destination.
     source_attribute: str = ""
     destination_attribute: str = ""
     allow_nil: bool = True
@@ -111,7 +108,7 @@ class Relationship:
 class Identity:
     name: str
     keys: tuple[str, ...]
-    origin: Origin = _origin_field()
+    origin: Origin = field(compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -119,13 +116,13 @@ class Validation:
     """A built-in validation (``kind`` one of present, absent, match, one_of, compare,
     string_length, attribute_equals, attribute_does_not_equal) or ``call`` of user code.
 
-    ``options`` holds the validation's own keys as written in the spec (attribute(s), pattern, values,
-    ...); ``message`` replaces the default error message when given.
+    ``options`` holds the validation's own keys as written in the spec (attribute(s), pattern,
+    values, ...; ``call`` for a call); ``message`` replaces the default error message when given.
     """
 
     kind: str
     options: tuple[tuple[str, object], ...]
-    origin: Origin = _origin_field()
+    origin: Origin = field(compare=False, repr=False)
     message: str | None = None
     where: tuple[Validation, ...] = ()
 
@@ -139,10 +136,11 @@ class Validation:
 @dataclass(frozen=True)
 class Change:
     """``set_attribute`` (attribute + value | from_argument | from_actor), ``call``,
-    ``before_action`` or ``after_action`` (the last three reference user code ``pkg.module:name``)."""
+    ``before_action`` or ``after_action`` (the last three reference user code
+    ``pkg.module:name``)."""
 
     kind: Literal["set_attribute", "call", "before_action", "after_action"]
-    origin: Origin = _origin_field()
+    origin: Origin = field(compare=False, repr=False)
     attribute: str | None = None
     value: object = None
     from_argument: str | None = None
@@ -156,7 +154,7 @@ class Change:
 class Argument:
     name: str
     type: TypeRef
-    origin: Origin = _origin_field()
+    origin: Origin = field(compare=False, repr=False)
     allow_nil: bool = True
     default: Default | None = None
     sensitive: bool = False
@@ -167,7 +165,7 @@ class Argument:
 class Action:
     name: str
     type: ActionType
-    origin: Origin = _origin_field()
+    origin: Origin = field(compare=False, repr=False)
     accept: tuple[str, ...] = ()
     arguments: tuple[Argument, ...] = ()
     changes: tuple[Change, ...] = ()
@@ -182,7 +180,7 @@ class Events:
     """A resource's ``events:`` section (AshEvents' ``events`` DSL)."""
 
     event_log: str
-    origin: Origin = _origin_field()
+    origin: Origin = field(compare=False, repr=False)
     only_actions: tuple[str, ...] | None = None
     ignore_actions: tuple[str, ...] = ()
     current_action_versions: tuple[tuple[str, int], ...] = ()
@@ -205,14 +203,14 @@ class Events:
 class Multitenancy:
     strategy: Literal["attribute"]
     attribute: str
-    origin: Origin = _origin_field()
+    origin: Origin = field(compare=False, repr=False)
 
 
 @dataclass(frozen=True)
 class Resource:
     name: str  # class name, e.g. "User"
     table: str
-    origin: Origin = _origin_field()
+    origin: Origin = field(compare=False, repr=False)
     attributes: tuple[Attribute, ...] = ()  # includes belongs_to foreign keys, in spec order
     relationships: tuple[Relationship, ...] = ()
     identities: tuple[Identity, ...] = ()
@@ -259,7 +257,7 @@ class ActorKey:
     name: str  # column name, e.g. "user_id"
     actor: str  # a resource name, or "pkg.module:Class"
     attribute_type: TypeRef
-    origin: Origin = _origin_field()
+    origin: Origin = field(compare=False, repr=False)
     primary_key: str = "id"  # attribute of the actor object holding its key
     allow_nil: bool = True
 
@@ -272,7 +270,7 @@ class ActorKey:
 class RouteTarget:
     resource: str
     action: str
-    origin: Origin = _origin_field()
+    origin: Origin = field(compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -281,14 +279,14 @@ class ReplayOverride:
     action: str
     versions: tuple[int, ...]
     route_to: tuple[RouteTarget, ...]
-    origin: Origin = _origin_field()
+    origin: Origin = field(compare=False, repr=False)
 
 
 @dataclass(frozen=True)
 class EventLog:
     name: str
     table: str
-    origin: Origin = _origin_field()
+    origin: Origin = field(compare=False, repr=False)
     primary_key_type: Literal["integer", "uuidv7"] = "integer"
     record_id_type: Literal["uuid", "integer", "string"] = "uuid"
     clear_records_for_replay: str = "auto"  # "auto" or "pkg.module:function"
@@ -318,7 +316,7 @@ class Project:
     output: Path
     specs: Path
     migrations: Path
-    origin: Origin = _origin_field()
+    origin: Origin = field(compare=False, repr=False)
     database_url: str | None = None
     resources: tuple[Resource, ...] = ()  # sorted by name
     event_logs: tuple[EventLog, ...] = ()  # sorted by name

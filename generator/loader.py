@@ -1,0 +1,245 @@
+"""Loading: eventspec.yaml and the spec files, read with positions, validated, built, verified.
+
+YAML documents are composed into node trees with PyYAML's safe composer and turned into plain
+values here, by hand, so that no tag can ever construct an object: a tag outside plain YAML is a
+diagnostic, never a call.
+
+Codes: ES001 YAML syntax error, ES002 duplicate key, ES003 unsupported tag or key, ES004 missing or
+unknown ``kind``, ES005 unreadable file or folder.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jsonschema import Draft202012Validator
+from yaml.constructor import SafeConstructor
+
+from .build import SpecDocument, build_project
+from .diagnostics import Diagnostic, Origin, Source, at
+from .ir import Project
+from .schema_errors import schema_diagnostics
+from .verify import verify
+
+_YAML = "tag:yaml.org,2002:"
+_SCALAR_TAGS = frozenset(_YAML + t for t in ("str", "int", "float", "bool", "null", "timestamp"))
+_MERGE = _YAML + "merge"
+KINDS = ("resource", "event_log")
+
+
+@dataclass(frozen=True)
+class Document:
+    source: Source
+    value: object
+
+
+def load_schema(name: str) -> dict[str, Any]:
+    """The packaged JSON Schema ``project``, ``resource`` or ``event_log``."""
+    text = files("eventspec.schemas").joinpath(f"{name}.json").read_text(encoding="utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+@cache
+def _validator(name: str) -> Draft202012Validator:
+    return Draft202012Validator(load_schema(name))
+
+
+def load_project(config_path: Path) -> tuple[Project | None, list[Diagnostic]]:
+    """Load, validate, build and verify a project; the Project only when nothing is wrong."""
+    root = config_path.resolve().parent
+    config_display = _display(config_path.resolve(), root)
+    documents, diagnostics = read_documents(config_path, config_display)
+    if diagnostics:
+        return None, sorted(set(diagnostics))
+    if len(documents) != 1 or not isinstance(documents[0].value, dict):
+        where = documents[0].source.locate(()) if documents else (1, 1)
+        message = "eventspec.yaml must hold one map (package, output, specs, ...)"
+        return None, [Diagnostic(config_display, *where, "ES103", message)]
+    config = documents[0]
+    diagnostics = schema_diagnostics(
+        _validator("project"), config.value, Origin(config.source), config_display
+    )
+    if diagnostics:
+        return None, sorted(set(diagnostics))
+    settings: dict[str, Any] = config.value  # type: ignore[assignment]
+    specs_dir = root / settings.get("specs", "specs")
+    if not specs_dir.is_dir():
+        message = (
+            f"specs folder '{settings.get('specs', 'specs')}' does not exist or is not a folder"
+        )
+        return None, [at(Origin(config.source), "ES005", message, "specs")]
+    specs, diagnostics = _load_specs(specs_dir, root)
+    if diagnostics:
+        # Semantic rules wait until every document is well-formed: a document dropped for a
+        # typo would otherwise surface again as dangling references everywhere else.
+        return None, sorted(set(diagnostics))
+    project, diagnostics = build_project(settings, root, Origin(config.source), specs)
+    diagnostics = diagnostics + verify(project)
+    return (None if diagnostics else project), sorted(set(diagnostics))
+
+
+def _load_specs(specs_dir: Path, root: Path) -> tuple[list[SpecDocument], list[Diagnostic]]:
+    paths = sorted(
+        (p for p in specs_dir.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file()),
+        key=lambda p: _display(p, root),
+    )
+    specs: list[SpecDocument] = []
+    diagnostics: list[Diagnostic] = []
+    for path in paths:
+        documents, problems = read_documents(path, _display(path, root))
+        diagnostics.extend(problems)
+        for document in documents:
+            spec, problems = _validate_spec(document)
+            diagnostics.extend(problems)
+            if spec is not None:
+                specs.append(spec)
+    return specs, diagnostics
+
+
+def _validate_spec(document: Document) -> tuple[SpecDocument | None, list[Diagnostic]]:
+    origin = Origin(document.source)
+    value = document.value
+    if not isinstance(value, dict):
+        message = "a spec document must be a map with 'kind: resource' or 'kind: event_log'"
+        return None, [at(origin, "ES004", message)]
+    kind = value.get("kind")
+    if kind not in KINDS:
+        if "kind" not in value:
+            return None, [at(origin, "ES004", "missing 'kind' (resource or event_log)")]
+        message = f"unknown kind {kind!r} (expected resource or event_log)"
+        return None, [at(origin, "ES004", message, "kind")]
+    name = value.get("name")
+    label = "resource" if kind == "resource" else "event log"
+    subject = f"{label} '{name}'" if isinstance(name, str) else label
+    problems = schema_diagnostics(_validator(kind), value, origin, subject)
+    return (None, problems) if problems else (SpecDocument(kind, value, origin), [])
+
+
+def _display(path: Path, root: Path) -> str:
+    try:
+        return path.resolve().relative_to(root).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def read_documents(path: Path, display: str) -> tuple[list[Document], list[Diagnostic]]:
+    """Every non-empty YAML document of one file, or the diagnostics that make one unusable."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        return [], [Diagnostic(display, 1, 1, "ES005", f"cannot read file: {reason}")]
+    try:
+        nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        problem = exc.problem or exc.context or "invalid YAML"
+        return [], [Diagnostic(display, line, col, "ES001", f"YAML syntax error: {problem}")]
+    except yaml.YAMLError as exc:
+        return [], [Diagnostic(display, 1, 1, "ES001", f"YAML syntax error: {exc}")]
+    documents: list[Document] = []
+    diagnostics: list[Diagnostic] = []
+    for node in nodes:
+        if node is None or node.tag == _YAML + "null":
+            continue  # an empty document, e.g. after a trailing "---"
+        problems = _check(node, display)
+        if not problems:
+            problems = _flatten_merges(node, display)
+        if problems:
+            diagnostics.extend(problems)
+        else:
+            documents.append(Document(Source(path, node, display), construct(node)))
+    return documents, diagnostics
+
+
+def _check(node: yaml.Node, display: str) -> list[Diagnostic]:
+    """Duplicate keys, non-scalar keys and unsupported tags, anywhere in the tree."""
+    out: list[Diagnostic] = []
+    seen: set[int] = set()
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:  # aliases share nodes
+            continue
+        seen.add(id(current))
+        expected = {
+            yaml.ScalarNode: None,
+            yaml.SequenceNode: _YAML + "seq",
+            yaml.MappingNode: _YAML + "map",
+        }[type(current)]
+        if (current.tag not in _SCALAR_TAGS) if expected is None else (current.tag != expected):
+            out.append(_at(display, current, "ES003", f"unsupported YAML tag {_tag(current)}"))
+        elif isinstance(current, yaml.SequenceNode):
+            stack.extend(current.value)
+        elif isinstance(current, yaml.MappingNode):
+            out.extend(_check_keys(current, display))
+            for key, value in current.value:
+                stack.extend((key, value) if key.tag != _MERGE else (value,))
+    return out
+
+
+def _check_keys(node: yaml.MappingNode, display: str) -> list[Diagnostic]:
+    out: list[Diagnostic] = []
+    first: dict[str, yaml.Node] = {}
+    for key, _value in node.value:
+        if not isinstance(key, yaml.ScalarNode):
+            out.append(_at(display, key, "ES003", "mapping keys must be plain scalars"))
+        elif key.tag == _MERGE:
+            continue
+        elif key.value in first:
+            line = first[key.value].start_mark.line + 1
+            message = f"duplicate key '{key.value}' (first defined at line {line})"
+            out.append(_at(display, key, "ES002", message))
+        else:
+            first[key.value] = key
+    return out
+
+
+def _flatten_merges(node: yaml.Node, display: str) -> list[Diagnostic]:
+    """Apply ``<<: *anchor`` merge keys in place, so positions and values agree."""
+    seen: set[int] = set()
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, yaml.MappingNode):
+            if any(key.tag == _MERGE for key, _ in current.value):
+                try:
+                    SafeConstructor().flatten_mapping(current)
+                except yaml.MarkedYAMLError as exc:
+                    return [_at(display, current, "ES003", f"invalid merge key: {exc.problem}")]
+            stack.extend(value for _, value in current.value)
+        elif isinstance(current, yaml.SequenceNode):
+            stack.extend(current.value)
+    return []
+
+
+def construct(node: yaml.Node) -> object:
+    """Plain values from a checked node tree: dicts with str keys, lists and scalars."""
+    if isinstance(node, yaml.MappingNode):
+        return {str(key.value): construct(value) for key, value in node.value}
+    if isinstance(node, yaml.SequenceNode):
+        return [construct(item) for item in node.value]
+    if node.tag == _YAML + "timestamp":
+        return str(node.value)  # dates stay strings: no spec key is date-typed
+    return SafeConstructor().construct_object(node)
+
+
+def _tag(node: yaml.Node) -> str:
+    tag = str(node.tag)
+    return "'!!" + tag.removeprefix(_YAML) + "'" if tag.startswith(_YAML) else f"'{tag}'"
+
+
+def _at(display: str, node: yaml.Node, code: str, message: str) -> Diagnostic:
+    mark = node.start_mark
+    return Diagnostic(display, mark.line + 1, mark.column + 1, code, message)

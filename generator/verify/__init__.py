@@ -1,0 +1,43 @@
+"""Semantic rules: one small function per rule, each returning located diagnostics (ES2xx).
+
+Codes (ES201-ES203 are checked while the IR is built, see ``build.py``):
+
+* ES204 an action name collides with another action's bulk variant ``<action>_many``
+* ES205 two inputs or model attributes of one resource share a name
+* ES206 duplicate class name; ES207 duplicate table name; ES208 duplicate module name
+* ES210 unknown relationship destination; ES211 unknown relationship key attribute
+* ES212 missing or composite primary key where one is needed
+* ES213 identity key, ES214 accepted attribute, ES218 set_attribute attribute, ES220 validated
+  attribute, ES222 tenant attribute: unknown attribute
+* ES215 accepted attribute is not writable
+* ES216 upsert: unknown identity or not a create; ES217 soft destroy: bad attribute or not a destroy
+* ES219 unknown argument in from_argument; ES221 invalid regular expression; ES223 enum values
+  on a non-enum type
+* ES230 unknown event log; ES231 only_actions with ignore_actions; ES232 unknown action in an events
+  option; ES233 version not positive; ES234 action both ignored and versioned; ES235 versioned
+  action not in only_actions; ES236 unknown timestamp attribute; ES237 timestamp attribute of a
+  non-timestamp type; ES238 primary key type does not match record_id_type
+* ES240 several actor keys, one not nullable; ES241 actor resource unknown or without primary key;
+  ES242 unknown public field; ES243 advisory lock key not int32; ES244 route_to resource unknown;
+  ES245 route_to action unknown; ES246 route_to action of another type; ES247 actor column named
+  like an event field
+"""
+
+from __future__ import annotations
+
+from ..diagnostics import Diagnostic
+from ..ir import Project
+from . import event_logs, events, names, resources
+from .common import Rule
+
+RULES: tuple[Rule, ...] = (
+    *names.RULES,
+    *resources.RULES,
+    *events.RULES,
+    *event_logs.RULES,
+)
+
+
+def verify(project: Project) -> list[Diagnostic]:
+    """Every semantic problem of ``project``, sorted and deduplicated."""
+    return sorted({d for rule in RULES for d in rule(project)})
