@@ -292,3 +292,6 @@ def _redact(url: str) -> str:
 from .audit import events  # noqa: E402  (registers the `events` command)
 
 main.add_command(events)
+
+if __name__ == "__main__":
+    main()

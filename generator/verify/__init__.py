@@ -21,13 +21,15 @@ Codes (ES201-ES203 are checked while the IR is built, see ``build.py``):
   ES242 unknown public field; ES243 advisory lock key not int32; ES244 route_to resource unknown;
   ES245 route_to action unknown; ES246 route_to action of another type; ES247 actor column named
   like an event field
+* ES250 foreign-key cycle among tracked resources; ES251 sensitive required input in a plain log
+  (see ``replay.py``)
 """
 
 from __future__ import annotations
 
 from ..diagnostics import Diagnostic
 from ..ir import Project
-from . import event_logs, events, names, resources
+from . import event_logs, events, names, replay, resources
 from .common import Rule
 
 RULES: tuple[Rule, ...] = (
@@ -35,6 +37,7 @@ RULES: tuple[Rule, ...] = (
     *resources.RULES,
     *events.RULES,
     *event_logs.RULES,
+    *replay.RULES,
 )
 
 

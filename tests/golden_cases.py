@@ -1,0 +1,12 @@
+"""The projects whose generated trees are committed and compared byte for byte."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CASES = {
+    "accounts": ROOT / "examples" / "accounts",
+    "features": ROOT / "tests" / "golden" / "features",
+    "minimal": ROOT / "tests" / "golden" / "minimal",
+}
