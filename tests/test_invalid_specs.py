@@ -16,7 +16,7 @@ def test_invalid_project_reports_exactly_the_expected_diagnostics(case: Path) ->
     expected = (case / "expected.txt").read_text(encoding="utf-8").splitlines()
     assert project is None
     assert expected, "a failure fixture must expect at least one diagnostic"
-    assert [d.render() for d in diagnostics] == expected
+    assert "\n".join(d.render() for d in diagnostics).splitlines() == expected
 
 
 def test_there_are_enough_fixtures() -> None:
