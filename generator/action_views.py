@@ -238,7 +238,7 @@ def _change(change: ir.Change) -> Call:
     return Call(
         "engine.ChangeDef",
         [py(kind), ref_expr(change.ref)],
-        _where(change.where) + [("ref", py(change.ref))],
+        [*_where(change.where), ("ref", py(change.ref))],
     )
 
 

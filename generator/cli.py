@@ -79,7 +79,7 @@ def validate(config_path: Path) -> None:
 @click.option(
     "--allow-destructive",
     is_flag=True,
-    help="Write destructive migration operations (drops, narrowing) instead of commenting them out.",
+    help="Write destructive migration operations (drops, narrowing) instead of commenting them.",
 )
 def generate(
     config_path: Path, check: bool, dry_run: bool, name: str | None, allow_destructive: bool
@@ -258,11 +258,8 @@ def replay(
         )
     module = import_generated(project, "replay")
     run = getattr(module, replay_function(project, log))
-    with session_for(url) as session, _progress() as on_progress:
-        with session.begin():
-            result = run(
-                session, last_event_id=last_id, point_in_time=instant, on_progress=on_progress
-            )
+    with session_for(url) as session, _progress() as on_progress, session.begin():
+        result = run(session, last_event_id=last_id, point_in_time=instant, on_progress=on_progress)
     click.echo(str(result))
 
 

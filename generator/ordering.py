@@ -8,7 +8,7 @@ from . import ir
 
 
 def _graph(resources: tuple[ir.Resource, ...]) -> dict[str, set[str]]:
-    """resource -> the resources it references (self-references removed: one DELETE handles them)."""
+    """resource -> resources it references (self-references dropped: one DELETE handles them)."""
     names = {r.name for r in resources}
     return {
         r.name: {

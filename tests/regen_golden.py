@@ -1,4 +1,4 @@
-"""Regenerate every golden tree (and the example): `make golden`. Review the diff before committing."""
+"""Regenerate every golden tree and the example (`make golden`); review the diff, then commit."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from eventspec.loader import load_project  # noqa: E402
-from eventspec.plan import make_plan, write  # noqa: E402
+from eventspec.loader import load_project
+from eventspec.plan import make_plan, write
 
-from tests.golden_cases import CASES  # noqa: E402
+from tests.golden_cases import CASES
 
 
 def main() -> int:
@@ -21,8 +21,10 @@ def main() -> int:
                 print(diagnostic.render(), file=sys.stderr)
             return 2
         changes = write(make_plan(project))
-        print(f"{name}: {len(changes.changed)} changed, {len(changes.missing)} new, "
-              f"{len(changes.extra)} removed")
+        print(
+            f"{name}: {len(changes.changed)} changed, {len(changes.missing)} new, "
+            f"{len(changes.extra)} removed"
+        )
     return 0
 
 

@@ -203,9 +203,12 @@ def test_bulk_variants_write_one_event_per_record_or_nothing(accounts: Engine) -
 
 
 def test_unknown_input_is_a_validation_error(accounts: Engine) -> None:
-    with Session(accounts, expire_on_commit=False) as session, session.begin():
-        with pytest.raises(ValidationError, match="hashed_password: is not an input"):
-            users.create(session, email="x@example.com", hashed_password="x")  # type: ignore[call-arg]
+    with (
+        Session(accounts, expire_on_commit=False) as session,
+        session.begin(),
+        pytest.raises(ValidationError, match="hashed_password: is not an input"),
+    ):
+        users.create(session, email="x@example.com", hashed_password="x")  # type: ignore[call-arg]
 
 
 def test_plain_sqlite_engine_keeps_the_callers_rollback(tmp_path: Any) -> None:

@@ -11,11 +11,10 @@ from typing import Any
 import pytest
 from features.actors import Service
 from features.data.actions import account as accounts
-from features.data.actions import article as articles
 from features.data.actions import document as documents
 from features.data.actions import member as members
 from features.data.errors import ConfigurationError, ValidationError
-from features.data.models import Account, Document, Event, Ledger
+from features.data.models import Account, Event, Ledger
 from features.hooks import NOTIFIED
 from sqlalchemy import Engine, create_engine, func, select, text
 from sqlalchemy.orm import Session
@@ -126,7 +125,7 @@ def test_hooks_see_the_changeset(features: Engine) -> None:
     with session_of(features) as session, session.begin():
         account = accounts.open(session, owner="cy")
         accounts.deposit(session, account, amount=10)
-    assert NOTIFIED == [(account.id, 10)]
+    assert [(account.id, 10)] == NOTIFIED
 
 
 # --- PostgreSQL advisory locks ------------------------------------------------------------------

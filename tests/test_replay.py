@@ -205,9 +205,12 @@ def test_validations_run_during_replay(accounts: Engine) -> None:
             data={"name": None},
             changed_attributes={"slug": "x"},
         )
-    with session_of(accounts) as session, session.begin():
-        with pytest.raises(ReplayError, match="Org.create.*name: is required"):
-            replay(session)
+    with (
+        session_of(accounts) as session,
+        session.begin(),
+        pytest.raises(ReplayError, match=r"Org\.create.*name: is required"),
+    ):
+        replay(session)
 
 
 def test_progress_is_reported(accounts: Engine) -> None:

@@ -1,4 +1,4 @@
-"""Replay strategies, version routes, integer keys and tenants (features project, both databases)."""
+"""Replay strategies, version routes, integer keys and tenants (features project, both DBs)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from features.data.errors import ReplayError
 from features.data.models import Account, Article, Document, Event, Member
 from features.data.replay import replay_event, replay_ledger
 from features.hooks import NOTIFIED
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, insert
 from sqlalchemy.orm import Session
 
 from tests.test_replay import snapshot
@@ -88,9 +88,12 @@ def test_as_arguments_supplies_a_required_argument_from_changed_attributes(
 def test_as_arguments_without_the_required_argument_fails_clearly(features: Engine) -> None:
     with session_of(features) as session, session.begin():
         raw_event(session, resource="Article", action="import_article", data={"title": "X"})
-    with session_of(features) as session, session.begin():
-        with pytest.raises(ReplayError, match=r"Article.import_article\): slug: is required"):
-            replay_event(session)
+    with (
+        session_of(features) as session,
+        session.begin(),
+        pytest.raises(ReplayError, match=r"Article.import_article\): slug: is required"),
+    ):
+        replay_event(session)
 
 
 def test_old_version_routes_to_the_legacy_update(features: Engine) -> None:
@@ -125,7 +128,7 @@ def test_replay_of_integer_keys_moves_sequences_past_them(features: Engine) -> N
         assert snapshot(session, (Account,)) == before
         third = accounts.open(session, owner="cy")  # no duplicate key after replay
     assert third.id > second.id
-    assert NOTIFIED == [(first.id, 30)]  # the after_action hook did not run again
+    assert [(first.id, 30)] == NOTIFIED  # the after_action hook did not run again
 
 
 def test_replay_ignores_tenants_but_restores_the_tenant_attribute(features: Engine) -> None:

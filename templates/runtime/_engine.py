@@ -143,7 +143,7 @@ class Replaying:
     changed_attributes: dict[str, Any]
 
 
-# --- built-in validations --------------------------------------------------------------------------
+# --- built-in validations ------------------------------------------------------------------
 
 
 def _blank(value: Any) -> bool:
@@ -271,7 +271,7 @@ def call(fn: ChangeFn, message: str | None = None, where: tuple[Check, ...] = ()
     return Check(test, message, where)
 
 
-# --- built-in changes ------------------------------------------------------------------------------
+# --- built-in changes ----------------------------------------------------------------------
 
 
 def set_attribute(
@@ -595,7 +595,7 @@ def _default_lock_key(cs: Changeset, resource: ResourceDef, log: EventLogDef) ->
 
 
 def tenant_lock_key(tenant: Any) -> LockKey:
-    """AshEvents' default per-tenant key: an integer as is, a UUID as two int32 (bytes 0-3, 8-11)."""
+    """AshEvents' per-tenant key: an integer as is, a UUID as two int32 (bytes 0-3 and 8-11)."""
     if isinstance(tenant, int) and not isinstance(tenant, bool):
         return tenant
     try:

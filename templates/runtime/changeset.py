@@ -33,7 +33,7 @@ class Changeset:
     replaying: bool = False
 
     def get(self, name: str) -> Any:
-        """The value ``name`` will have: a pending attribute, else an argument, else the record's."""
+        """The value ``name`` will have: pending attribute, else argument, else the record's."""
         if name in self.attributes:
             return self.attributes[name]
         if name in self.arguments:
