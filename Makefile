@@ -1,0 +1,39 @@
+# Every target installs what it needs into .venv first: on a fresh machine `make demo` and
+# `make test` are the whole set-up.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+EXAMPLE := examples/accounts
+
+.PHONY: install demo test lint golden bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	cd $(EXAMPLE) && rm -f accounts.db && ../../$(BIN)/eventspec generate \
+		&& ../../$(BIN)/alembic upgrade head && ../../$(BIN)/python demo.py
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -n 2 --dist loadfile -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check generator templates/runtime tests bench
+	$(BIN)/ruff format --check generator templates/runtime tests bench
+	$(BIN)/mypy
+
+golden: $(STAMP)
+	$(BIN)/python tests/regen_golden.py
+
+bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
