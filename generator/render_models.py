@@ -1,0 +1,262 @@
+"""Render ``<package>/models.py``: the declarative base, one model per resource and event log."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import jinja2
+
+from . import ir
+from .filters import from_import, py_str, register_filters, statement
+from .pyfmt import Call, Dict, Expr, Seq
+from .render import header
+from .tables import (
+    NAMING_CONVENTION,
+    ColumnDef,
+    Import,
+    TableDef,
+    event_log_table,
+    resource_table,
+)
+
+WIDTH = 100
+
+
+@dataclass(frozen=True)
+class ModelView:
+    class_name: str
+    table: str
+    docstring: str  # formatted, indented, with quotes
+    body: tuple[str, ...]  # formatted statements: __tablename__, __table_args__, columns, ...
+
+
+def render_models(project: ir.Project, env: jinja2.Environment) -> str:
+    """The source of ``models.py`` for ``project``."""
+    if "statement" not in env.filters:
+        register_filters(env)
+    imports: set[Import] = {
+        ("sqlalchemy", "MetaData"),
+        ("sqlalchemy.orm", "DeclarativeBase"),
+    }
+    pairs = relationship_pairs(project)
+    models: list[ModelView] = []
+    for resource in project.resources:
+        table = resource_table(project, resource)
+        body = _table_lines(table, imports)
+        for rel in resource.relationships:
+            body.append(_relationship_line(project, resource, rel, pairs))
+            imports.add(("sqlalchemy.orm", "relationship"))
+        models.append(_view(table, resource.description, "Resource", body))
+    for log in project.event_logs:
+        table = event_log_table(log)
+        body = _table_lines(table, imports) + _public_lines(log, imports)
+        models.append(_view(table, log.description, "Event log", body))
+    models.sort(key=lambda m: m.class_name)
+    naming = "\n".join(f'            "{k}": "{v}",' for k, v in sorted(NAMING_CONVENTION.items()))
+    return env.get_template("models.py.j2").render(
+        header=header(*project.resources, *project.event_logs),
+        package=project.package,
+        import_blocks=import_blocks(imports),
+        all_names=statement("__all__", Seq("[", [py_str(n) for n in _all_names(models)])),
+        naming_convention=naming,
+        models=models,
+    )
+
+
+def _all_names(models: Iterable[ModelView]) -> list[str]:
+    return sorted(["Base", *(m.class_name for m in models)])
+
+
+def _view(table: TableDef, description: str, kind: str, body: list[str]) -> ModelView:
+    summary = f"{kind} ``{table.class_name}``, from {table.source}."
+    return ModelView(table.class_name, table.name, docstring(summary, description), tuple(body))
+
+
+def docstring(summary: str, description: str = "", indent: int = 1) -> str:
+    pad = "    " * indent
+    paragraphs = [summary, *(p for p in description.strip().split("\n\n") if p.strip())]
+    width = WIDTH - len(pad)
+    lines: list[str] = []
+    for number, paragraph in enumerate(paragraphs):
+        if number:
+            lines.append("")
+        text = " ".join(paragraph.split()).replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
+        lines.extend(textwrap.wrap(text, width - 6) or [""])
+    if len(lines) == 1:
+        return f'{pad}"""{lines[0]}"""'
+    body = "\n".join(pad + line if line else "" for line in lines[1:])
+    return f'{pad}"""{lines[0]}\n{body}\n{pad}"""'
+
+
+def _table_lines(table: TableDef, imports: set[Import]) -> list[str]:
+    imports.update({("sqlalchemy.orm", "Mapped"), ("sqlalchemy.orm", "mapped_column")})
+    lines = [f"    __tablename__ = {py_str(table.name)}"]
+    args: list[Expr] = []
+    for unique in table.uniques:
+        imports.add(("sqlalchemy", "UniqueConstraint"))
+        cols = [py_str(c) for c in unique.columns]
+        args.append(Call("UniqueConstraint", cols, [("name", py_str(unique.name))]))
+    for index in table.indexes:
+        imports.add(("sqlalchemy", "Index"))
+        kwargs = [("unique", "True")] if index.unique else []
+        args.append(Call("Index", [py_str(index.name), *map(py_str, index.columns)], kwargs))
+    if args:
+        lines.append(statement("__table_args__", Seq("(", args), indent=1))
+    lines.append("")
+    for column in table.columns:
+        imports.update(column.type.imports)
+        imports.update(column.imports)
+        lines.append(_column_line(column, imports))
+    return lines
+
+
+def _column_line(column: ColumnDef, imports: set[Import]) -> str:
+    args: list[Expr] = []
+    if column.key != column.name:
+        args.append(py_str(column.name))
+    args.append(column.type.expr)
+    fk = column.foreign_key
+    if fk is not None:
+        imports.add(("sqlalchemy", "ForeignKey"))
+        ondelete = [("ondelete", py_str(fk.ondelete))] if fk.ondelete else []
+        args.append(Call("ForeignKey", [py_str(f"{fk.table}.{fk.column}")], ondelete))
+    kwargs: list[tuple[str, Expr]] = []
+    if column.primary_key:
+        kwargs.append(("primary_key", "True"))
+    if column.autoincrement:
+        kwargs.append(("autoincrement", "True"))
+    if column.default is not None:
+        kwargs.append(("default", column.default))
+    if column.onupdate is not None:
+        kwargs.append(("onupdate", column.onupdate))
+    if column.server_default is not None:
+        kwargs.append(("server_default", py_str(column.server_default)))
+    target = f"{column.key}: Mapped[{column.annotation}]"
+    return statement(target, Call("mapped_column", args, kwargs), indent=1)
+
+
+def _public_lines(log: ir.EventLog, imports: set[Import]) -> list[str]:
+    """``PUBLIC_FIELDS`` and ``to_public_dict()``: what ``public_fields`` exposes, by field name."""
+    imports.update({("typing", "Any"), ("typing", "ClassVar")})
+    public = log.public_field_names
+    names = Seq("(", [py_str(name) for name in public])
+    values = Dict([(py_str(n), f"self.{'metadata_' if n == 'metadata' else n}") for n in public])
+    return [
+        "",
+        statement("PUBLIC_FIELDS: ClassVar[tuple[str, ...]]", names, indent=1),
+        "",
+        "    def to_public_dict(self) -> dict[str, Any]:",
+        '        """The fields listed in ``public_fields``, by event-field name, as stored."""',
+        statement("return", values, indent=2, operator=" "),
+    ]
+
+
+# --- relationships ----------------------------------------------------------------------------
+
+RelKey = tuple[str, str]  # (resource name, relationship name)
+
+
+def relationship_pairs(project: ir.Project) -> dict[RelKey, RelKey]:
+    """Pair each belongs_to with the has_many / has_one on its destination that mirrors it.
+
+    A pair shares ``back_populates``; when several reverse relationships match, the first by name
+    wins and the others stay one-directional.
+    """
+    pairs: dict[RelKey, RelKey] = {}
+    for resource in project.resources:
+        for rel in resource.relationships:
+            if rel.type != "belongs_to":
+                continue
+            destination = project.resource(rel.destination)
+            if destination is None:
+                continue
+            fk_column = _fk_column(rel)
+            target = rel.destination_attribute or _pk_name(destination)
+            for other in sorted(destination.relationships, key=lambda r: r.name):
+                if (
+                    other.type != "belongs_to"
+                    and other.destination == resource.name
+                    and _reverse_column(destination, other) == fk_column
+                    and (other.source_attribute or _pk_name(destination)) == target
+                    and (destination.name, other.name) not in pairs
+                ):
+                    pairs[(resource.name, rel.name)] = (destination.name, other.name)
+                    pairs[(destination.name, other.name)] = (resource.name, rel.name)
+                    break
+    return pairs
+
+
+def _fk_column(rel: ir.Relationship) -> str:
+    return rel.source_attribute or f"{rel.name}_id"
+
+
+def _reverse_column(resource: ir.Resource, rel: ir.Relationship) -> str:
+    """The column on ``rel.destination`` that refers back to ``resource`` (has_many / has_one)."""
+    return rel.destination_attribute or f"{ir.snake_case(resource.name)}_id"
+
+
+def _pk_name(resource: ir.Resource) -> str:
+    return resource.primary_key.name if resource.primary_key else "id"
+
+
+def _relationship_line(
+    project: ir.Project,
+    resource: ir.Resource,
+    rel: ir.Relationship,
+    pairs: dict[RelKey, RelKey],
+) -> str:
+    destination = project.resource(rel.destination)
+    assert destination is not None, f"unknown destination {rel.destination}"
+    dest = destination.name
+    partner = pairs.get((resource.name, rel.name))
+    kwargs: list[tuple[str, Expr]] = []
+    if partner is not None:
+        kwargs.append(("back_populates", py_str(partner[1])))
+    if rel.type == "belongs_to":
+        column = _fk_column(rel)
+        attr = resource.attribute(column)
+        nullable = attr.allow_nil if attr is not None else rel.allow_nil
+        annotation = f"{dest} | None" if nullable else dest
+        kwargs.append(("foreign_keys", py_str(f"{resource.name}.{column}")))
+        if destination is resource:
+            target = rel.destination_attribute or _pk_name(destination)
+            kwargs.append(("remote_side", py_str(f"{resource.name}.{target}")))
+    else:
+        column = _reverse_column(resource, rel)
+        annotation = f"list[{dest}]" if rel.type == "has_many" else f"{dest} | None"
+        if partner is not None:
+            kwargs.append(("foreign_keys", py_str(f"{dest}.{column}")))
+        else:
+            source = rel.source_attribute or _pk_name(resource)
+            join = f"{resource.name}.{source} == foreign({dest}.{column})"
+            kwargs.append(("primaryjoin", py_str(join)))
+        # Deleting a parent never rewrites its children: the database's ON DELETE decides.
+        kwargs.append(("passive_deletes", py_str("all")))
+    target_text = f"{rel.name}: Mapped[{annotation}]"
+    return statement(target_text, Call("relationship", [], kwargs), indent=1)
+
+
+# --- imports ----------------------------------------------------------------------------------
+
+_STDLIB = frozenset({"datetime", "decimal", "uuid", "typing"})
+
+
+def import_blocks(imports: Iterable[Import]) -> list[str]:
+    """Import statements grouped and sorted as ruff's isort does (future first, local last)."""
+    by_module: dict[str, set[str]] = {}
+    for module, name in imports:
+        by_module.setdefault(module, set()).add(name)
+    straight = sorted(by_module.pop("", set()))
+    sections: list[list[str]] = [["from __future__ import annotations"]]
+    stdlib = [f"import {name}" for name in straight]
+    stdlib += [from_import(m, n) for m, n in sorted(by_module.items()) if m in _STDLIB]
+    third = [
+        from_import(m, n)
+        for m, n in sorted(by_module.items())
+        if m not in _STDLIB and not m.startswith(".")
+    ]
+    local = [from_import(m, n) for m, n in sorted(by_module.items()) if m.startswith(".")]
+    sections += [s for s in (stdlib, third, local) if s]
+    return ["\n".join(section) for section in sections]
