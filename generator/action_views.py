@@ -160,7 +160,7 @@ def _action_view(resource: ir.Resource, action: ir.Action, tracked: bool) -> Act
         version=version,
         docstring=docstring,
         call=statement(f"result: {resource.name}", run, indent=1),
-        many_call="results.append(" + layout(many, 3, len("results.append("), 1) + ")",
+        many_call=layout(Call("results.append", [many]), 3),
     )
 
 

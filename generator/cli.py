@@ -85,10 +85,15 @@ def generate(
     config_path: Path, check: bool, dry_run: bool, name: str | None, allow_destructive: bool
 ) -> None:
     """Generate the package and migrations from the specs (deterministic, atomic)."""
+    from .migrations import SnapshotError
     from .plan import drift, make_plan, write
 
     project = _load(config_path)
-    plan = make_plan(project, name=name, allow_destructive=allow_destructive)
+    try:
+        plan = make_plan(project, name=name, allow_destructive=allow_destructive)
+    except SnapshotError as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(EXIT_INVALID)
     for warning in plan.warnings:
         click.secho(f"warning: {warning}", fg="yellow", err=True)
     if check or dry_run:
@@ -289,6 +294,10 @@ def _redact(url: str) -> str:
 from .audit import events  # noqa: E402  (registers the `events` command)
 
 main.add_command(events)
+
+from .rotate import rotate_keys  # noqa: E402  (registers `rotate-keys`)
+
+main.add_command(rotate_keys)
 
 if __name__ == "__main__":
     main()

@@ -25,6 +25,7 @@ class Plan:
     owned: frozenset[Path]  # files the manifest tracks (removed when no longer generated)
     manifest: Path
     warnings: tuple[str, ...] = ()
+    removed: tuple[Path, ...] = ()  # snapshots of dropped or renamed tables
 
 
 @dataclass
@@ -57,6 +58,7 @@ def make_plan(
         owned=owned,
         manifest=manifest,
         warnings=tuple(migration.warnings),
+        removed=tuple(migration.removed),
     )
 
 
@@ -68,7 +70,8 @@ def _previous_manifest(plan: Plan) -> set[Path]:
 
 
 def _stale(plan: Plan) -> list[Path]:
-    return sorted(p for p in _previous_manifest(plan) - set(plan.files) if (plan.root / p).exists())
+    stale = (_previous_manifest(plan) - set(plan.files)) | set(plan.removed)
+    return sorted(p for p in stale if (plan.root / p).exists())
 
 
 def drift(plan: Plan) -> Drift:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.resources
+import os
 from collections.abc import Callable, Iterable
 from pathlib import PurePosixPath
 from typing import Any
@@ -127,13 +128,15 @@ def _load_template(name: str) -> str:
     return resource.read_text(encoding="utf-8")
 
 
-def sources_of(*nodes: Any) -> str:
-    names = sorted({node.origin.source.name for node in nodes if hasattr(node, "origin")})
-    return ", ".join(names) if names else "eventspec.yaml"
-
-
 def header(*nodes: Any) -> str:
-    return HEADER.format(sources=sources_of(*nodes))
+    """The first line of a generated file, naming the spec files it came from (or their folder)."""
+    names = sorted({node.origin.source.name for node in nodes if hasattr(node, "origin")})
+    line = HEADER.format(sources=", ".join(names) or "eventspec.yaml")
+    if len(line) > 100:
+        folder = PurePosixPath(os.path.commonpath(names)) if len(names) > 1 else None
+        where = f" in {folder}/" if folder and folder.suffix == "" else ""
+        line = HEADER.format(sources=f"the {len(names)} spec files{where}")
+    return line
 
 
 def runtime_files() -> dict[str, str]:
