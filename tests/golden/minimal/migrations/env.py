@@ -1,0 +1,104 @@
+# Written by `eventspec init`: edit freely, eventspec never overwrites it.
+"""Alembic environment of the eventspec project: migrations for the ``minimal_data`` models.
+
+The database URL is, in order: ``alembic -x database_url=...``, the ``EVENTSPEC_DATABASE_URL``
+environment variable, then ``database_url`` in eventspec.yaml. A connection passed by a caller in
+``config.attributes["connection"]`` is used as is.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import re
+import sys
+from logging.config import fileConfig
+from pathlib import Path
+
+from alembic import context
+from sqlalchemy import Connection, MetaData, create_engine, pool
+
+PACKAGE = "minimal_data"
+ROOT = Path(__file__).resolve().parents[1]  # the folder of eventspec.yaml
+config = context.config
+
+
+def settings() -> dict[str, str]:
+    """The top-level scalar settings of eventspec.yaml (no YAML library needed)."""
+    path = ROOT / "eventspec.yaml"
+    if not path.exists():
+        return {}
+    values: dict[str, str] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        match = re.match(r"^([A-Za-z_]\w*):\s*(.*?)\s*(?:\s#.*)?$", line)
+        if match and match.group(2):
+            values[match.group(1)] = match.group(2).strip("\"'")
+    return values
+
+
+def database_url(values: dict[str, str]) -> str:
+    url = (
+        context.get_x_argument(as_dictionary=True).get("database_url")
+        or os.environ.get("EVENTSPEC_DATABASE_URL")
+        or values.get("database_url")
+    )
+    if not url:
+        raise SystemExit(
+            "no database URL: pass -x database_url=..., set EVENTSPEC_DATABASE_URL "
+            "or database_url in eventspec.yaml"
+        )
+    return url
+
+
+def target_metadata(values: dict[str, str]) -> MetaData:
+    """``Base.metadata`` of the generated package, imported from its output folder."""
+    source_root = ROOT / values.get("output", PACKAGE.replace(".", "/"))
+    for _ in PACKAGE.split("."):
+        source_root = source_root.parent
+    if str(source_root) not in sys.path:
+        sys.path.insert(0, str(source_root))
+    metadata: MetaData = importlib.import_module(f"{PACKAGE}.models").Base.metadata
+    return metadata
+
+
+def run_with(connection: Connection, metadata: MetaData) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=metadata,
+        render_as_batch=connection.dialect.name == "sqlite",  # SQLite alters by copying tables
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def main() -> None:
+    if config.config_file_name is not None and config.attributes.get("configure_logger", True):
+        fileConfig(config.config_file_name, disable_existing_loggers=False)
+    values = settings()
+    metadata = target_metadata(values)
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        run_with(connection, metadata)
+        return
+    url = database_url(values)
+    if context.is_offline_mode():
+        context.configure(
+            url=url,
+            target_metadata=metadata,
+            literal_binds=True,
+            dialect_opts={"paramstyle": "named"},
+            render_as_batch=url.startswith("sqlite"),
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+        return
+    engine = create_engine(url, poolclass=pool.NullPool)
+    try:
+        with engine.connect() as connection:
+            run_with(connection, metadata)
+    finally:
+        engine.dispose()
+
+
+main()
