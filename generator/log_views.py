@@ -46,7 +46,14 @@ def event_logs_context(project: ir.Project) -> dict[str, Any]:
 
 
 def replay_context(project: ir.Project) -> dict[str, Any]:
-    actions = Dict([(f"{r.module}.ACTIONS", None) for r in project.resources])
+    def actions_definition(log: ir.EventLog) -> str:
+        """The actions an event of ``log`` may replay into: its resources' and its routes'."""
+        names = {r.name for r in project.resources_of(log)}
+        names |= {t.resource for o in log.replay_overrides for t in o.route_to}
+        modules = sorted(r.module for r in project.resources if r.name in names)
+        return statement(
+            f"{log.name.upper()}_ACTIONS", Dict([(f"{m}.ACTIONS", None) for m in modules])
+        )
 
     def routes_definition(log: ir.EventLog) -> str:
         routes: list[Expr] = []
@@ -70,7 +77,7 @@ def replay_context(project: ir.Project) -> dict[str, Any]:
         return statement(f"{log.name.upper()}_ROUTES", Seq("(", routes))
 
     return {
-        "actions_definition": statement("ACTIONS", actions),
+        "actions_definition": actions_definition,
         "routes_definition": routes_definition,
         "function_name": lambda log: replay_function(project, log),
         "clear_names": sorted(f"clear_{log.module}" for log in project.event_logs),

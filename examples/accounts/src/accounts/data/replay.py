@@ -15,8 +15,8 @@ from .event_logs import EVENT
 
 __all__ = ["ReplayResult", "replay"]
 
-ACTIONS = {**org.ACTIONS, **user.ACTIONS, **user_role.ACTIONS}
 
+EVENT_ACTIONS = {**org.ACTIONS, **user.ACTIONS, **user_role.ACTIONS}
 
 EVENT_ROUTES = (
     _replay.Route(
@@ -43,7 +43,7 @@ def replay(
     return _replay.run_replay(
         session,
         log=EVENT,
-        actions=ACTIONS,
+        actions=EVENT_ACTIONS,
         routes=EVENT_ROUTES,
         clear=clear_event,
         last_event_id=last_event_id,

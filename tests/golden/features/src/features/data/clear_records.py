@@ -3,10 +3,10 @@
 
 from __future__ import annotations
 
-import features.clearing
-
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
+
+import features.clearing
 
 from .models import Account, Article, Document, Member
 

@@ -16,8 +16,8 @@ from .event_logs import EVENT, LEDGER
 
 __all__ = ["ReplayResult", "replay_event", "replay_ledger"]
 
-ACTIONS = {**account.ACTIONS, **article.ACTIONS, **document.ACTIONS, **member.ACTIONS}
 
+EVENT_ACTIONS = {**article.ACTIONS, **document.ACTIONS, **member.ACTIONS}
 
 EVENT_ROUTES = (_replay.Route("Article", "publish", frozenset({1}), (article.PUBLISH_V1,)),)
 
@@ -40,7 +40,7 @@ def replay_event(
     return _replay.run_replay(
         session,
         log=EVENT,
-        actions=ACTIONS,
+        actions=EVENT_ACTIONS,
         routes=EVENT_ROUTES,
         clear=clear_event,
         last_event_id=last_event_id,
@@ -49,6 +49,8 @@ def replay_event(
         batch_size=batch_size,
     )
 
+
+LEDGER_ACTIONS = {**account.ACTIONS}
 
 LEDGER_ROUTES = ()
 
@@ -71,7 +73,7 @@ def replay_ledger(
     return _replay.run_replay(
         session,
         log=LEDGER,
-        actions=ACTIONS,
+        actions=LEDGER_ACTIONS,
         routes=LEDGER_ROUTES,
         clear=clear_ledger,
         last_event_id=last_event_id,
