@@ -56,3 +56,27 @@ def test_generated_code_passes_mypy_strict(case: str) -> None:
         text=True,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_mypy_flags_a_caller_passing_a_wrong_type(tmp_path: Path) -> None:
+    base, _ = package_dir("accounts")
+    caller = tmp_path / "caller.py"
+    caller.write_text(
+        "from sqlalchemy.orm import Session\n"
+        "from accounts.data.actions import user as users\n\n\n"
+        "def good(session: Session) -> None:\n"
+        "    users.create(session, email='a@b.c', role='admin')\n\n\n"
+        "def bad(session: Session) -> None:\n"
+        "    users.create(session, email=42)\n"
+        "    users.create(session, given_name='no email')\n"
+        "    users.update(session, None, given_name='x')\n"
+    )
+    result = subprocess.run(
+        [BIN / "mypy", "--strict", "--no-incremental", str(caller)],
+        cwd=base,
+        capture_output=True,
+        text=True,
+        env={"MYPYPATH": str(base), "PATH": str(BIN)},
+    )
+    errors = [line for line in result.stdout.splitlines() if ": error:" in line]
+    assert [line.split(":")[1] for line in errors] == ["10", "11", "12"], result.stdout
