@@ -282,6 +282,23 @@ class ReplayOverride:
     origin: Origin = field(compare=False, repr=False)
 
 
+# AshEvents' canonical event fields, in its order; an event log adds its actor columns after them.
+EVENT_FIELDS = (
+    "id",
+    "record_id",
+    "version",
+    "occurred_at",
+    "resource",
+    "action",
+    "action_type",
+    "metadata",
+    "data",
+    "changed_attributes",
+)
+# The fields ``encryption`` stores encrypted.
+ENCRYPTED_FIELDS = ("metadata", "data", "changed_attributes")
+
+
 @dataclass(frozen=True)
 class EventLog:
     name: str
@@ -305,6 +322,18 @@ class EventLog:
     @property
     def module(self) -> str:
         return snake_case(self.name)
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """Every field of an event: the canonical ones, then the actor columns."""
+        return (*EVENT_FIELDS, *(actor.name for actor in self.actors))
+
+    @property
+    def public_field_names(self) -> tuple[str, ...]:
+        """The fields ``public_fields`` makes public, in the order of ``fields``."""
+        if self.public_fields == "all":
+            return self.fields
+        return tuple(name for name in self.fields if name in self.public_fields)
 
 
 @dataclass(frozen=True)

@@ -132,12 +132,13 @@ def test_hooks_see_the_changeset(features: Engine) -> None:
 
 
 def advisory_locks(engine: Engine) -> set[tuple[int, int, int]]:
-    """(classid, objid, objsubid) of advisory locks held by other sessions."""
+    """(classid, objid, objsubid) of advisory locks other sessions hold in this database."""
     with engine.connect() as connection:
         rows = connection.execute(
             text(
                 "SELECT classid::bigint, objid::bigint, objsubid FROM pg_locks "
-                "WHERE locktype = 'advisory' AND pid <> pg_backend_pid()"
+                "WHERE locktype = 'advisory' AND pid <> pg_backend_pid() AND database = "
+                "(SELECT oid FROM pg_database WHERE datname = current_database())"
             )
         )
         return {(r[0], r[1], r[2]) for r in rows}

@@ -19,7 +19,7 @@ from typing import Any, Literal
 from sqlalchemy import Table, and_, insert, select, text
 from sqlalchemy.orm import Session
 
-from ._support import from_json, to_json, utcnow
+from ._support import check_keys, from_json, to_json, utcnow
 from .changeset import Changeset
 from .errors import ConfigurationError, ValidationError
 
@@ -414,6 +414,9 @@ def _changeset(
     tenant: Any,
     replaying: Replaying | None,
 ) -> Changeset:
+    log = action.resource.log
+    if replaying is None and action.tracked and log is not None and log.encrypted:
+        check_keys(log.table)  # a missing key fails here, before anything is written
     unknown = params.keys() - action.inputs
     if unknown:
         name = sorted(unknown)[0]

@@ -6,19 +6,25 @@ import base64
 import datetime as dt
 import decimal
 import enum
+import hashlib
 import json
 import os
 import secrets
+import threading
 import time
 import uuid
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
 
-from sqlalchemy import JSON, LargeBinary
+from sqlalchemy import JSON, LargeBinary, Table
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import DateTime, TypeDecorator, TypeEngine
 
 from .errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 JSONMap: TypeEngine[Any] = JSON().with_variant(JSONB(), "postgresql")
 
@@ -28,13 +34,23 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+_uuidv7_lock = threading.Lock()
+_uuidv7_last = 0
+
+
 def uuidv7() -> uuid.UUID:
-    """A time-ordered UUID (RFC 9562 version 7): 48-bit milliseconds, then 74 random bits."""
-    millis = time.time_ns() // 1_000_000
-    value = (millis & ((1 << 48) - 1)) << 80 | secrets.randbits(80)
-    value = (value & ~(0xF << 76)) | (0x7 << 76)  # version
-    value = (value & ~(0x3 << 62)) | (0x2 << 62)  # RFC 4122 variant
-    return uuid.UUID(int=value)
+    """A time-ordered UUID (RFC 9562 version 7): 48-bit milliseconds, then 74 random bits.
+
+    Monotonic within the process (RFC 9562 §6.2, method 2): an id made in the same millisecond as
+    the previous one is that one plus one, so event ids sort in the order they were made.
+    """
+    global _uuidv7_last
+    millis = time.time_ns() // 1_000_000 & ((1 << 48) - 1)
+    with _uuidv7_lock:
+        payload = max(millis << 74 | secrets.randbits(74), _uuidv7_last + 1)
+        _uuidv7_last = payload
+    rand_a, rand_b = payload >> 62 & 0xFFF, payload & ((1 << 62) - 1)
+    return uuid.UUID(int=(payload >> 74) << 80 | 0x7 << 76 | rand_a << 64 | 0x2 << 62 | rand_b)
 
 
 class UTCDateTime(TypeDecorator[dt.datetime]):
@@ -117,19 +133,42 @@ def from_json(kind: str, value: Any) -> Any:
 
 
 # --- encryption -------------------------------------------------------------------------------
+#
+# A stored value is  VERSION (1 byte) | KEY ID (4) | NONCE (12) | AES-256-GCM CIPHERTEXT + TAG (16).
+# The first five bytes are authenticated as associated data. The key id (the first bytes of the
+# key's SHA-256) picks the key without trial decryption, tells rotation which values are current,
+# and names the missing key in errors; it reveals nothing about the key itself.
+
+FORMAT_VERSION = 1
+_HEADER = 5
+_NONCE = 12
+_TAG = 16
+_KEY_HELP = (
+    "comma-separated, the first one encrypting, each 32 random bytes in urlsafe base64; make one "
+    'with: python -c "import base64,os;print(base64.urlsafe_b64encode(os.urandom(32)).decode())"'
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Key:
+    id: bytes
+    cipher: AESGCM
 
 
 class Keyring:
-    """Keys from an environment variable: comma-separated, base64url 32-byte keys.
+    """Event encryption keys from an environment variable, read when first needed.
 
-    The first key encrypts; every key is tried to decrypt, so keys can be rotated.
+    The variable holds comma-separated base64url 32-byte keys. The first key encrypts; a value is
+    decrypted with the key it was written with, which may be any of them, so keys can be rotated:
+    put the new key first, run ``eventspec rotate-keys``, then drop the old one.
     """
 
     def __init__(self, key_env: str) -> None:
         self.key_env = key_env
-        self._loaded: tuple[str, list[Any]] | None = None
+        self._loaded: tuple[str, tuple[_Key, ...]] | None = None
 
-    def ciphers(self) -> list[Any]:
+    def keys(self) -> tuple[_Key, ...]:
+        """The parsed keys, first the current one; ConfigurationError when unset or malformed."""
         raw = os.environ.get(self.key_env, "")
         if self._loaded is not None and self._loaded[0] == raw:
             return self._loaded[1]
@@ -139,79 +178,110 @@ class Keyring:
             raise ConfigurationError(
                 "event encryption needs the 'cryptography' package: pip install cryptography"
             ) from exc
-        keys = [part.strip() for part in raw.split(",") if part.strip()]
-        if not keys:
+        parts = [part.strip() for part in raw.split(",") if part.strip()]
+        if not parts:
             raise ConfigurationError(
-                f"environment variable {self.key_env} is not set: it must hold the event "
-                "encryption key(s), comma-separated, each 32 bytes in urlsafe base64"
+                f"environment variable {self.key_env} is not set; it must hold the event "
+                f"encryption keys: {_KEY_HELP}"
             )
-        ciphers = []
-        for position, key in enumerate(keys, 1):
+        keys = []
+        for position, part in enumerate(parts, 1):
             try:
-                material = base64.urlsafe_b64decode(key + "=" * (-len(key) % 4))
-            except ValueError as exc:
-                raise ConfigurationError(
-                    f"key {position} in {self.key_env} is not valid base64"
-                ) from exc
+                material = base64.b64decode(part + "=" * (-len(part) % 4), b"-_", validate=True)
+            except ValueError:
+                material = b""
             if len(material) != 32:
                 raise ConfigurationError(
-                    f"key {position} in {self.key_env} is {len(material)} bytes; 32 are needed"
+                    f"key {position} of {len(parts)} in {self.key_env} is not 32 bytes of base64 "
+                    f"({_KEY_HELP})"
                 )
-            ciphers.append(AESGCM(material))
-        self._loaded = (raw, ciphers)
-        return ciphers
+            keys.append(_Key(hashlib.sha256(material).digest()[:4], AESGCM(material)))
+        loaded = tuple(keys)
+        self._loaded = (raw, loaded)
+        return loaded
+
+    @property
+    def current_key_id(self) -> str:
+        """The id of the key that encrypts, in hex (it appears in error messages)."""
+        return self.keys()[0].id.hex()
 
     def encrypt(self, plaintext: bytes) -> bytes:
-        nonce = secrets.token_bytes(12)
-        token: bytes = self.ciphers()[0].encrypt(nonce, plaintext, None)
-        return b"\x01" + nonce + token
+        key = self.keys()[0]
+        header = bytes([FORMAT_VERSION]) + key.id
+        nonce = secrets.token_bytes(_NONCE)
+        return header + nonce + key.cipher.encrypt(nonce, plaintext, header)
 
     def decrypt(self, blob: bytes) -> bytes:
         from cryptography.exceptions import InvalidTag
 
-        if not blob or blob[:1] != b"\x01":
-            raise ConfigurationError("event payload is not in eventspec's encrypted format")
-        nonce, token = blob[1:13], blob[13:]
-        for cipher in self.ciphers():
+        header, nonce, token = self._split(blob)
+        keys = self.keys()
+        candidates = [key for key in keys if key.id == header[1:]]
+        if not candidates:
+            known = ", ".join(key.id.hex() for key in keys)
+            raise ConfigurationError(
+                f"an event value was encrypted with key {header[1:].hex()}, which is not in "
+                f"{self.key_env} (it holds {known}): the key is wrong or was removed too early"
+            )
+        for key in candidates:
             try:
-                plaintext: bytes = cipher.decrypt(nonce, token, None)
-                return plaintext
+                return key.cipher.decrypt(nonce, token, header)
             except InvalidTag:
                 continue
         raise ConfigurationError(
-            f"no key in {self.key_env} decrypts this event: the key is wrong or was rotated out"
+            f"an event value does not authenticate with key {header[1:].hex()} of "
+            f"{self.key_env}: it was altered after it was written"
         )
 
     def is_current(self, blob: bytes) -> bool:
-        """True when ``blob`` was encrypted with the first (current) key."""
-        from cryptography.exceptions import InvalidTag
+        """True when ``blob`` is encrypted with the first (current) key."""
+        return self._split(blob)[0][1:] == self.keys()[0].id
 
-        try:
-            self.ciphers()[0].decrypt(blob[1:13], blob[13:], None)
-        except InvalidTag:
-            return False
-        return True
+    def reencrypt(self, blob: bytes) -> bytes | None:
+        """``blob`` encrypted with the current key instead; None when it already is."""
+        return None if self.is_current(blob) else self.encrypt(self.decrypt(blob))
+
+    def _split(self, blob: bytes) -> tuple[bytes, bytes, bytes]:
+        if len(blob) < _HEADER + _NONCE + _TAG or blob[0] != FORMAT_VERSION:
+            raise ConfigurationError(
+                f"a value in a column encrypted with {self.key_env} is not in eventspec's "
+                f"encrypted format (version {FORMAT_VERSION}); was it written before encryption "
+                "was turned on?"
+            )
+        return blob[:_HEADER], blob[_HEADER : _HEADER + _NONCE], blob[_HEADER + _NONCE :]
 
 
-class EncryptedJSON(TypeDecorator[dict[str, Any]]):
-    """A JSON map stored encrypted (AES-256-GCM) and read back decrypted."""
+class EncryptedJSON(TypeDecorator[Any]):
+    """A JSON value stored encrypted (AES-256-GCM) and read back decrypted.
+
+    Python ``None`` is stored as an encrypted JSON ``null``, as the plain JSON type does.
+    """
 
     impl = LargeBinary
     cache_ok = True
+    should_evaluate_none = True
 
     def __init__(self, key_env: str) -> None:
         super().__init__()
         self.key_env = key_env
         self.keyring = Keyring(key_env)
 
-    def process_bind_param(self, value: dict[str, Any] | None, dialect: Dialect) -> bytes | None:
-        if value is None:
-            return None
+    def process_bind_param(self, value: Any, dialect: Dialect) -> bytes:
         plaintext = json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
         return self.keyring.encrypt(plaintext)
 
-    def process_result_value(self, value: bytes | None, dialect: Dialect) -> dict[str, Any] | None:
+    def process_result_value(self, value: bytes | None, dialect: Dialect) -> Any:
         if value is None:
             return None
-        decoded: dict[str, Any] = json.loads(self.keyring.decrypt(bytes(value)))
-        return decoded
+        return json.loads(self.keyring.decrypt(bytes(value)))
+
+
+def check_keys(table: Table) -> None:
+    """Raise ConfigurationError unless every encrypted column of ``table`` has usable keys.
+
+    Actions call it before they write anything, so a missing key is reported as itself rather
+    than from inside a failed INSERT (whose message would echo the plaintext parameters).
+    """
+    for column in table.columns:
+        if isinstance(column.type, EncryptedJSON):
+            column.type.keyring.keys()
