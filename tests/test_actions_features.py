@@ -14,10 +14,13 @@ from features.data.actions import account as accounts
 from features.data.actions import document as documents
 from features.data.actions import member as members
 from features.data.errors import ConfigurationError, ValidationError
-from features.data.models import Account, Event, Ledger
+from features.data.models import Account, Event, Ledger, Member
+from features.data.replay import replay_event
 from features.hooks import NOTIFIED
 from sqlalchemy import Engine, create_engine, func, select, text
 from sqlalchemy.orm import Session
+
+from tests.test_replay import snapshot
 
 
 def session_of(engine: Engine) -> Session:
@@ -225,4 +228,9 @@ def test_concurrent_writers_commit_in_event_id_order(features: Engine, database_
     assert gaps == []
     with session_of(features) as session:
         ids = list(session.scalars(select(Event.id).order_by(Event.id)))
+        before = snapshot(session, (Member,))
     assert len(ids) == writers * writes and ids == list(range(ids[0], ids[0] + len(ids)))
+    with session_of(features) as session, session.begin():
+        replay_event(session)
+    with session_of(features) as session:
+        assert snapshot(session, (Member,)) == before
