@@ -242,14 +242,7 @@ def _change(change: ir.Change) -> Call:
     )
 
 
-_SINGLE_ATTRIBUTE = (
-    "match",
-    "one_of",
-    "compare",
-    "string_length",
-    "attribute_equals",
-    "attribute_does_not_equal",
-)
+_SINGLE_ATTRIBUTE = tuple(k for k in ir.VALIDATION_KINDS if k not in ("present", "absent", "call"))
 
 
 def _validation(validation: ir.Validation) -> Call:

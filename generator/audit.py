@@ -17,6 +17,7 @@ from typing import Any
 import click
 
 from . import ir
+from .options import config_option, database_option, event_log_option
 
 CLIP = 48  # table cells longer than this are clipped (--wide shows them whole)
 _RELATIVE = re.compile(r"^(\d+)\s*([smhdw])$")
@@ -37,20 +38,9 @@ def display_fields(log: ir.EventLog, show_all: bool) -> list[str]:
 
 
 @click.command()
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default="eventspec.yaml",
-    show_default=True,
-    help="Project file to use.",
-)
-@click.option(
-    "--database-url", metavar="URL", help="Overrides EVENTSPEC_DATABASE_URL and eventspec.yaml."
-)
-@click.option(
-    "--event-log", "event_log", metavar="NAME", help="Which event log (when there are several)."
-)
+@config_option
+@database_option
+@event_log_option()
 @click.option("--resource", metavar="NAME", help="Only events of this resource, e.g. User.")
 @click.option(
     "--record-id", metavar="ID", help="Only events of this record: its full history, in order."

@@ -15,6 +15,7 @@ from typing import Any, Literal, cast
 from .diagnostics import Diagnostic, Origin, at
 from .ir import (
     RESERVED_PARAMETER_NAMES,
+    VALIDATION_KINDS,
     Action,
     ActorKey,
     Argument,
@@ -46,17 +47,7 @@ _CLASS_NAME = re.compile(r"[A-Z][A-Za-z0-9]*")
 _TABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 ChangeKind = Literal["set_attribute", "call", "before_action", "after_action"]
 _CHANGE_KINDS: tuple[ChangeKind, ...] = ("set_attribute", "call", "before_action", "after_action")
-_VALIDATION_KINDS = (
-    "present",
-    "absent",
-    "match",
-    "one_of",
-    "compare",
-    "string_length",
-    "attribute_equals",
-    "attribute_does_not_equal",
-    "call",
-)
+_VALIDATION_KINDS = VALIDATION_KINDS
 
 
 @dataclass(frozen=True)

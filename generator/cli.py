@@ -17,23 +17,11 @@ import click
 
 from . import ir
 from .diagnostics import render_all
+from .options import config_option, database_option, event_log_option
 
 EXIT_DRIFT = 1
 EXIT_INVALID = 2
 SCHEMA_NAMES = ("project", "resource", "event_log")
-
-config_option = click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default="eventspec.yaml",
-    show_default=True,
-    help="Project file to use.",
-)
-database_option = click.option(
-    "--database-url",
-    help="Database URL; overrides EVENTSPEC_DATABASE_URL and database_url in eventspec.yaml.",
-)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -230,7 +218,7 @@ def parse_event_id(log: ir.EventLog, value: str) -> Any:
 @database_option
 @click.option("--last-event-id", help="Replay up to and including this event id (wins).")
 @click.option("--point-in-time", help="Replay events that occurred up to this ISO instant.")
-@click.option("--event-log", "event_log", help="Which event log (when there are several).")
+@event_log_option()
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def replay(
     config_path: Path,

@@ -34,6 +34,18 @@ ScalarType = Literal[
 SCALAR_TYPES: tuple[str, ...] = ScalarType.__args__  # type: ignore[attr-defined]
 TIMESTAMP_TYPES = frozenset({"utc_datetime", "utc_datetime_usec", "naive_datetime"})
 ActionType = Literal["create", "update", "destroy"]
+# Built-in validations; ``call`` runs user code. The first two take a list of attributes.
+VALIDATION_KINDS = (
+    "present",
+    "absent",
+    "match",
+    "one_of",
+    "compare",
+    "string_length",
+    "attribute_equals",
+    "attribute_does_not_equal",
+    "call",
+)
 ReplayStrategy = Literal["force_change", "as_arguments"]
 
 # Names the generated code uses itself; a spec name may not shadow them.

@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from . import ir
+from .options import config_option, database_option, event_log_option
 
 
 @dataclass
@@ -22,20 +23,9 @@ class Rotation:
 
 
 @click.command("rotate-keys")
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default="eventspec.yaml",
-    show_default=True,
-    help="Project file to use.",
-)
-@click.option(
-    "--database-url", metavar="URL", help="Overrides EVENTSPEC_DATABASE_URL and eventspec.yaml."
-)
-@click.option(
-    "--event-log", "event_log", metavar="NAME", help="Which event log (default: the encrypted one)."
-)
+@config_option
+@database_option
+@event_log_option("Which event log (default: the encrypted one).")
 @click.option(
     "--batch-size",
     type=click.IntRange(min=1),

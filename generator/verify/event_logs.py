@@ -5,22 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ..diagnostics import Diagnostic, at
-from ..ir import EventLog, Project, ReplayOverride
+from ..ir import EVENT_FIELDS, EventLog, Project, ReplayOverride
 from .common import Rule, article, names
 
 INT32 = (-(2**31), 2**31 - 1)
-EVENT_FIELDS = (
-    "id",
-    "record_id",
-    "version",
-    "occurred_at",
-    "resource",
-    "action",
-    "action_type",
-    "metadata",
-    "data",
-    "changed_attributes",
-)
 
 
 def actor_keys(project: Project) -> Iterator[Diagnostic]:
