@@ -234,3 +234,20 @@ def test_concurrent_writers_commit_in_event_id_order(features: Engine, database_
         replay_event(session)
     with session_of(features) as session:
         assert snapshot(session, (Member,)) == before
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_lock_is_taken_again_after_a_rolled_back_action_released_it(features: Engine) -> None:
+    with session_of(features) as session, session.begin():
+        account = accounts.open(session, owner="Ann")
+    key = (7, ord("A"), 2)
+    with open_transaction(features) as session:
+        account = session.get(Account, account.id)
+        with pytest.raises(RuntimeError):
+            accounts.deposit(session, account, amount=-1)  # locks, then its hook fails
+        assert key not in advisory_locks(features)  # the SAVEPOINT rollback released it
+        accounts.deposit(session, account, amount=1)
+        assert key in advisory_locks(features)
+        accounts.deposit(session, account, amount=2)  # taken once, held until the end
+        assert key in advisory_locks(features)
+    assert key not in advisory_locks(features)

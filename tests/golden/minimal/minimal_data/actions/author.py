@@ -9,7 +9,6 @@ from typing import Any, Required, TypedDict, Unpack
 
 from sqlalchemy.orm import Session
 
-
 from .. import _engine as engine
 from .._support import utcnow
 from ..event_logs import EVENT
@@ -74,7 +73,7 @@ def create_many(
 ) -> list[Author]:
     """`create` for many records in one SAVEPOINT: all are written, or none."""
     results: list[Author] = []
-    with engine.savepoint(session):
+    with engine.atomic(session):
         for item in inputs:
             results.append(create(session, **item, actor=actor, metadata=metadata))
     return results
@@ -115,7 +114,7 @@ def update_many(
 ) -> list[Author]:
     """`update` for many records in one SAVEPOINT: all are written, or none."""
     results: list[Author] = []
-    with engine.savepoint(session):
+    with engine.atomic(session):
         for record, item in inputs:
             results.append(update(session, record, **item, actor=actor, metadata=metadata))
     return results
@@ -152,7 +151,7 @@ def destroy_many(
 ) -> list[Author]:
     """`destroy` for many records in one SAVEPOINT: all are written, or none."""
     results: list[Author] = []
-    with engine.savepoint(session):
+    with engine.atomic(session):
         for record in records:
             results.append(destroy(session, record, actor=actor, metadata=metadata))
     return results

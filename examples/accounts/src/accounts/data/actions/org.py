@@ -78,7 +78,7 @@ def create_many(
 ) -> list[Org]:
     """`create` for many records in one SAVEPOINT: all are written, or none."""
     results: list[Org] = []
-    with engine.savepoint(session):
+    with engine.atomic(session):
         for item in inputs:
             results.append(create(session, **item, actor=actor, metadata=metadata))
     return results
@@ -125,7 +125,7 @@ def rename_many(
 ) -> list[Org]:
     """`rename` for many records in one SAVEPOINT: all are written, or none."""
     results: list[Org] = []
-    with engine.savepoint(session):
+    with engine.atomic(session):
         for record, item in inputs:
             results.append(rename(session, record, **item, actor=actor, metadata=metadata))
     return results
@@ -162,7 +162,7 @@ def destroy_many(
 ) -> list[Org]:
     """`destroy` for many records in one SAVEPOINT: all are written, or none."""
     results: list[Org] = []
-    with engine.savepoint(session):
+    with engine.atomic(session):
         for record in records:
             results.append(destroy(session, record, actor=actor, metadata=metadata))
     return results

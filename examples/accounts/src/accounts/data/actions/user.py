@@ -101,7 +101,7 @@ def create_many(
 ) -> list[User]:
     """`create` for many records in one SAVEPOINT: all are written, or none."""
     results: list[User] = []
-    with engine.savepoint(session):
+    with engine.atomic(session):
         for item in inputs:
             results.append(create(session, **item, actor=actor, metadata=metadata))
     return results
@@ -147,7 +147,7 @@ def create_v1_many(
 ) -> list[User]:
     """`create_v1` for many records in one SAVEPOINT: all are written, or none."""
     results: list[User] = []
-    with engine.savepoint(session):
+    with engine.atomic(session):
         for item in inputs:
             results.append(create_v1(session, **item, actor=actor, metadata=metadata))
     return results
@@ -190,7 +190,7 @@ def register_many(
 ) -> list[User]:
     """`register` for many records in one SAVEPOINT: all are written, or none."""
     results: list[User] = []
-    with engine.savepoint(session):
+    with engine.atomic(session):
         for item in inputs:
             results.append(register(session, **item, actor=actor, metadata=metadata))
     return results
@@ -231,7 +231,7 @@ def update_many(
 ) -> list[User]:
     """`update` for many records in one SAVEPOINT: all are written, or none."""
     results: list[User] = []
-    with engine.savepoint(session):
+    with engine.atomic(session):
         for record, item in inputs:
             results.append(update(session, record, **item, actor=actor, metadata=metadata))
     return results
@@ -282,7 +282,7 @@ def change_password_many(
 ) -> list[User]:
     """`change_password` for many records in one SAVEPOINT: all are written, or none."""
     results: list[User] = []
-    with engine.savepoint(session):
+    with engine.atomic(session):
         for record, item in inputs:
             results.append(change_password(session, record, **item, actor=actor, metadata=metadata))
     return results
@@ -327,7 +327,7 @@ def suspend_many(
 ) -> list[User]:
     """`suspend` for many records in one SAVEPOINT: all are written, or none."""
     results: list[User] = []
-    with engine.savepoint(session):
+    with engine.atomic(session):
         for record in records:
             results.append(suspend(session, record, actor=actor, metadata=metadata))
     return results
@@ -366,7 +366,7 @@ def soft_delete_many(
 ) -> list[User]:
     """`soft_delete` for many records in one SAVEPOINT: all are written, or none."""
     results: list[User] = []
-    with engine.savepoint(session):
+    with engine.atomic(session):
         for record in records:
             results.append(soft_delete(session, record, actor=actor, metadata=metadata))
     return results
@@ -403,7 +403,7 @@ def destroy_many(
 ) -> list[User]:
     """`destroy` for many records in one SAVEPOINT: all are written, or none."""
     results: list[User] = []
-    with engine.savepoint(session):
+    with engine.atomic(session):
         for record in records:
             results.append(destroy(session, record, actor=actor, metadata=metadata))
     return results

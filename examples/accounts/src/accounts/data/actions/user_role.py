@@ -66,7 +66,7 @@ def grant_many(
 ) -> list[UserRole]:
     """`grant` for many records in one SAVEPOINT: all are written, or none."""
     results: list[UserRole] = []
-    with engine.savepoint(session):
+    with engine.atomic(session):
         for item in inputs:
             results.append(grant(session, **item, actor=actor, metadata=metadata))
     return results
@@ -118,7 +118,7 @@ def grant_legacy_default_many(
 ) -> list[UserRole]:
     """`grant_legacy_default` for many records in one SAVEPOINT: all are written, or none."""
     results: list[UserRole] = []
-    with engine.savepoint(session):
+    with engine.atomic(session):
         for item in inputs:
             results.append(grant_legacy_default(session, **item, actor=actor, metadata=metadata))
     return results
@@ -155,7 +155,7 @@ def revoke_many(
 ) -> list[UserRole]:
     """`revoke` for many records in one SAVEPOINT: all are written, or none."""
     results: list[UserRole] = []
-    with engine.savepoint(session):
+    with engine.atomic(session):
         for record in records:
             results.append(revoke(session, record, actor=actor, metadata=metadata))
     return results

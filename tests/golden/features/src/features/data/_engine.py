@@ -29,6 +29,8 @@ HookFn = Callable[[Changeset, Any], None]
 LockKey = int | tuple[int, int]
 LockKeyGenerator = Callable[[Changeset, LockKey], Any]
 INT32 = range(-(2**31), 2**31)
+_ATOMIC = "eventspec.atomic"  # session.info: inside one all-or-nothing SAVEPOINT
+_LOCKS = "eventspec.locks"  # session.info: advisory keys held, per transaction
 
 
 # --- definitions (instantiated by the generated code) --------------------------------------------
@@ -398,13 +400,6 @@ def run_destroy(
     return record
 
 
-@contextmanager
-def savepoint(session: Session) -> Iterator[None]:
-    """All-or-nothing block for bulk actions: one SAVEPOINT around every record."""
-    with _savepoint(session):
-        yield
-
-
 def _changeset(
     session: Session,
     action: ActionDef,
@@ -565,13 +560,62 @@ def _savepoint(session: Session) -> Iterator[None]:
     With the stdlib ``sqlite3`` driver a SAVEPOINT that opens a transaction commits on RELEASE;
     we start the transaction explicitly first so the caller's rollback still undoes the action.
     """
+    if session.info.get(_ATOMIC):
+        # An enclosing bulk action or replay rolls back as a whole; one SAVEPOINT is enough.
+        yield
+        return
     connection = session.connection()
     if connection.dialect.name == "sqlite":
         driver = connection.connection.driver_connection
         if driver is not None and not driver.in_transaction:
             connection.exec_driver_sql("BEGIN")
-    with session.begin_nested():
+    with session.begin_nested() as nested:
         yield
+    # Released: locks taken inside are now held by the enclosing transaction.
+    held = _locks_held(session)
+    keys = held.pop(nested, None)
+    if keys and nested.parent is not None:
+        held.setdefault(nested.parent, set()).update(keys)
+
+
+@contextmanager
+def atomic(session: Session) -> Iterator[None]:
+    """One SAVEPOINT around many actions (bulk variants, replay): all are written, or none."""
+    if session.info.get(_ATOMIC):
+        yield
+        return
+    with _savepoint(session):
+        session.info[_ATOMIC] = True
+        try:
+            yield
+        finally:
+            session.info.pop(_ATOMIC, None)
+
+
+def _locks_held(session: Session) -> dict[Any, set[tuple[int, ...]]]:
+    """Advisory keys taken, per (sub)transaction of the session's current transaction."""
+    root = session.get_transaction()
+    memo = session.info.get(_LOCKS)
+    if memo is None or memo[0] is not root:
+        memo = (root, {})
+        session.info[_LOCKS] = memo
+    held: dict[Any, set[tuple[int, ...]]] = memo[1]
+    return held
+
+
+def _lock_held(session: Session, key: tuple[int, ...]) -> bool:
+    """True when this transaction, or a savepoint still open around us, took ``key``.
+
+    A lock taken inside a savepoint that was rolled back is released by PostgreSQL; such a
+    savepoint is no longer an ancestor of the current one, so it is not consulted.
+    """
+    held = _locks_held(session)
+    transaction = session.get_nested_transaction() or session.get_transaction()
+    while transaction is not None:
+        if key in held.get(transaction, ()):
+            return True
+        transaction = transaction.parent
+    return False
 
 
 def _lock(cs: Changeset, action: ActionDef) -> None:
@@ -583,13 +627,24 @@ def _lock(cs: Changeset, action: ActionDef) -> None:
     default = _default_lock_key(cs, action.resource, log)
     key = log.lock_generator(cs, default) if log.lock_generator else default
     if isinstance(key, int) and not isinstance(key, bool):
-        connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+        parts: tuple[int, ...] = (key,)
     elif isinstance(key, tuple | list) and len(key) == 2 and all(k in INT32 for k in key):
-        connection.execute(text("SELECT pg_advisory_xact_lock(:a, :b)"), {"a": key[0], "b": key[1]})
+        parts = (key[0], key[1])
     else:
         raise ConfigurationError(
             f"advisory lock key {key!r} is not an integer or a pair of int32 integers"
         )
+    session = cs.session
+    if _lock_held(session, parts):
+        return  # the lock is re-entrant and held until commit: taking it again costs a round trip
+    if len(parts) == 1:
+        connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": parts[0]})
+    else:
+        connection.execute(
+            text("SELECT pg_advisory_xact_lock(:a, :b)"), {"a": parts[0], "b": parts[1]}
+        )
+    current = session.get_nested_transaction() or session.get_transaction()
+    _locks_held(session).setdefault(current, set()).add(parts)
 
 
 def _default_lock_key(cs: Changeset, resource: ResourceDef, log: EventLogDef) -> LockKey:

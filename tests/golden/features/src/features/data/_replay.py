@@ -18,7 +18,7 @@ from ._engine import (
     ActionDef,
     EventLogDef,
     Replaying,
-    _savepoint,
+    atomic,
     decode_attributes,
     decode_input,
     run_create,
@@ -83,7 +83,7 @@ def run_replay(
         cutoff = true()
     total = session.scalar(select(func.count()).select_from(table).where(cutoff)) or 0
     models = {action.resource.model for action in actions.values()}
-    with _savepoint(session):
+    with atomic(session):
         clear(session)
         for instance in list(session.identity_map.values()):
             if type(instance) in models:

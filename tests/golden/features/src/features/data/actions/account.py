@@ -67,7 +67,7 @@ def open_many(
 ) -> list[Account]:
     """`open` for many records in one SAVEPOINT: all are written, or none."""
     results: list[Account] = []
-    with engine.savepoint(session):
+    with engine.atomic(session):
         for item in inputs:
             results.append(open(session, **item, actor=actor, metadata=metadata))
     return results
@@ -115,7 +115,7 @@ def deposit_many(
 ) -> list[Account]:
     """`deposit` for many records in one SAVEPOINT: all are written, or none."""
     results: list[Account] = []
-    with engine.savepoint(session):
+    with engine.atomic(session):
         for record, item in inputs:
             results.append(deposit(session, record, **item, actor=actor, metadata=metadata))
     return results
@@ -152,7 +152,7 @@ def close_many(
 ) -> list[Account]:
     """`close` for many records in one SAVEPOINT: all are written, or none."""
     results: list[Account] = []
-    with engine.savepoint(session):
+    with engine.atomic(session):
         for record in records:
             results.append(close(session, record, actor=actor, metadata=metadata))
     return results
@@ -193,7 +193,7 @@ def audit_touch_many(
 ) -> list[Account]:
     """`audit_touch` for many records in one SAVEPOINT: all are written, or none."""
     results: list[Account] = []
-    with engine.savepoint(session):
+    with engine.atomic(session):
         for record, item in inputs:
             results.append(audit_touch(session, record, **item, actor=actor, metadata=metadata))
     return results

@@ -74,7 +74,7 @@ def create_many(
 ) -> list[Article]:
     """`create` for many records in one SAVEPOINT: all are written, or none."""
     results: list[Article] = []
-    with engine.savepoint(session):
+    with engine.atomic(session):
         for item in inputs:
             results.append(create(session, **item, actor=actor, metadata=metadata))
     return results
@@ -123,7 +123,7 @@ def publish_many(
 ) -> list[Article]:
     """`publish` for many records in one SAVEPOINT: all are written, or none."""
     results: list[Article] = []
-    with engine.savepoint(session):
+    with engine.atomic(session):
         for record in records:
             results.append(publish(session, record, actor=actor, metadata=metadata))
     return results
@@ -166,7 +166,7 @@ def publish_v1_many(
 ) -> list[Article]:
     """`publish_v1` for many records in one SAVEPOINT: all are written, or none."""
     results: list[Article] = []
-    with engine.savepoint(session):
+    with engine.atomic(session):
         for record in records:
             results.append(publish_v1(session, record, actor=actor, metadata=metadata))
     return results
@@ -214,7 +214,7 @@ def import_article_many(
 ) -> list[Article]:
     """`import_article` for many records in one SAVEPOINT: all are written, or none."""
     results: list[Article] = []
-    with engine.savepoint(session):
+    with engine.atomic(session):
         for item in inputs:
             results.append(import_article(session, **item, actor=actor, metadata=metadata))
     return results
@@ -253,7 +253,7 @@ def archive_many(
 ) -> list[Article]:
     """`archive` for many records in one SAVEPOINT: all are written, or none."""
     results: list[Article] = []
-    with engine.savepoint(session):
+    with engine.atomic(session):
         for record in records:
             results.append(archive(session, record, actor=actor, metadata=metadata))
     return results

@@ -90,7 +90,7 @@ def create_many(
 ) -> list[Document]:
     """`create` for many records in one SAVEPOINT: all are written, or none."""
     results: list[Document] = []
-    with engine.savepoint(session):
+    with engine.atomic(session):
         for item in inputs:
             results.append(create(session, **item, actor=actor, metadata=metadata, tenant=tenant))
     return results
@@ -134,7 +134,7 @@ def edit_many(
 ) -> list[Document]:
     """`edit` for many records in one SAVEPOINT: all are written, or none."""
     results: list[Document] = []
-    with engine.savepoint(session):
+    with engine.atomic(session):
         for record, item in inputs:
             results.append(
                 edit(session, record, **item, actor=actor, metadata=metadata, tenant=tenant)
@@ -175,7 +175,7 @@ def destroy_many(
 ) -> list[Document]:
     """`destroy` for many records in one SAVEPOINT: all are written, or none."""
     results: list[Document] = []
-    with engine.savepoint(session):
+    with engine.atomic(session):
         for record in records:
             results.append(destroy(session, record, actor=actor, metadata=metadata, tenant=tenant))
     return results

@@ -74,7 +74,7 @@ def create_many(
 ) -> list[Member]:
     """`create` for many records in one SAVEPOINT: all are written, or none."""
     results: list[Member] = []
-    with engine.savepoint(session):
+    with engine.atomic(session):
         for item in inputs:
             results.append(create(session, **item, actor=actor, metadata=metadata))
     return results
@@ -122,7 +122,7 @@ def bump_many(
 ) -> list[Member]:
     """`bump` for many records in one SAVEPOINT: all are written, or none."""
     results: list[Member] = []
-    with engine.savepoint(session):
+    with engine.atomic(session):
         for record, item in inputs:
             results.append(bump(session, record, **item, actor=actor, metadata=metadata))
     return results
@@ -159,7 +159,7 @@ def destroy_many(
 ) -> list[Member]:
     """`destroy` for many records in one SAVEPOINT: all are written, or none."""
     results: list[Member] = []
-    with engine.savepoint(session):
+    with engine.atomic(session):
         for record in records:
             results.append(destroy(session, record, actor=actor, metadata=metadata))
     return results
