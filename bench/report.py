@@ -1,0 +1,286 @@
+"""The Markdown report: machine and versions, targets met or missed, every measured row."""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.metadata
+import importlib.util
+import os
+import platform
+import sqlite3
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.config import Config
+from bench.harness import Row
+
+
+def _version(distribution: str) -> str:
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _pool_version() -> str:
+    version = _version("psycopg-pool")
+    spec = importlib.util.find_spec("psycopg_pool")
+    if spec is None or spec.origin is None or spec.origin.startswith(sys.prefix):
+        return version
+    return f"{version}, from {Path(spec.origin).parent.parent} (not part of the bench extra)"
+
+
+def _package_state() -> str:
+    """Whether bench/project/src is what the generator renders now (runtime included)."""
+    from bench.regen import render
+
+    try:
+        folder, files = render()
+    except Exception as error:  # the generator is being worked on; the report must still come
+        return f"could not render the bench package to compare: {type(error).__name__}: {error}"
+    stale = [rel for rel, text in files.items() if not _same(folder / rel, text)]
+    if not stale:
+        return "bench/project/src is up to date with the generator"
+    return f"STALE ({', '.join(sorted(stale)[:3])}...): run `python -m bench.regen`"
+
+
+def _same(path: Path, text: str) -> bool:
+    return path.exists() and path.read_text(encoding="utf-8") == text
+
+
+def machine(servers: dict[str, str], load: Sequence[str]) -> list[tuple[str, str]]:
+    return [
+        ("CPUs", f"{os.cpu_count()} x {_cpu_model()}"),
+        ("OS", platform.platform()),
+        ("Python", f"{platform.python_version()} ({platform.python_implementation()})"),
+        ("SQLAlchemy", _version("SQLAlchemy")),
+        ("psycopg", _version("psycopg")),
+        ("SQLite library", sqlite3.sqlite_version),
+        ("PostgreSQL server", servers.get("postgresql", "not measured")),
+        ("eventspec", f"{_version('eventspec')}; {_package_state()}"),
+        ("eventsourcing", _version("eventsourcing")),
+        ("SQLAlchemy-Continuum", _version("SQLAlchemy-Continuum")),
+        ("psycopg_pool", _pool_version()),
+        ("load average (1 min) at start, end", " / ".join(load)),
+    ]
+
+
+@dataclass
+class Target:
+    goal: str
+    backend: str
+    measured: str
+    met: bool | None  # None: not measured
+
+    @property
+    def status(self) -> str:
+        return "—" if self.met is None else "met" if self.met else "**missed**"
+
+
+def _find(rows: Sequence[Row], scenario: str, backend: str, contender: str) -> Row | None:
+    for row in rows:
+        same_place = row.scenario.startswith(scenario) and row.backend == backend
+        if same_place and row.contender.startswith(contender):
+            return row
+    return None
+
+
+def targets(rows: Sequence[Row], backends: Sequence[str], config: Config) -> list[Target]:
+    out: list[Target] = []
+    for backend in backends:
+        action = _find(rows, "1-2 create", backend, "eventspec")
+        if action and action.ratio is not None:
+            out.append(
+                Target(
+                    "create + event ≤ 1.3x bare Core INSERT (per transaction)",
+                    backend,
+                    f"{action.ratio:.2f}x",
+                    action.ratio <= 1.3,
+                )
+            )
+        bulk = _find(rows, "4 bulk", backend, "eventspec")
+        if bulk and bulk.ratio is not None:
+            out.append(
+                Target(
+                    "bulk create_many ≤ 2x bare Core executemany",
+                    backend,
+                    f"{bulk.ratio:.2f}x",
+                    bulk.ratio <= 2,
+                )
+            )
+        replayed = _find(rows, "5 replay", backend, "eventspec replay()")
+        folded = _find(rows, "5 replay", backend, "hand-written")
+        floor = _find(rows, "5 replay", backend, "bulk insert")
+        if replayed and folded and floor:
+            speed = folded.seconds / replayed.seconds
+            out.append(
+                Target(
+                    "replay ≥ 1.5x the hand-written Core fold (events/s)",
+                    backend,
+                    f"{speed:.2f}x ({replayed.rate:,.0f} vs {folded.rate:,.0f} events/s)",
+                    speed >= 1.5,
+                )
+            )
+            over = replayed.seconds / floor.seconds
+            out.append(
+                Target(
+                    "replay ≤ 3x the floor (bulk insert of the final rows)",
+                    backend,
+                    f"{over:.1f}x ({replayed.seconds:.3f} s vs {floor.seconds:.3f} s)",
+                    over <= 3,
+                )
+            )
+        unlocked = _find(rows, "6 concurrency", backend, "without")
+        locked = _find(rows, "6 concurrency", backend, "with pg_advisory")
+        if unlocked and locked:
+            out.append(
+                Target(
+                    "8 writers: throughput with the ordering lock ÷ without (no target)",
+                    backend,
+                    f"{locked.rate / unlocked.rate:.2f} ({locked.rate:,.0f} vs "
+                    f"{unlocked.rate:,.0f} tx/s)",
+                    None,
+                )
+            )
+        memory = _find(rows, "5 replay memory", backend, "eventspec")
+        if memory:
+            growth = memory.extra["rss_growth_mb"]
+            scaled = memory.ops < 1_000_000
+            where = f" at {memory.ops:,} events (1M needs --full)" if scaled else ""
+            out.append(
+                Target(
+                    "replay memory < 150 MB for 1,000,000 events",
+                    backend,
+                    f"{growth:.0f} MB{where}",
+                    growth < 150,
+                )
+            )
+    generated = _find(rows, "7 generate", "-", "generate:")
+    if generated:
+        out.append(
+            Target(
+                f"generate for {config.resources} resources ≤ 2 s",
+                "-",
+                f"{generated.seconds:.2f} s",
+                generated.seconds <= 2,
+            )
+        )
+    return out
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.3f}" if value < 100 else f"{value:.0f}"
+
+
+def _row(row: Row) -> str:
+    per_op = row.seconds / row.ops * 1e6 if row.ops else 0.0
+    ratio = f"{row.ratio:.2f}x" if row.ratio is not None else "—"
+    cells = [
+        row.scenario,
+        row.backend,
+        row.contender,
+        _seconds(row.seconds),
+        f"{row.rate:,.0f} {row.unit}/s",
+        f"{per_op:,.0f}",
+        ratio,
+        row.note.replace("|", "\\|"),
+    ]
+    return "| " + " | ".join(cells) + " |"
+
+
+def render(
+    config: Config,
+    argv: Sequence[str],
+    rows: Sequence[Row],
+    servers: dict[str, str],
+    notes: Sequence[str],
+    elapsed: float,
+    load: Sequence[str],
+) -> str:
+    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    command = " ".join(["python -m bench", *argv])
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Written by `{command}` on {now} in {elapsed:.0f} s; rerun `make bench` to refresh it.",
+        "",
+        config.describe() + ".",
+        "",
+        "## Machine and versions",
+        "",
+        "| | |",
+        "|---|---|",
+        *(f"| {key} | {value} |" for key, value in machine(servers, load)),
+        "",
+        "## Targets",
+        "",
+        "| target | backend | measured | status |",
+        "|---|---|---|---|",
+        *(
+            f"| {t.goal} | {t.backend} | {t.measured} | {t.status} |"
+            for t in targets(rows, config.backends, config)
+        ),
+        "",
+        "## Results",
+        "",
+        "Median of the repeats; `x baseline` is this row's time divided by the baseline's "
+        "(the first row of its scenario and backend); lower is better.",
+        "",
+        "| scenario | backend | contender | median s | throughput | µs/op | x baseline | note |",
+        "|---|---|---|---:|---:|---:|---:|---|",
+        *(_row(row) for row in rows),
+        "",
+        "## How it is measured",
+        "",
+        *METHOD,
+    ]
+    if notes:
+        lines += ["", "## Notes from this run", "", *(f"- {note}" for note in notes)]
+    return "\n".join(lines) + "\n"
+
+
+METHOD = [
+    "- The machine may be shared with other work; its load average at the start and end of the "
+    "run is in the table above. Ratios come from contenders interleaved in one process, so they "
+    "hold up better under load than the absolute times do.",
+    "- Every contender of a scenario runs in the same process; each is warmed up once, then the "
+    "repeats run with the contenders' order rotated. Tables are emptied (or refilled) before "
+    "every timed run, outside the timing.",
+    "- SQLite: one database file in WAL mode; every connection (eventsourcing's own included) "
+    "gets the same `PRAGMA synchronous`. PostgreSQL: a database created for the run and "
+    "dropped after it, over TCP on localhost.",
+    "- Scenarios 1-3 open a new `Session` (or `engine.begin()`) per transaction, as a request "
+    "handler would. The Core baseline computes the same id, default and timestamps in Python.",
+    "- Update (3): the generated action, the ORM and Continuum first load the row with "
+    "`session.get`; the Core baseline updates by primary key without reading it.",
+    "- SQLAlchemy-Continuum runs with default options; the listeners `make_versioned` puts on "
+    "every Engine, Mapper and Session are moved onto Continuum's own engine, model and Session "
+    "subclass so they do not slow the other contenders.",
+    "- eventsourcing: one `Application.save` of a `CustomerAggregate` per transaction; updates "
+    "load the aggregate with `repository.get`. The PostgreSQL rows use `eventsourcing.postgres` "
+    "only when `psycopg_pool` is installed, else POPO (in memory; the row says which).",
+    "- Replay (5): the log is written once through the generated actions; the fold, replay and "
+    "floor each rebuild the tables in one committed transaction and are checked to produce "
+    "exactly the state the actions built before they are timed.",
+    "- Replay memory: the log is built in this process, then `python -m bench.memory` replays it "
+    "in a fresh process, samples its resident set every 1,000 events and reports the largest "
+    "growth over the value before the replay (Python heap, driver buffers, SQLite page cache). "
+    "Only the first selected backend is measured; 1,000,000 events only with `--full`.",
+    "- Concurrency (6): 8 threads, a pool of 8 connections; the run without the lock "
+    "monkeypatches the generated runtime's `_engine._lock` to a no-op.",
+    "- Generate (7): in process, `load_project` + `render_package` on a generated spec of "
+    "resources each belonging to the previous one; the no-op check renders again and compares "
+    "with the files on disk.",
+]
