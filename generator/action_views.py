@@ -77,15 +77,6 @@ def _resource_def(resource: ir.Resource, log: ir.EventLog | None) -> Call:
         kwargs.append(("update_timestamp", py(events.update_timestamp)))
     if resource.multitenancy:
         kwargs.append(("tenant_attribute", py(resource.multitenancy.attribute)))
-    if resource.identities:
-        kwargs.append(
-            (
-                "identities",
-                Dict(
-                    [(py(i.name), Seq("(", [py(k) for k in i.keys])) for i in resource.identities]
-                ),
-            )
-        )
     return Call("engine.ResourceDef", kwargs=kwargs)
 
 

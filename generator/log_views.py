@@ -40,7 +40,6 @@ def event_logs_context(project: ir.Project) -> dict[str, Any]:
             kwargs.append(("lock_generator", ref_expr(log.advisory_lock_key_generator)))
         if log.encrypted:
             kwargs.append(("encrypted", "True"))
-        kwargs.append(("record_id_kind", py(log.record_id_type)))
         definitions.append(statement(log.name.upper(), Call("engine.EventLogDef", kwargs=kwargs)))
     return {"imports": imports, "model_imports": sorted(models), "definitions": definitions}
 

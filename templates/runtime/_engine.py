@@ -95,7 +95,6 @@ class EventLogDef:
     lock_default: LockKey = 2147483647
     lock_generator: LockKeyGenerator | None = None
     encrypted: bool = False
-    record_id_kind: str = "uuid"
 
     @property
     def table(self) -> Table:
@@ -113,7 +112,6 @@ class ResourceDef:
     create_timestamp: str | None = None
     update_timestamp: str | None = None
     tenant_attribute: str | None = None
-    identities: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,8 +7,5 @@ from . import _engine as engine
 from .models import Author, Event
 
 EVENT = engine.EventLogDef(
-    name="Event",
-    model=Event,
-    actors=(engine.ActorDef("user_id", Author, "id"),),
-    record_id_kind="uuid",
+    name="Event", model=Event, actors=(engine.ActorDef("user_id", Author, "id"),)
 )

@@ -6,4 +6,4 @@ from __future__ import annotations
 from . import _engine as engine
 from .models import Event
 
-EVENT = engine.EventLogDef(name="Event", model=Event, record_id_kind="uuid")
+EVENT = engine.EventLogDef(name="Event", model=Event)

@@ -15,5 +15,4 @@ EVENT = engine.EventLogDef(
         engine.ActorDef("user_id", User, "id"),
         engine.ActorDef("system_actor", accounts.actors.SystemActor, "name"),
     ),
-    record_id_kind="uuid",
 )

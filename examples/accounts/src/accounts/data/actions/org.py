@@ -34,7 +34,6 @@ RESOURCE = engine.ResourceDef(
     log=EVENT,
     create_timestamp="created_at",
     update_timestamp="updated_at",
-    identities={"unique_slug": ("slug",)},
 )
 
 

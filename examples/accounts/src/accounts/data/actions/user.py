@@ -39,7 +39,6 @@ RESOURCE = engine.ResourceDef(
     log=EVENT,
     create_timestamp="created_at",
     update_timestamp="updated_at",
-    identities={"unique_email": ("email",)},
 )
 
 

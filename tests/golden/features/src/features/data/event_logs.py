@@ -16,7 +16,6 @@ EVENT = engine.EventLogDef(
         engine.ActorDef("member_id", Member, "id"),
         engine.ActorDef("service", features.actors.Service, "name"),
     ),
-    record_id_kind="uuid",
 )
 
 LEDGER = engine.EventLogDef(
@@ -25,5 +24,4 @@ LEDGER = engine.EventLogDef(
     lock_default=(7, 11),
     lock_generator=features.locks.ledger_key,
     encrypted=True,
-    record_id_kind="integer",
 )

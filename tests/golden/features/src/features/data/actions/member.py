@@ -31,7 +31,6 @@ RESOURCE = engine.ResourceDef(
         "joined_on": engine.AttributeDef("joined_on", "date"),
     },
     log=EVENT,
-    identities={"unique_handle": ("handle",)},
 )
 
 
