@@ -220,3 +220,21 @@ def test_progress_is_reported(accounts: Engine) -> None:
         replay(session, on_progress=lambda done, total: seen.append((done, total)), batch_size=3)
     total = seen[-1][1]
     assert [done for done, _ in seen] == list(range(1, total + 1))
+
+
+def test_a_write_that_fails_in_a_batch_names_its_own_event(accounts: Engine) -> None:
+    """Replay flushes rows in pages; a failure is traced back to the event that caused it."""
+    with session_of(accounts) as session, session.begin():
+        orgs.create(session, name="First")
+        insert_event(session, resource="Org", action="create", data={"name": "Same"})
+        insert_event(session, resource="Org", action="create", data={"name": "Other"})
+        clash = insert_event(session, resource="Org", action="create", data={"name": "Same"})
+        insert_event(session, resource="Org", action="create", data={"name": "Last"})
+    with session_of(accounts) as session:
+        before = snapshot(session)
+    with session_of(accounts) as session, session.begin():
+        with pytest.raises(ReplayError) as error:
+            replay(session)
+        assert error.value.event_id == clash
+        assert "Org.create" in str(error.value) and "unique" in str(error.value).lower()
+        assert snapshot(session) == before

@@ -88,22 +88,24 @@ def run_replay(
         for instance in list(session.identity_map.values()):
             if type(instance) in models:
                 session.expunge(instance)
-        for event in _stream(session, log, cutoff, batch_size):
-            for target in _targets(event, actions, routes):
-                label = f"{target.resource.name}.{target.name}"
-                try:
-                    warning = _apply(session, event, target)
-                except Exception as error:
-                    raise ReplayError(event.id, label, error) from error
-                if warning:
-                    logger.warning(warning)
-                    result.warnings.append(warning)
-                else:
-                    result.by_target[label] += 1
-            result.applied += 1
-            result.last_event_id = event.id
-            if on_progress is not None:
-                on_progress(result.applied, total)
+        for page in _pages(session, log, cutoff, batch_size):
+            try:
+                with session.begin_nested():
+                    applied, warnings = _replay_page(session, page, actions, routes)
+            except Exception:
+                # A batched write failed somewhere in the page: replay it again, writing
+                # event by event, so that the error names the event that caused it.
+                with atomic(session, flush_each=True), session.begin_nested():
+                    applied, warnings = _replay_page(session, page, actions, routes)
+            result.by_target.update(applied)
+            for warning in warnings:
+                logger.warning(warning)
+            result.warnings.extend(warnings)
+            for event in page:
+                result.applied += 1
+                result.last_event_id = event.id
+                if on_progress is not None:
+                    on_progress(result.applied, total)
         _reset_sequences(session, actions)
     result.elapsed = time.perf_counter() - started
     return result
@@ -131,21 +133,47 @@ def _reset_sequences(session: Session, actions: Mapping[tuple[str, str], ActionD
         )
 
 
-def _stream(
+def _replay_page(
+    session: Session,
+    page: Sequence[Row[Any]],
+    actions: Mapping[tuple[str, str], ActionDef],
+    routes: Sequence[Route],
+) -> tuple[Counter[str], list[str]]:
+    """Apply one page of events; records made in the page are looked up without a query."""
+    applied: Counter[str] = Counter()
+    warnings: list[str] = []
+    made: dict[tuple[type[Any], Any], Any] = {}
+    for event in page:
+        for target in _targets(event, actions, routes):
+            label = f"{target.resource.name}.{target.name}"
+            try:
+                warning = _apply(session, event, target, made)
+            except Exception as error:
+                raise ReplayError(event.id, label, error) from error
+            if warning:
+                warnings.append(warning)
+            else:
+                applied[label] += 1
+    session.flush()
+    return applied, warnings
+
+
+def _pages(
     session: Session, log: EventLogDef, cutoff: ColumnElement[bool], batch_size: int
-) -> Iterator[Row[Any]]:
-    """Events in id order, fetched in keyset-paginated batches so memory stays bounded."""
+) -> Iterator[Sequence[Row[Any]]]:
+    """Events in id order, in keyset-paginated pages so memory stays bounded."""
     table = log.table
     after: Any = None
     while True:
         query = select(table).where(cutoff).order_by(table.c.id).limit(batch_size)
         if after is not None:
             query = query.where(table.c.id > after)
-        batch = session.execute(query).all()
-        yield from batch
-        if len(batch) < batch_size:
+        page = session.execute(query).all()
+        if page:
+            yield page
+        if len(page) < batch_size:
             return
-        after = batch[-1].id
+        after = page[-1].id
 
 
 def _targets(
@@ -171,8 +199,10 @@ def _targets(
     return (target,)
 
 
-def _apply(session: Session, event: Row[Any], target: ActionDef) -> str | None:
-    """Replay one event into one target action; return a warning instead of failing softly."""
+def _apply(
+    session: Session, event: Row[Any], target: ActionDef, made: dict[tuple[type[Any], Any], Any]
+) -> str | None:
+    """Replay one event into one target action; a missing record is a warning, not an error."""
     resource = target.resource
     changed = dict(event.changed_attributes or {})
     replaying = Replaying(event.record_id, decode_attributes(resource, changed))
@@ -181,9 +211,13 @@ def _apply(session: Session, event: Row[Any], target: ActionDef) -> str | None:
         if target.strategy == "as_arguments":
             raw.update(changed)
         params = decode_input(target, {k: v for k, v in raw.items() if k in target.inputs})
-        run_create(session, target, params, replaying=replaying)
+        made[(resource.model, event.record_id)] = run_create(
+            session, target, params, replaying=replaying
+        )
         return None
-    record = session.get(resource.model, event.record_id)
+    record = made.get((resource.model, event.record_id))
+    if record is None:
+        record = session.get(resource.model, event.record_id)
     if record is None:
         return (
             f"record {event.record_id} not found when replaying {event.action_type} "
@@ -198,4 +232,6 @@ def _apply(session: Session, event: Row[Any], target: ActionDef) -> str | None:
     else:
         # Destroy arguments are not replayed (AshEvents does the same).
         run_destroy(session, target, record, {}, replaying=replaying)
+        if target.soft_attribute is None:
+            made.pop((resource.model, event.record_id), None)
     return None

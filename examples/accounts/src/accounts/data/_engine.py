@@ -328,7 +328,7 @@ def run_create(
             record = existing
             for name, value in cs.attributes.items():
                 setattr(record, name, value)
-        session.flush()
+        _flush(session, action, after)
         if replaying is None and action.tracked and resource.log is not None:
             timestamp = resource.update_timestamp if existing else resource.create_timestamp
             _write_event(cs, action, record, timestamp)
@@ -358,7 +358,7 @@ def run_update(
             hook(cs, record)
         for name, value in cs.attributes.items():
             setattr(record, name, value)
-        session.flush()
+        _flush(session, action, after)
         if replaying is None and action.tracked and resource.log is not None:
             _write_event(cs, action, record, resource.update_timestamp)
         for hook in after:
@@ -392,7 +392,7 @@ def run_destroy(
             _write_event(cs, action, record, None)
         if action.soft_attribute is None:
             session.delete(record)
-        session.flush()
+        _flush(session, action, after)
         for hook in after:
             hook(cs, record)
     return record
@@ -577,17 +577,38 @@ def _savepoint(session: Session) -> Iterator[None]:
 
 
 @contextmanager
-def atomic(session: Session) -> Iterator[None]:
-    """One SAVEPOINT around many actions (bulk variants, replay): all are written, or none."""
+def atomic(session: Session, *, flush_each: bool = False) -> Iterator[None]:
+    """One SAVEPOINT around many actions (bulk variants, replay): all are written, or none.
+
+    Inside it, records are flushed in batches (the ORM then groups INSERTs) unless
+    ``flush_each``, or an action needs its row at once: a database-generated key, or hooks.
+    """
+    mode = "each" if flush_each else "batch"
     if session.info.get(_ATOMIC):
-        yield
+        previous = session.info[_ATOMIC]
+        session.info[_ATOMIC] = mode if flush_each else previous
+        try:
+            yield
+        finally:
+            session.info[_ATOMIC] = previous
         return
     with _savepoint(session):
-        session.info[_ATOMIC] = True
+        session.info[_ATOMIC] = mode
         try:
             yield
         finally:
             session.info.pop(_ATOMIC, None)
+
+
+def _flush(session: Session, action: ActionDef, hooks: list[HookFn]) -> None:
+    """Write the record now, unless an enclosing bulk call or replay flushes in batches."""
+    if session.info.get(_ATOMIC) != "batch" or hooks:
+        session.flush()
+    elif (
+        action.type == "create"
+        and action.resource.attributes[action.resource.primary_key].generated
+    ):
+        session.flush()  # the event needs the key the database assigns
 
 
 def _locks_held(session: Session) -> dict[Any, set[tuple[int, ...]]]:
