@@ -244,3 +244,13 @@ def test_actor_of_an_unrelated_type_is_not_recorded(accounts: Engine) -> None:
         orgs.create(session, name="Odd", actor=uuid.uuid4())
         (event,) = events(session)
     assert (event.user_id, event.system_actor) == (None, None)
+
+
+def test_nul_characters_are_refused_on_every_database(accounts: Engine) -> None:
+    """PostgreSQL cannot store NUL in text or JSONB; SQLite can. Both refuse it the same way."""
+    with Session(accounts, expire_on_commit=False) as session, session.begin():
+        with pytest.raises(ValidationError, match="given_name: must not contain NUL"):
+            users.create(session, email="nul@example.com", given_name="a\x00b")
+        with pytest.raises(ValidationError, match="password: must not contain NUL"):
+            users.create(session, email="nul@example.com", password="\x00")
+        assert count(session, User) == count(session, Event) == 0

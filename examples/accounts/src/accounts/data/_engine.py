@@ -415,6 +415,8 @@ def _changeset(
     if unknown:
         name = sorted(unknown)[0]
         raise ValidationError(name, f"is not an input of {action.resource.name}.{action.name}")
+    for name, value in params.items():
+        _check_text(name, value)
     arguments: dict[str, Any] = {}
     for arg in action.arguments.values():
         if arg.name in params:
@@ -513,6 +515,7 @@ def _check_attributes(cs: Changeset, action: ActionDef, defaults: str) -> None:
                 raise ValidationError(attr.name, "is required")
             continue
         if isinstance(value, str):
+            _check_text(attr.name, value)
             if attr.max_length is not None and len(value) > attr.max_length:
                 raise ValidationError(attr.name, f"must be at most {attr.max_length} characters")
             if attr.min_length is not None and len(value) < attr.min_length:
@@ -529,6 +532,13 @@ def _check_attributes(cs: Changeset, action: ActionDef, defaults: str) -> None:
             continue
         if not arg.allow_nil and cs.arguments.get(arg.name) is None:
             raise ValidationError(arg.name, "is required")
+
+
+def _check_text(name: str, value: Any) -> None:
+    # SQLite stores NUL characters, PostgreSQL (text and JSONB) refuses them: refuse them on
+    # both, so an action behaves the same whatever the database.
+    if isinstance(value, str) and "\x00" in value:
+        raise ValidationError(name, "must not contain NUL characters")
 
 
 def _check_tenant(
@@ -715,7 +725,8 @@ def _write_event(cs: Changeset, action: ActionDef, record: Any, timestamp: str |
         if isinstance(cs.actor, actor.actor_class):
             row[actor.column] = getattr(cs.actor, actor.key)
     _lock(cs, action)
-    cs.session.execute(insert(log.table), [row])
+    # Through the connection: an ORM execute would autoflush, undoing batched flushes.
+    cs.session.connection().execute(insert(log.table), [row])
 
 
 def _event_data(cs: Changeset, action: ActionDef, encrypted: bool) -> dict[str, Any]:
