@@ -279,7 +279,7 @@ METHOD = [
     "growth over the value before the replay (Python heap, driver buffers, SQLite page cache). "
     "Only the first selected backend is measured; 1,000,000 events only with `--full`.",
     "- Concurrency (6): 8 threads, a pool of 8 connections; the run without the lock "
-    "monkeypatches the generated runtime's `_engine._lock` to a no-op.",
+    "monkeypatches the generated runtime's `_locks.take` to a no-op.",
     "- Generate (7): in process, `load_project` + `render_package` on a generated spec of "
     "resources each belonging to the previous one; the no-op check renders again and compares "
     "with the files on disk.",

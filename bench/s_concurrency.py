@@ -1,7 +1,7 @@
 """Scenario 6 (PostgreSQL): 8 writer threads creating Customers, one per transaction.
 
 With the advisory lock the generated code takes before each event insert (event ids follow commit
-order), against the same run with the runtime's ``_lock`` monkeypatched to a no-op.
+order), against the same run with the runtime's ``_locks.take`` monkeypatched to a no-op.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from bench.harness import Contender, Row, measure, rows
 from bench.shop import TABLES, customer_input, customers
 from bench.shop import engine as runtime
 
-BASELINE = "without the lock (_lock patched to a no-op)"
+BASELINE = "without the lock (_locks.take patched to a no-op)"
 
 
 def _no_lock(*_args: Any) -> None:
@@ -49,12 +49,12 @@ def run(backend: Backend, n: int, repeats: int, threads: int) -> list[Row]:
             raise errors[0]
 
     def unlocked(n: int) -> None:
-        original = runtime._lock
-        runtime._lock = _no_lock
+        original = runtime._locks.take
+        runtime._locks.take = _no_lock
         try:
             writers(n)
         finally:
-            runtime._lock = original
+            runtime._locks.take = original
 
     def reset() -> None:
         clear(engine, *TABLES)

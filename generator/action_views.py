@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -39,6 +40,7 @@ class ResourceView:
     stdlib: tuple[str, ...]  # "datetime", "decimal", "uuid" as used
     typing: tuple[str, ...]  # names imported from typing
     support: tuple[str, ...]  # names imported from the runtime's _support module
+    uses_rules: bool  # built-in validations or changes, from the runtime's _rules module
 
 
 def resource_view(resource: ir.Resource, log: ir.EventLog | None) -> ResourceView:
@@ -48,6 +50,7 @@ def resource_view(resource: ir.Resource, log: ir.EventLog | None) -> ResourceVie
     text = definition + "".join(
         view.definition + "".join(f.annotation for f in view.fields) for view in actions
     )
+    uses_rules = "rules." in text
     typing = {"Any", "TypedDict", "Unpack"}
     typing |= {name for name in ("Literal", "Required") if f"{name}[" in text}
     return ResourceView(
@@ -56,7 +59,12 @@ def resource_view(resource: ir.Resource, log: ir.EventLog | None) -> ResourceVie
         actions=actions,
         stdlib=tuple(m for m in ("datetime", "decimal", "uuid") if f"{m}." in text),
         typing=tuple(sorted(typing)),
-        support=tuple(name for name in ("utcnow", "uuidv7") if f"{name}" in text),
+        support=tuple(
+            name
+            for name in ("utcnow", "utcnow_seconds", "uuidv7")
+            if re.search(rf"\b{name}\b", text)
+        ),
+        uses_rules=uses_rules,
     )
 
 
@@ -223,11 +231,11 @@ def _change(change: ir.Change) -> Call:
             kwargs.append(("from_actor", py(change.from_actor)))
         else:
             kwargs.append(("value", py(change.value)))
-        return Call("engine.set_attribute", [py(change.attribute)], kwargs + _where(change.where))
+        return Call("rules.set_attribute", [py(change.attribute)], kwargs + _where(change.where))
     kind = "change" if change.kind == "call" else change.kind
     assert change.ref is not None
     return Call(
-        "engine.ChangeDef",
+        "rules.ChangeDef",
         [py(kind), ref_expr(change.ref)],
         [*_where(change.where), ("ref", py(change.ref))],
     )
@@ -246,9 +254,9 @@ def _validation(validation: ir.Validation) -> Call:
     if kind in ("present", "absent"):
         names = options.get("attributes", [])
         assert isinstance(names, list | tuple)
-        return Call(f"engine.{kind}", [py(n) for n in names], extra)
+        return Call(f"rules.{kind}", [py(n) for n in names], extra)
     if kind == "call":
-        return Call("engine.call", [ref_expr(str(options["call"]))], extra)
+        return Call("rules.call", [ref_expr(str(options["call"]))], extra)
     assert kind in _SINGLE_ATTRIBUTE, kind
     args: list[Expr] = [py(options["attribute"])]
     kwargs: list[tuple[str, Expr]] = []
@@ -260,7 +268,7 @@ def _validation(validation: ir.Validation) -> Call:
         args.append(py(options.get("value")))
     else:
         kwargs += [(k, py(v)) for k, v in options.items() if k != "attribute"]
-    return Call(f"engine.{kind}", args, kwargs + extra)
+    return Call(f"rules.{kind}", args, kwargs + extra)
 
 
 def required_inputs(resource: ir.Resource, action: ir.Action) -> set[str]:

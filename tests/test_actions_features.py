@@ -177,7 +177,7 @@ def test_pg_locks_show_the_default_and_tenant_keys(features: Engine) -> None:
 
 
 def test_default_tenant_lock_keys() -> None:
-    from features.data._engine import tenant_lock_key
+    from features.data._locks import tenant_lock_key
 
     assert tenant_lock_key(42) == 42
     tenant = uuid.UUID("ffffffff-0000-0000-8000-000100000000")

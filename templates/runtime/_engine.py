@@ -8,28 +8,24 @@ attributes are forced, and no event is written.
 
 from __future__ import annotations
 
-import datetime as dt
-import re
-import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from sqlalchemy import Table, and_, insert, select, text
+from sqlalchemy import Table, and_, insert, select
 from sqlalchemy.orm import Session
 
+from . import _locks
+from ._locks import LockKey
+from ._rules import ChangeDef, Check
 from ._support import check_keys, from_json, to_json, utcnow
 from .changeset import Changeset
-from .errors import ConfigurationError, ValidationError
+from .errors import ValidationError
 
-ChangeFn = Callable[[Changeset], None]
 HookFn = Callable[[Changeset, Any], None]
-LockKey = int | tuple[int, int]
 LockKeyGenerator = Callable[[Changeset, LockKey], Any]
-INT32 = range(-(2**31), 2**31)
 _ATOMIC = "eventspec.atomic"  # session.info: inside one all-or-nothing SAVEPOINT
-_LOCKS = "eventspec.locks"  # session.info: advisory keys held, per transaction
 
 
 # --- definitions (instantiated by the generated code) --------------------------------------------
@@ -59,23 +55,6 @@ class ArgumentDef:
     allow_nil: bool = True
     default: Callable[[], Any] | None = None
     sensitive: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class Check:
-    """A validation. ``test`` returns ``None`` when valid, else ``(field, default message)``."""
-
-    test: Callable[[Changeset], tuple[str | None, str] | None]
-    message: str | None = None
-    where: tuple[Check, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class ChangeDef:
-    kind: Literal["change", "before_action", "after_action"]
-    run: Callable[..., None]
-    where: tuple[Check, ...] = ()
-    ref: str | None = None  # "pkg.module:name" of user code; None for built-in changes
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,156 +122,6 @@ class Replaying:
     changed_attributes: dict[str, Any]
 
 
-# --- built-in validations ------------------------------------------------------------------
-
-
-def _blank(value: Any) -> bool:
-    return value is None or (isinstance(value, str) and value.strip() == "")
-
-
-def present(*names: str, message: str | None = None, where: tuple[Check, ...] = ()) -> Check:
-    def test(cs: Changeset) -> tuple[str | None, str] | None:
-        missing = next((n for n in names if _blank(cs.get(n))), None)
-        return None if missing is None else (missing, "must be present")
-
-    return Check(test, message, where)
-
-
-def absent(*names: str, message: str | None = None, where: tuple[Check, ...] = ()) -> Check:
-    def test(cs: Changeset) -> tuple[str | None, str] | None:
-        extra = next((n for n in names if not _blank(cs.get(n))), None)
-        return None if extra is None else (extra, "must be absent")
-
-    return Check(test, message, where)
-
-
-def match(
-    name: str, pattern: str, message: str | None = None, where: tuple[Check, ...] = ()
-) -> Check:
-    compiled = re.compile(pattern)
-
-    def test(cs: Changeset) -> tuple[str | None, str] | None:
-        value = cs.get(name)
-        if value is None or compiled.search(str(value)):
-            return None
-        return (name, f"must match {pattern}")
-
-    return Check(test, message, where)
-
-
-def one_of(
-    name: str, values: Sequence[Any], message: str | None = None, where: tuple[Check, ...] = ()
-) -> Check:
-    allowed = tuple(values)
-
-    def test(cs: Changeset) -> tuple[str | None, str] | None:
-        value = cs.get(name)
-        if value is None or value in allowed:
-            return None
-        return (name, f"must be one of {', '.join(map(str, allowed))}")
-
-    return Check(test, message, where)
-
-
-_COMPARISONS: dict[str, tuple[Callable[[Any, Any], bool], str]] = {
-    "greater_than": (lambda a, b: a > b, "greater than"),
-    "greater_than_or_equal_to": (lambda a, b: a >= b, "greater than or equal to"),
-    "less_than": (lambda a, b: a < b, "less than"),
-    "less_than_or_equal_to": (lambda a, b: a <= b, "less than or equal to"),
-}
-
-
-def compare(
-    name: str, message: str | None = None, where: tuple[Check, ...] = (), **bounds: Any
-) -> Check:
-    def test(cs: Changeset) -> tuple[str | None, str] | None:
-        value = cs.get(name)
-        if value is None:
-            return None
-        for op, bound in bounds.items():
-            holds, words = _COMPARISONS[op]
-            other = cs.get(bound) if isinstance(bound, str) else bound
-            if other is not None and not holds(value, other):
-                return (name, f"must be {words} {bound}")
-        return None
-
-    return Check(test, message, where)
-
-
-def string_length(
-    name: str,
-    min: int | None = None,
-    max: int | None = None,
-    message: str | None = None,
-    where: tuple[Check, ...] = (),
-) -> Check:
-    def test(cs: Changeset) -> tuple[str | None, str] | None:
-        value = cs.get(name)
-        if value is None:
-            return None
-        size = len(str(value))
-        if min is not None and size < min:
-            return (name, f"must be at least {min} characters")
-        if max is not None and size > max:
-            return (name, f"must be at most {max} characters")
-        return None
-
-    return Check(test, message, where)
-
-
-def attribute_equals(
-    name: str, value: Any, message: str | None = None, where: tuple[Check, ...] = ()
-) -> Check:
-    def test(cs: Changeset) -> tuple[str | None, str] | None:
-        return None if cs.get(name) == value else (name, f"must equal {value!r}")
-
-    return Check(test, message, where)
-
-
-def attribute_does_not_equal(
-    name: str, value: Any, message: str | None = None, where: tuple[Check, ...] = ()
-) -> Check:
-    def test(cs: Changeset) -> tuple[str | None, str] | None:
-        return None if cs.get(name) != value else (name, f"must not equal {value!r}")
-
-    return Check(test, message, where)
-
-
-def call(fn: ChangeFn, message: str | None = None, where: tuple[Check, ...] = ()) -> Check:
-    """A user validation ``fn(changeset)`` that raises :class:`ValidationError`."""
-
-    def test(cs: Changeset) -> tuple[str | None, str] | None:
-        try:
-            fn(cs)
-        except ValidationError as error:
-            return (error.field, error.message)
-        return None
-
-    return Check(test, message, where)
-
-
-# --- built-in changes ----------------------------------------------------------------------
-
-
-def set_attribute(
-    name: str,
-    *,
-    value: Any = None,
-    from_argument: str | None = None,
-    from_actor: str | None = None,
-    where: tuple[Check, ...] = (),
-) -> ChangeDef:
-    def run(cs: Changeset) -> None:
-        if from_argument is not None:
-            cs.attributes[name] = cs.arguments.get(from_argument)
-        elif from_actor is not None:
-            cs.attributes[name] = getattr(cs.actor, from_actor, None)
-        else:
-            cs.attributes[name] = value
-
-    return ChangeDef("change", run, where)
-
-
 # --- the pipeline ------------------------------------------------------------------------------
 
 
@@ -313,7 +142,7 @@ def run_create(
         if action.upsert_keys and replaying is not None:
             existing = session.get(resource.model, replaying.record_id)
         elif action.upsert_keys:
-            _lock(cs, action)  # serialise upserts: the lookup below must not race
+            _locks.take(cs, action)  # serialise upserts: the lookup below must not race
             existing = _find_by(session, resource, {k: cs.get(k) for k in action.upsert_keys})
         cs.record = existing
         _prepare(cs, action, replaying, defaults="create" if existing is None else "update")
@@ -579,7 +408,7 @@ def _savepoint(session: Session) -> Iterator[None]:
     with session.begin_nested() as nested:
         yield
     # Released: locks taken inside are now held by the enclosing transaction.
-    held = _locks_held(session)
+    held = _locks.held(session)
     keys = held.pop(nested, None)
     if keys and nested.parent is not None:
         held.setdefault(nested.parent, set()).update(keys)
@@ -620,87 +449,6 @@ def _flush(session: Session, action: ActionDef, hooks: list[HookFn]) -> None:
         session.flush()  # the event needs the key the database assigns
 
 
-def _locks_held(session: Session) -> dict[Any, set[tuple[int, ...]]]:
-    """Advisory keys taken, per (sub)transaction of the session's current transaction."""
-    root = session.get_transaction()
-    memo = session.info.get(_LOCKS)
-    if memo is None or memo[0] is not root:
-        memo = (root, {})
-        session.info[_LOCKS] = memo
-    held: dict[Any, set[tuple[int, ...]]] = memo[1]
-    return held
-
-
-def _lock_held(session: Session, key: tuple[int, ...]) -> bool:
-    """True when this transaction, or a savepoint still open around us, took ``key``.
-
-    A lock taken inside a savepoint that was rolled back is released by PostgreSQL; such a
-    savepoint is no longer an ancestor of the current one, so it is not consulted.
-    """
-    held = _locks_held(session)
-    transaction = session.get_nested_transaction() or session.get_transaction()
-    while transaction is not None:
-        if key in held.get(transaction, ()):
-            return True
-        transaction = transaction.parent
-    return False
-
-
-def _lock(cs: Changeset, action: ActionDef) -> None:
-    """Take the transaction-scoped advisory lock that keeps event ids in commit order."""
-    log = action.resource.log
-    connection = cs.session.connection()
-    if log is None or connection.dialect.name != "postgresql":
-        return
-    default = _default_lock_key(cs, action.resource, log)
-    key = log.lock_generator(cs, default) if log.lock_generator else default
-    if isinstance(key, int) and not isinstance(key, bool):
-        parts: tuple[int, ...] = (key,)
-    elif isinstance(key, tuple | list) and len(key) == 2 and all(k in INT32 for k in key):
-        parts = (key[0], key[1])
-    else:
-        raise ConfigurationError(
-            f"advisory lock key {key!r} is not an integer or a pair of int32 integers"
-        )
-    session = cs.session
-    if _lock_held(session, parts):
-        return  # the lock is re-entrant and held until commit: taking it again costs a round trip
-    if len(parts) == 1:
-        connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": parts[0]})
-    else:
-        connection.execute(
-            text("SELECT pg_advisory_xact_lock(:a, :b)"), {"a": parts[0], "b": parts[1]}
-        )
-    current = session.get_nested_transaction() or session.get_transaction()
-    _locks_held(session).setdefault(current, set()).add(parts)
-
-
-def _default_lock_key(cs: Changeset, resource: ResourceDef, log: EventLogDef) -> LockKey:
-    if resource.tenant_attribute is None:
-        return log.lock_default
-    return tenant_lock_key(cs.tenant)
-
-
-def tenant_lock_key(tenant: Any) -> LockKey:
-    """AshEvents' per-tenant key: an integer as is, a UUID as two int32 (bytes 0-3 and 8-11)."""
-    if isinstance(tenant, int) and not isinstance(tenant, bool):
-        return tenant
-    try:
-        value = tenant if isinstance(tenant, uuid.UUID) else uuid.UUID(str(tenant))
-    except ValueError:
-        value = None
-    if value is None or tenant is None:
-        raise ConfigurationError(
-            f"unsupported tenant {tenant!r} for the advisory lock key: use an integer or UUID "
-            "tenant, or set advisory_lock_key_generator on the event log"
-        )
-    raw = value.bytes
-    return (
-        int.from_bytes(raw[0:4], "big", signed=True),
-        int.from_bytes(raw[8:12], "big", signed=True),
-    )
-
-
 # --- the event row -----------------------------------------------------------------------------
 
 
@@ -723,7 +471,7 @@ def _write_event(cs: Changeset, action: ActionDef, record: Any, timestamp: str |
     for actor in log.actors:
         if isinstance(cs.actor, actor.actor_class):
             row[actor.column] = getattr(cs.actor, actor.key)
-    _lock(cs, action)
+    _locks.take(cs, action)
     # Through the connection: an ORM execute would autoflush, undoing batched flushes.
     cs.session.connection().execute(insert(log.table), [row])
 
@@ -771,8 +519,3 @@ def decode_attributes(resource: ResourceDef, raw: Mapping[str, Any]) -> dict[str
         for name, value in raw.items()
         if name in resource.attributes
     }
-
-
-def now_seconds() -> dt.datetime:
-    """``now`` for second-precision timestamps, so stored and recorded values are equal."""
-    return utcnow().replace(microsecond=0)

@@ -10,6 +10,7 @@ from typing import Any, Required, TypedDict, Unpack
 from sqlalchemy.orm import Session
 
 from .. import _engine as engine
+from .. import _rules as rules
 from .._support import utcnow
 from ..event_logs import EVENT
 from ..models import Author
@@ -47,7 +48,7 @@ CREATE = engine.ActionDef(
     name="create",
     type="create",
     accept=frozenset({"email", "name"}),
-    validations=(engine.match("email", "^[^@]+@[^@]+$", message="must be an email address"),),
+    validations=(rules.match("email", "^[^@]+@[^@]+$", message="must be an email address"),),
 )
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 import benchshop.changes
 
 from .. import _engine as engine
+from .. import _rules as rules
 from .._support import utcnow
 from ..event_logs import EVENT
 from ..models import LineItem
@@ -55,7 +56,7 @@ CREATE = engine.ActionDef(
     type="create",
     accept=frozenset({"order_id", "quantity", "sku", "unit_price_cents"}),
     changes=(
-        engine.ChangeDef(
+        rules.ChangeDef(
             "change", benchshop.changes.compute_subtotal, ref="benchshop.changes:compute_subtotal"
         ),
     ),
@@ -101,7 +102,7 @@ UPDATE = engine.ActionDef(
     type="update",
     accept=frozenset({"quantity"}),
     changes=(
-        engine.ChangeDef(
+        rules.ChangeDef(
             "change", benchshop.changes.compute_subtotal, ref="benchshop.changes:compute_subtotal"
         ),
     ),

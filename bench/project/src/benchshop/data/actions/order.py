@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 import benchshop.changes
 
 from .. import _engine as engine
+from .. import _rules as rules
 from .._support import utcnow
 from ..event_logs import EVENT
 from ..models import Order
@@ -55,7 +56,7 @@ CREATE = engine.ActionDef(
     type="create",
     accept=frozenset({"customer_id", "note", "reference"}),
     changes=(
-        engine.ChangeDef(
+        rules.ChangeDef(
             "change",
             benchshop.changes.normalize_reference,
             ref="benchshop.changes:normalize_reference",

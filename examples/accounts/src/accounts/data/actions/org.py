@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 import accounts.changes
 
 from .. import _engine as engine
+from .. import _rules as rules
 from .._support import utcnow
 from ..event_logs import EVENT
 from ..models import Org
@@ -49,7 +50,7 @@ CREATE = engine.ActionDef(
     type="create",
     accept=frozenset({"name"}),
     changes=(
-        engine.ChangeDef(
+        rules.ChangeDef(
             "change", accounts.changes.slugify_name, ref="accounts.changes:slugify_name"
         ),
     ),
@@ -95,7 +96,7 @@ RENAME = engine.ActionDef(
     type="update",
     accept=frozenset({"name"}),
     changes=(
-        engine.ChangeDef(
+        rules.ChangeDef(
             "change", accounts.changes.slugify_name, ref="accounts.changes:slugify_name"
         ),
     ),

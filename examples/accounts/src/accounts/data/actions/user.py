@@ -13,6 +13,7 @@ import accounts.changes
 import accounts.hooks
 
 from .. import _engine as engine
+from .. import _rules as rules
 from .._support import utcnow
 from ..event_logs import EVENT
 from ..models import User
@@ -62,18 +63,18 @@ CREATE = engine.ActionDef(
         "password": engine.ArgumentDef("password", "string", sensitive=True),
     },
     changes=(
-        engine.ChangeDef(
+        rules.ChangeDef(
             "change", accounts.changes.hash_password, ref="accounts.changes:hash_password"
         ),
-        engine.ChangeDef(
+        rules.ChangeDef(
             "after_action",
             accounts.hooks.grant_initial_role,
             ref="accounts.hooks:grant_initial_role",
         ),
     ),
     validations=(
-        engine.present("email"),
-        engine.match("email", "^[^@\\s]+@[^@\\s]+$", message="must be an email address"),
+        rules.present("email"),
+        rules.match("email", "^[^@\\s]+@[^@\\s]+$", message="must be an email address"),
     ),
     version=2,
 )
@@ -250,7 +251,7 @@ CHANGE_PASSWORD = engine.ActionDef(
         "password": engine.ArgumentDef("password", "string", allow_nil=False, sensitive=True),
     },
     changes=(
-        engine.ChangeDef(
+        rules.ChangeDef(
             "change", accounts.changes.hash_password, ref="accounts.changes:hash_password"
         ),
     ),
@@ -295,9 +296,9 @@ SUSPEND = engine.ActionDef(
     resource=RESOURCE,
     name="suspend",
     type="update",
-    changes=(engine.set_attribute("status", value="suspended"),),
+    changes=(rules.set_attribute("status", value="suspended"),),
     validations=(
-        engine.attribute_does_not_equal("status", "suspended", message="is already suspended"),
+        rules.attribute_does_not_equal("status", "suspended", message="is already suspended"),
     ),
 )
 

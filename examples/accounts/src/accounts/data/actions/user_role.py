@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 import accounts.changes
 
 from .. import _engine as engine
+from .. import _rules as rules
 from .._support import utcnow
 from ..event_logs import EVENT
 from ..models import UserRole
@@ -81,8 +82,8 @@ GRANT_LEGACY_DEFAULT = engine.ActionDef(
     name="grant_legacy_default",
     type="create",
     changes=(
-        engine.set_attribute("name", value="member"),
-        engine.ChangeDef(
+        rules.set_attribute("name", value="member"),
+        rules.ChangeDef(
             "change",
             accounts.changes.role_of_legacy_user,
             ref="accounts.changes:role_of_legacy_user",

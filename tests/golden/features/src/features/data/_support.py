@@ -39,6 +39,11 @@ _uuidv7_lock = threading.Lock()
 _uuidv7_last = 0
 
 
+def utcnow_seconds() -> dt.datetime:
+    """``now`` for second-precision timestamps, so stored and recorded values are equal."""
+    return utcnow().replace(microsecond=0)
+
+
 def uuidv7() -> uuid.UUID:
     """A time-ordered UUID (RFC 9562 version 7): 48-bit milliseconds, then 74 random bits.
 

@@ -12,6 +12,7 @@ import features.changes
 import features.hooks
 
 from .. import _engine as engine
+from .. import _rules as rules
 from .._support import utcnow
 from ..event_logs import LEDGER
 from ..models import Account
@@ -85,8 +86,8 @@ DEPOSIT = engine.ActionDef(
     type="update",
     arguments={"amount": engine.ArgumentDef("amount", "big_integer", allow_nil=False)},
     changes=(
-        engine.ChangeDef("change", features.changes.deposit, ref="features.changes:deposit"),
-        engine.ChangeDef("after_action", features.hooks.notify, ref="features.hooks:notify"),
+        rules.ChangeDef("change", features.changes.deposit, ref="features.changes:deposit"),
+        rules.ChangeDef("after_action", features.hooks.notify, ref="features.hooks:notify"),
     ),
 )
 

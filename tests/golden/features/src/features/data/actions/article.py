@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 import features.changes
 
 from .. import _engine as engine
+from .. import _rules as rules
 from ..event_logs import EVENT
 from ..models import Article
 
@@ -49,7 +50,7 @@ CREATE = engine.ActionDef(
     type="create",
     accept=frozenset({"price", "title"}),
     arguments={"slug": engine.ArgumentDef("slug", "string", allow_nil=False)},
-    changes=(engine.set_attribute("slug", from_argument="slug"),),
+    changes=(rules.set_attribute("slug", from_argument="slug"),),
 )
 
 
@@ -89,12 +90,12 @@ PUBLISH = engine.ActionDef(
     name="publish",
     type="update",
     changes=(
-        engine.set_attribute("state", value="published"),
-        engine.ChangeDef(
+        rules.set_attribute("state", value="published"),
+        rules.ChangeDef(
             "change", features.changes.stamp_published, ref="features.changes:stamp_published"
         ),
     ),
-    validations=(engine.one_of("state", ["draft", "published"]),),
+    validations=(rules.one_of("state", ["draft", "published"]),),
     version=2,
 )
 
@@ -137,7 +138,7 @@ PUBLISH_V1 = engine.ActionDef(
     resource=RESOURCE,
     name="publish_v1",
     type="update",
-    changes=(engine.set_attribute("state", value="published"),),
+    changes=(rules.set_attribute("state", value="published"),),
     tracked=False,
 )
 
@@ -186,7 +187,7 @@ IMPORT_ARTICLE = engine.ActionDef(
     type="create",
     accept=frozenset({"price", "title"}),
     arguments={"slug": engine.ArgumentDef("slug", "string", allow_nil=False)},
-    changes=(engine.set_attribute("slug", from_argument="slug"),),
+    changes=(rules.set_attribute("slug", from_argument="slug"),),
     strategy="as_arguments",
 )
 

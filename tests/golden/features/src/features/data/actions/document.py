@@ -12,6 +12,8 @@ from sqlalchemy.orm import Session
 import features.validations
 
 from .. import _engine as engine
+from .. import _rules as rules
+from .._support import utcnow_seconds
 from ..event_logs import EVENT
 from ..models import Document
 
@@ -27,12 +29,9 @@ RESOURCE = engine.ResourceDef(
         "title": engine.AttributeDef("title", "string", allow_nil=False),
         "body": engine.AttributeDef("body", "text"),
         "secret_note": engine.AttributeDef("secret_note", "string", sensitive=True),
-        "created_at": engine.AttributeDef("created_at", "utc_datetime", default=engine.now_seconds),
+        "created_at": engine.AttributeDef("created_at", "utc_datetime", default=utcnow_seconds),
         "updated_at": engine.AttributeDef(
-            "updated_at",
-            "utc_datetime",
-            default=engine.now_seconds,
-            update_default=engine.now_seconds,
+            "updated_at", "utc_datetime", default=utcnow_seconds, update_default=utcnow_seconds
         ),
         "author_id": engine.AttributeDef("author_id", "uuid", foreign_key=True),
     },
@@ -57,10 +56,10 @@ CREATE = engine.ActionDef(
     name="create",
     type="create",
     accept=frozenset({"author_id", "body", "secret_note", "title"}),
-    changes=(engine.set_attribute("author_id", from_actor="id", where=(engine.present("title"),)),),
+    changes=(rules.set_attribute("author_id", from_actor="id", where=(rules.present("title"),)),),
     validations=(
-        engine.string_length("title", min=1, max=120),
-        engine.call(features.validations.no_shouting, message="please do not shout"),
+        rules.string_length("title", min=1, max=120),
+        rules.call(features.validations.no_shouting, message="please do not shout"),
     ),
 )
 

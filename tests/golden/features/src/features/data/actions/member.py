@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 import features.changes
 
 from .. import _engine as engine
+from .. import _rules as rules
 from .._support import uuidv7
 from ..event_logs import EVENT
 from ..models import Member
@@ -91,9 +92,9 @@ BUMP = engine.ActionDef(
     type="update",
     arguments={"by": engine.ArgumentDef("by", "integer", default=lambda: 1)},
     changes=(
-        engine.ChangeDef("change", features.changes.add_karma, ref="features.changes:add_karma"),
+        rules.ChangeDef("change", features.changes.add_karma, ref="features.changes:add_karma"),
     ),
-    validations=(engine.compare("by", greater_than=0),),
+    validations=(rules.compare("by", greater_than=0),),
 )
 
 
