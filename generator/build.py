@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Literal, cast
 
 from .diagnostics import Diagnostic, Origin, at
+from .tables import MODEL_RESERVED_NAMES
 from .ir import (
     RESERVED_PARAMETER_NAMES,
     VALIDATION_KINDS,
@@ -99,6 +100,12 @@ class _Names:
         elif reserved and name in RESERVED_PARAMETER_NAMES:
             reserved_names = ", ".join(sorted(RESERVED_PARAMETER_NAMES))
             message = f"{what} name '{name}' is reserved by the generated code ({reserved_names})"
+            self._add(origin, "ES202", message)
+        elif reserved and name in MODEL_RESERVED_NAMES:
+            message = (
+                f"{what} name '{name}' would shadow a name the generated models and actions "
+                "use (an import or a SQLAlchemy declarative attribute); choose another name"
+            )
             self._add(origin, "ES202", message)
 
     def class_name(self, name: str, what: str, origin: Origin) -> None:
