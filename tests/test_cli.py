@@ -151,3 +151,17 @@ def test_generate_is_deterministic_across_hash_seeds_and_spec_order(tmp_path: Pa
         outputs.append(generated)
     assert outputs[0] == outputs[1]
     assert any(name.startswith("migrations/versions/") for name in outputs[0])
+
+
+def test_check_fails_on_a_pending_migration_and_generate_writes_one(project: Path) -> None:
+    run("generate", cwd=project)
+    spec = project / "specs" / "author.yaml"
+    spec.write_text(spec.read_text().replace("  email:", "  bio: text\n  email:"))
+    result = run("generate", "--check", cwd=project)
+    assert result.exit_code == 1
+    assert "missing: migrations/versions/" in result.output
+    assert "changed: migrations/snapshots/authors.json" in result.output
+    assert run("generate", "--name", "add_author_bio", cwd=project).exit_code == 0
+    revisions = sorted((project / "migrations" / "versions").glob("*_add_author_bio.py"))
+    assert len(revisions) == 1 and "add_column" in revisions[0].read_text()
+    assert run("generate", "--check", cwd=project).exit_code == 0
