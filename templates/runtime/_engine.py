@@ -113,6 +113,11 @@ class ActionDef:
     def inputs(self) -> frozenset[str]:
         return self.accept | self.arguments.keys()
 
+    @property
+    def writes_events(self) -> bool:
+        """Tracked, and its resource has an event log (replay never writes events)."""
+        return self.tracked and self.resource.log is not None
+
 
 @dataclass(slots=True)
 class Replaying:
@@ -157,7 +162,7 @@ def run_create(
             for name, value in cs.attributes.items():
                 setattr(record, name, value)
         _flush(session, action, after)
-        if replaying is None and action.tracked and resource.log is not None:
+        if replaying is None and action.writes_events:
             timestamp = resource.update_timestamp if existing else resource.create_timestamp
             _write_event(cs, action, record, timestamp)
         for hook in after:
@@ -187,7 +192,7 @@ def run_update(
         for name, value in cs.attributes.items():
             setattr(record, name, value)
         _flush(session, action, after)
-        if replaying is None and action.tracked and resource.log is not None:
+        if replaying is None and action.writes_events:
             _write_event(cs, action, record, resource.update_timestamp)
         for hook in after:
             hook(cs, record)
@@ -216,7 +221,7 @@ def run_destroy(
         if action.soft_attribute is not None:
             for name, value in cs.attributes.items():
                 setattr(record, name, value)
-        if replaying is None and action.tracked and resource.log is not None:
+        if replaying is None and action.writes_events:
             _write_event(cs, action, record, None)
         if action.soft_attribute is None:
             session.delete(record)
