@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any, Literal, cast
 
 from .diagnostics import Diagnostic, Origin, at
-from .tables import MODEL_RESERVED_NAMES
 from .ir import (
     RESERVED_PARAMETER_NAMES,
     VALIDATION_KINDS,
@@ -38,6 +37,7 @@ from .ir import (
     plural,
     snake_case,
 )
+from .tables import MODEL_RESERVED_NAMES
 
 Raw = dict[str, Any]
 # Classes every generated package defines next to the user's models.
