@@ -18,6 +18,7 @@ from ._engine import (
     ActionDef,
     EventLogDef,
     Replaying,
+    ResourceDef,
     atomic,
     decode_attributes,
     decode_input,
@@ -139,10 +140,10 @@ def _replay_page(
     actions: Mapping[tuple[str, str], ActionDef],
     routes: Sequence[Route],
 ) -> tuple[Counter[str], list[str]]:
-    """Apply one page of events; records made in the page are looked up without a query."""
+    """Apply one page of events, with the records it changes loaded up front."""
     applied: Counter[str] = Counter()
     warnings: list[str] = []
-    made: dict[tuple[type[Any], Any], Any] = {}
+    made = _prefetch(session, page, actions, routes)
     for event in page:
         for target in _targets(event, actions, routes):
             label = f"{target.resource.name}.{target.name}"
@@ -156,6 +157,34 @@ def _replay_page(
                 applied[label] += 1
     session.flush()
     return applied, warnings
+
+
+def _prefetch(
+    session: Session,
+    page: Sequence[Row[Any]],
+    actions: Mapping[tuple[str, str], ActionDef],
+    routes: Sequence[Route],
+) -> dict[tuple[type[Any], Any], Any]:
+    """Load the records the page's updates and destroys touch: one IN query per table, instead
+    of one SELECT (and one autoflush) per event."""
+    wanted: dict[str, tuple[ResourceDef, set[Any]]] = {}
+    for event in page:
+        if event.action_type == "create":
+            continue
+        try:
+            targets = _targets(event, actions, routes)
+        except ReplayError:
+            continue  # reported, with its event, when the page is applied
+        for target in targets:
+            wanted.setdefault(target.resource.name, (target.resource, set()))[1].add(
+                event.record_id
+            )
+    loaded: dict[tuple[type[Any], Any], Any] = {}
+    for resource, ids in wanted.values():
+        key = getattr(resource.model, resource.primary_key)
+        for record in session.scalars(select(resource.model).where(key.in_(ids))):
+            loaded[(resource.model, getattr(record, resource.primary_key))] = record
+    return loaded
 
 
 def _pages(
