@@ -143,9 +143,12 @@ def _replay_page(
     """Apply one page of events, with the records it changes loaded up front."""
     applied: Counter[str] = Counter()
     warnings: list[str] = []
-    made = _prefetch(session, page, actions, routes)
-    for event in page:
-        for target in _targets(event, actions, routes):
+    routed = [(event, _route(event, actions, routes)) for event in page]
+    made = _prefetch(session, routed)
+    for event, targets in routed:
+        if isinstance(targets, ReplayError):
+            raise targets
+        for target in targets:
             label = f"{target.resource.name}.{target.name}"
             try:
                 warning = _apply(session, event, target, made)
@@ -159,31 +162,45 @@ def _replay_page(
     return applied, warnings
 
 
+def _route(
+    event: Row[Any], actions: Mapping[tuple[str, str], ActionDef], routes: Sequence[Route]
+) -> tuple[ActionDef, ...] | ReplayError:
+    """The event's targets, or the error to raise when the page reaches it."""
+    try:
+        return _targets(event, actions, routes)
+    except ReplayError as error:
+        return error
+
+
 def _prefetch(
-    session: Session,
-    page: Sequence[Row[Any]],
-    actions: Mapping[tuple[str, str], ActionDef],
-    routes: Sequence[Route],
+    session: Session, routed: Sequence[tuple[Row[Any], tuple[ActionDef, ...] | ReplayError]]
 ) -> dict[tuple[type[Any], Any], Any]:
-    """Load the records the page's updates and destroys touch: one IN query per table, instead
-    of one SELECT (and one autoflush) per event."""
+    """Load the records the page's updates and destroys touch, except those the page creates
+    itself: one IN query per table, instead of one SELECT (and one autoflush) per event."""
     wanted: dict[str, tuple[ResourceDef, set[Any]]] = {}
-    for event in page:
-        if event.action_type == "create":
+    created: set[tuple[str, Any]] = set()
+    for event, targets in routed:
+        if isinstance(targets, ReplayError):
             continue
-        try:
-            targets = _targets(event, actions, routes)
-        except ReplayError:
-            continue  # reported, with its event, when the page is applied
         for target in targets:
-            wanted.setdefault(target.resource.name, (target.resource, set()))[1].add(
-                event.record_id
-            )
+            key = (target.resource.name, event.record_id)
+            if event.action_type == "create":
+                created.add(key)
+            elif key not in created:
+                wanted.setdefault(key[0], (target.resource, set()))[1].add(event.record_id)
     loaded: dict[tuple[type[Any], Any], Any] = {}
     for resource, ids in wanted.values():
-        key = getattr(resource.model, resource.primary_key)
-        for record in session.scalars(select(resource.model).where(key.in_(ids))):
-            loaded[(resource.model, getattr(record, resource.primary_key))] = record
+        missing = []
+        for record_id in ids:
+            record = session.identity_map.get(session.identity_key(resource.model, record_id))
+            if record is None:
+                missing.append(record_id)
+            else:
+                loaded[(resource.model, record_id)] = record
+        if missing:
+            key = getattr(resource.model, resource.primary_key)
+            for record in session.scalars(select(resource.model).where(key.in_(missing))):
+                loaded[(resource.model, getattr(record, resource.primary_key))] = record
     return loaded
 
 
