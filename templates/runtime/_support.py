@@ -13,6 +13,7 @@ import secrets
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -115,26 +116,51 @@ def to_json(value: Any) -> Any:
     raise TypeError(f"cannot store a {type(value).__name__} in an event: {value!r}")
 
 
-def from_json(kind: str, value: Any) -> Any:
-    """Decode a JSON-native value back to the Python type of an attribute of type ``kind``."""
-    if value is None:
-        return None
-    if kind in ("uuid", "uuidv7"):
-        return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
-    if kind in ("utc_datetime", "utc_datetime_usec"):
-        parsed = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(value)
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
-    if kind == "naive_datetime":
-        return value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(value)
-    if kind == "date":
-        return value if isinstance(value, dt.date) else dt.date.fromisoformat(value)
-    if kind == "time":
-        return value if isinstance(value, dt.time) else dt.time.fromisoformat(value)
-    if kind == "decimal":
-        return decimal.Decimal(str(value))
-    if kind == "binary":
-        return value if isinstance(value, bytes) else base64.b64decode(value)
-    return value
+def json_decoder(kind: str) -> Callable[[Any], Any] | None:
+    """The function decoding a non-null JSON value of type ``kind``; ``None`` when it is as is."""
+    return _DECODERS.get(kind)
+
+
+def _uuid(value: Any) -> uuid.UUID:
+    return value if isinstance(value, uuid.UUID) else uuid.UUID(value)
+
+
+def _utc_datetime(value: Any) -> dt.datetime:
+    parsed = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+def _naive_datetime(value: Any) -> dt.datetime:
+    return value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(value)
+
+
+def _date(value: Any) -> dt.date:
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(value)
+
+
+def _time(value: Any) -> dt.time:
+    return value if isinstance(value, dt.time) else dt.time.fromisoformat(value)
+
+
+def _decimal(value: Any) -> decimal.Decimal:
+    return decimal.Decimal(str(value))
+
+
+def _binary(value: Any) -> bytes:
+    return value if isinstance(value, bytes) else base64.b64decode(value)
+
+
+_DECODERS: dict[str, Callable[[Any], Any]] = {
+    "uuid": _uuid,
+    "uuidv7": _uuid,
+    "utc_datetime": _utc_datetime,
+    "utc_datetime_usec": _utc_datetime,
+    "naive_datetime": _naive_datetime,
+    "date": _date,
+    "time": _time,
+    "decimal": _decimal,
+    "binary": _binary,
+}
 
 
 # --- encryption -------------------------------------------------------------------------------

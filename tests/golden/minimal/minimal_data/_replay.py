@@ -17,18 +17,26 @@ from sqlalchemy.orm import Session
 from ._engine import (
     ActionDef,
     EventLogDef,
-    Replaying,
     ResourceDef,
     atomic,
-    decode_attributes,
-    decode_input,
     run_create,
     run_destroy,
     run_update,
 )
+from ._fold import Routed, eligible, fold_page, not_found, replay_input
 from .errors import ReplayError
 
 ProgressFn = Callable[[int, int], None]
+_EVENT_COLUMNS = (
+    "id",
+    "resource",
+    "action",
+    "action_type",
+    "version",
+    "record_id",
+    "data",
+    "changed_attributes",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,20 +92,32 @@ def run_replay(
         cutoff = true()
     total = session.scalar(select(func.count()).select_from(table).where(cutoff)) or 0
     models = {action.resource.model for action in actions.values()}
+    targets = [*actions.values(), *(t for route in routes for t in route.targets)]
+    # Fold pages in memory and write them with executemany, unless something would notice that
+    # the unit of work is bypassed (a hook allowed on replay, an ORM listener): then go event by
+    # event through the ORM, as a page the fold could not write does.
+    fold = eligible(session, targets)
     with atomic(session):
         clear(session)
-        for instance in list(session.identity_map.values()):
-            if type(instance) in models:
-                session.expunge(instance)
+        _forget(session, models)
         for page in _pages(session, log, cutoff, batch_size):
+            routed = [(event, _route(event, actions, routes)) for event in page]
             try:
                 with session.begin_nested():
-                    applied, warnings = _replay_page(session, page, actions, routes)
+                    if fold:
+                        applied, warnings = fold_page(session, routed)
+                    else:
+                        applied, warnings = _replay_page(session, routed)
             except Exception:
-                # A batched write failed somewhere in the page: replay it again, writing
-                # event by event, so that the error names the event that caused it.
+                # A batched write failed somewhere in the page: replay it again through the ORM,
+                # writing event by event, so that the error names the event that caused it.
+                logger.debug(
+                    "replaying the page after event %s event by event", result.last_event_id
+                )
                 with atomic(session, flush_each=True), session.begin_nested():
-                    applied, warnings = _replay_page(session, page, actions, routes)
+                    applied, warnings = _replay_page(session, routed)
+                if fold:
+                    _forget(session, models)  # later pages are folded: these objects go stale
             result.by_target.update(applied)
             for warning in warnings:
                 logger.warning(warning)
@@ -108,6 +128,8 @@ def run_replay(
                 if on_progress is not None:
                     on_progress(result.applied, total)
         _reset_sequences(session, actions)
+        if fold:
+            _forget(session, models)  # records code loaded mid-fold may be stale
     result.elapsed = time.perf_counter() - started
     return result
 
@@ -134,16 +156,16 @@ def _reset_sequences(session: Session, actions: Mapping[tuple[str, str], ActionD
         )
 
 
-def _replay_page(
-    session: Session,
-    page: Sequence[Row[Any]],
-    actions: Mapping[tuple[str, str], ActionDef],
-    routes: Sequence[Route],
-) -> tuple[Counter[str], list[str]]:
-    """Apply one page of events, with the records it changes loaded up front."""
+def _forget(session: Session, models: set[type[Any]]) -> None:
+    for instance in list(session.identity_map.values()):
+        if type(instance) in models:
+            session.expunge(instance)
+
+
+def _replay_page(session: Session, routed: Routed) -> tuple[Counter[str], list[str]]:
+    """Apply one page of events through the ORM, with the records it changes loaded up front."""
     applied: Counter[str] = Counter()
     warnings: list[str] = []
-    routed = [(event, _route(event, actions, routes)) for event in page]
     made = _prefetch(session, routed)
     for event, targets in routed:
         if isinstance(targets, ReplayError):
@@ -172,9 +194,7 @@ def _route(
         return error
 
 
-def _prefetch(
-    session: Session, routed: Sequence[tuple[Row[Any], tuple[ActionDef, ...] | ReplayError]]
-) -> dict[tuple[type[Any], Any], Any]:
+def _prefetch(session: Session, routed: Routed) -> dict[tuple[type[Any], Any], Any]:
     """Load the records the page's updates and destroys touch, except those the page creates
     itself: one IN query per table, instead of one SELECT (and one autoflush) per event."""
     wanted: dict[str, tuple[ResourceDef, set[Any]]] = {}
@@ -209,9 +229,11 @@ def _pages(
 ) -> Iterator[Sequence[Row[Any]]]:
     """Events in id order, in keyset-paginated pages so memory stays bounded."""
     table = log.table
+    # What replay reads of an event: not its metadata or actor, which it does not apply.
+    columns = [table.c[name] for name in _EVENT_COLUMNS]
     after: Any = None
     while True:
-        query = select(table).where(cutoff).order_by(table.c.id).limit(batch_size)
+        query = select(*columns).where(cutoff).order_by(table.c.id).limit(batch_size)
         if after is not None:
             query = query.where(table.c.id > after)
         page = session.execute(query).all()
@@ -250,13 +272,8 @@ def _apply(
 ) -> str | None:
     """Replay one event into one target action; a missing record is a warning, not an error."""
     resource = target.resource
-    changed = dict(event.changed_attributes or {})
-    replaying = Replaying(event.record_id, decode_attributes(resource, changed))
+    params, replaying = replay_input(event, target)
     if event.action_type == "create":
-        raw = dict(event.data or {})
-        if target.strategy == "as_arguments":
-            raw.update(changed)
-        params = decode_input(target, {k: v for k, v in raw.items() if k in target.inputs})
         made[(resource.model, event.record_id)] = run_create(
             session, target, params, replaying=replaying
         )
@@ -265,19 +282,11 @@ def _apply(
     if record is None:
         record = session.get(resource.model, event.record_id)
     if record is None:
-        return (
-            f"record {event.record_id} not found when replaying {event.action_type} "
-            f"event {event.id} into {resource.name}.{target.name}"
-        )
+        return not_found(event, target)
     if event.action_type == "update":
-        raw = dict(event.data or {})
-        if target.strategy == "as_arguments":
-            raw.update(changed)
-        params = decode_input(target, {k: v for k, v in raw.items() if k in target.inputs})
         run_update(session, target, record, params, replaying=replaying)
     else:
-        # Destroy arguments are not replayed (AshEvents does the same).
-        run_destroy(session, target, record, {}, replaying=replaying)
+        run_destroy(session, target, record, params, replaying=replaying)
         if target.soft_attribute is None:
             made.pop((resource.model, event.record_id), None)
     return None

@@ -14,17 +14,18 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from sqlalchemy import Table, and_, insert, select
+from sqlalchemy import Table, and_, insert, inspect, select
 from sqlalchemy.orm import Session
 
 from . import _locks
 from ._locks import LockKey
 from ._rules import ChangeDef, Check
-from ._support import check_keys, from_json, to_json, utcnow
+from ._support import check_keys, json_decoder, to_json, utcnow
 from .changeset import Changeset
 from .errors import ValidationError
 
 HookFn = Callable[[Changeset, Any], None]
+Decoder = Callable[[Any], Any]
 LockKeyGenerator = Callable[[Changeset, LockKey], Any]
 _ATOMIC = "eventspec.atomic"  # session.info: inside one all-or-nothing SAVEPOINT
 
@@ -92,6 +93,11 @@ class ResourceDef:
     create_timestamp: str | None = None
     update_timestamp: str | None = None
     tenant_attribute: str | None = None
+    decoders: Mapping[str, Decoder | None] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        decoders = {name: json_decoder(attr.kind) for name, attr in self.attributes.items()}
+        object.__setattr__(self, "decoders", decoders)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,9 +116,15 @@ class ActionDef:
     strategy: Literal["force_change", "as_arguments"] = "force_change"
     allowed_changes: frozenset[str] = frozenset()
 
-    @property
-    def inputs(self) -> frozenset[str]:
-        return self.accept | self.arguments.keys()
+    # Derived once (replay reads them for every event): the input names, and their decoders.
+    inputs: frozenset[str] = field(init=False, repr=False, compare=False)
+    decoders: Mapping[str, Decoder | None] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        kinds = {name: self.resource.attributes[name].kind for name in self.accept}
+        kinds.update((name, arg.kind) for name, arg in self.arguments.items())
+        object.__setattr__(self, "inputs", frozenset(kinds))
+        object.__setattr__(self, "decoders", {n: json_decoder(k) for n, k in kinds.items()})
 
     @property
     def writes_events(self) -> bool:
@@ -225,6 +237,8 @@ def run_destroy(
         if replaying is None and action.writes_events:
             _write_event(cs, action, record, None)
         if action.soft_attribute is None:
+            if inspect(record).pending:
+                session.flush()  # created earlier in a batch: it must exist to be deleted
             session.delete(record)
         _flush(session, action, after)
         for hook in after:
@@ -241,6 +255,7 @@ def _changeset(
     metadata: Mapping[str, Any] | None,
     tenant: Any,
     replaying: Replaying | None,
+    factory: type[Changeset] = Changeset,
 ) -> Changeset:
     log = action.resource.log
     if replaying is None and action.tracked and log is not None and log.encrypted:
@@ -260,7 +275,7 @@ def _changeset(
         else:
             arguments[arg.name] = None
     attributes = {name: params[name] for name in action.accept if name in params}
-    return Changeset(
+    return factory(
         session=session,
         resource=action.resource.name,
         action=action.name,
@@ -281,7 +296,9 @@ def _prepare(cs: Changeset, action: ActionDef, replay: Replaying | None, *, defa
     resource = action.resource
     if defaults == "create":
         for attr in resource.attributes.values():
-            if attr.default is not None and attr.name not in cs.attributes:
+            if attr.default is None or attr.name in cs.attributes:
+                continue
+            if replay is None or not attr.primary_key:  # replay sets the recorded key below
                 cs.attributes[attr.name] = attr.default()
         if resource.tenant_attribute is not None and replay is None:
             if cs.tenant is None:
@@ -508,20 +525,20 @@ def _changed_attributes(cs: Changeset, action: ActionDef, record: Any) -> dict[s
 
 
 def decode_input(action: ActionDef, raw: Mapping[str, Any]) -> dict[str, Any]:
-    """JSON-native event values back to the Python types of the target action's inputs."""
-    attributes = action.resource.attributes
-    out: dict[str, Any] = {}
-    for name, value in raw.items():
-        if name in action.accept:
-            out[name] = from_json(attributes[name].kind, value)
-        elif name in action.arguments:
-            out[name] = from_json(action.arguments[name].kind, value)
-    return out
+    """JSON-native event values back to the Python types of the target action's inputs (values
+    for anything else are dropped)."""
+    return _decode(action.decoders, raw)
 
 
 def decode_attributes(resource: ResourceDef, raw: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        name: from_json(resource.attributes[name].kind, value)
-        for name, value in raw.items()
-        if name in resource.attributes
-    }
+    """The same for a resource's attributes."""
+    return _decode(resource.decoders, raw)
+
+
+def _decode(decoders: Mapping[str, Decoder | None], raw: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, value in raw.items():
+        if name in decoders:
+            decode = decoders[name]
+            out[name] = value if decode is None or value is None else decode(value)
+    return out
