@@ -29,7 +29,7 @@ class ActionView:
     version: int
     docstring: str
     call: str  # the body line running the action
-    many_call: str  # the body line of the bulk variant, inside its loop
+    many_call: str  # the bulk variant's body: one call (creates), or a line inside its loop
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,7 @@ class ResourceView:
     typing: tuple[str, ...]  # names imported from typing
     support: tuple[str, ...]  # names imported from the runtime's _support module
     uses_rules: bool  # built-in validations or changes, from the runtime's _rules module
+    has_create: bool  # a create action, whose bulk variant calls the runtime's _bulk module
 
 
 def resource_view(resource: ir.Resource, log: ir.EventLog | None) -> ResourceView:
@@ -65,6 +66,7 @@ def resource_view(resource: ir.Resource, log: ir.EventLog | None) -> ResourceVie
             if re.search(rf"\b{name}\b", text)
         ),
         uses_rules=uses_rules,
+        has_create=any(a.type == "create" for a in resource.actions),
     )
 
 
@@ -139,7 +141,10 @@ def _action_view(resource: ir.Resource, action: ir.Action, tracked: bool) -> Act
     run = Call(f"engine.run_{action.type}", ["session", constant, *record_arg, "params"], context)
     item_record = [] if action.type == "create" else ["record"]
     item_params = ["**item"] if action.type == "create" or fields else []
-    many = Call(action.name, ["session", *item_record, *item_params], context)
+    if action.type == "create":
+        many = Call("bulk.run_create_many", ["session", constant, "inputs"], context)
+    else:
+        many = Call(action.name, ["session", *item_record, *item_params], context)
     if events is None:
         effect = "no event (the resource has no events section)"
     elif tracked:
@@ -159,7 +164,11 @@ def _action_view(resource: ir.Resource, action: ir.Action, tracked: bool) -> Act
         version=version,
         docstring=docstring,
         call=statement(f"result: {resource.name}", run, indent=1),
-        many_call=layout(Call("results.append", [many]), 3),
+        many_call=(
+            statement("return", many, indent=1, operator=" ")
+            if action.type == "create"
+            else layout(Call("results.append", [many]), 3)
+        ),
     )
 
 

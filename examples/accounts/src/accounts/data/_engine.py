@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Literal
 
 from sqlalchemy import Table, and_, insert, inspect, select
@@ -476,12 +477,24 @@ def _flush(session: Session, action: ActionDef, hooks: list[HookFn]) -> None:
 
 
 def _write_event(cs: Changeset, action: ActionDef, record: Any, timestamp: str | None) -> None:
+    log = action.resource.log
+    assert log is not None
+    row = event_row(cs, action, partial(getattr, record), timestamp)
+    _locks.take(cs, action)
+    # Through the connection: an ORM execute would autoflush, undoing batched flushes.
+    cs.session.connection().execute(insert(log.table), [row])
+
+
+def event_row(
+    cs: Changeset, action: ActionDef, value_of: Callable[[str], Any], timestamp: str | None
+) -> dict[str, Any]:
+    """The event of one action call; ``value_of`` reads the written record's attributes."""
     resource = action.resource
     log = resource.log
     assert log is not None
-    occurred_at = getattr(record, timestamp) if timestamp else None
+    occurred_at = value_of(timestamp) if timestamp else None
     row: dict[str, Any] = {
-        "record_id": getattr(record, resource.primary_key),
+        "record_id": value_of(resource.primary_key),
         "version": action.version,
         "occurred_at": occurred_at or utcnow(),
         "resource": resource.name,
@@ -489,14 +502,12 @@ def _write_event(cs: Changeset, action: ActionDef, record: Any, timestamp: str |
         "action_type": action.type,
         "data": _event_data(cs, action, log.encrypted),
         "metadata": to_json(cs.metadata),
-        "changed_attributes": _changed_attributes(cs, action, record),
+        "changed_attributes": _changed_attributes(cs, action, value_of),
     }
     for actor in log.actors:
         if isinstance(cs.actor, actor.actor_class):
             row[actor.column] = getattr(cs.actor, actor.key)
-    _locks.take(cs, action)
-    # Through the connection: an ORM execute would autoflush, undoing batched flushes.
-    cs.session.connection().execute(insert(log.table), [row])
+    return row
 
 
 def _event_data(cs: Changeset, action: ActionDef, encrypted: bool) -> dict[str, Any]:
@@ -510,7 +521,9 @@ def _event_data(cs: Changeset, action: ActionDef, encrypted: bool) -> dict[str, 
     return data
 
 
-def _changed_attributes(cs: Changeset, action: ActionDef, record: Any) -> dict[str, Any]:
+def _changed_attributes(
+    cs: Changeset, action: ActionDef, value_of: Callable[[str], Any]
+) -> dict[str, Any]:
     """Every attribute the action set that was not input; belongs_to keys always."""
     resource = action.resource
     changed: dict[str, Any] = {}
@@ -518,9 +531,9 @@ def _changed_attributes(cs: Changeset, action: ActionDef, record: Any) -> dict[s
         if name in cs.attributes:
             if name in cs.params and not attr.foreign_key:
                 continue
-            changed[name] = to_json(getattr(record, name))
+            changed[name] = to_json(value_of(name))
     if action.type == "create" and resource.primary_key not in cs.params:
-        changed[resource.primary_key] = to_json(getattr(record, resource.primary_key))
+        changed[resource.primary_key] = to_json(value_of(resource.primary_key))
     return changed
 
 

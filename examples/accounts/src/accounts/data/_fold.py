@@ -21,9 +21,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Row, Table, bindparam, delete, insert, select, update
-from sqlalchemy.orm import Session, class_mapper
+from sqlalchemy.orm import Session
 from sqlalchemy.schema import sort_tables
 
+from ._bulk import nullable_columns, unobserved
 from ._engine import (
     ActionDef,
     Replaying,
@@ -36,17 +37,6 @@ from ._engine import (
 from .changeset import Changeset
 from .errors import ReplayError
 
-# Mapper and session events the unit of work would fire: a listener on any of them needs the
-# ORM path.
-_MAPPER_EVENTS = (
-    "before_insert",
-    "after_insert",
-    "before_update",
-    "after_update",
-    "before_delete",
-    "after_delete",
-)
-_SESSION_EVENTS = ("before_flush", "after_flush", "after_flush_postexec")
 Routed = Sequence[tuple[Row[Any], tuple[ActionDef, ...] | ReplayError]]
 _IN_CHUNK = 500  # ids per IN (...) when loading the rows a page touches
 _MISSING = object()
@@ -60,13 +50,7 @@ def eligible(session: Session, targets: Iterable[ActionDef]) -> bool:
         for change in action.changes:
             if change.kind != "change" and change.ref in action.allowed_changes:
                 return False  # a hook runs on replay: it expects its record flushed
-    if any(getattr(session.dispatch, name) for name in _SESSION_EVENTS):
-        return False
-    for model in {action.resource.model for action in targets}:
-        mapper = class_mapper(model)
-        if mapper.validators or any(getattr(mapper.dispatch, name) for name in _MAPPER_EVENTS):
-            return False
-    return True
+    return unobserved(session, {action.resource.model for action in targets})
 
 
 class FoldChangeset(Changeset):
@@ -113,13 +97,7 @@ class PageFold:
         # Resources whose rows the database changes when a row of the key resource is deleted
         # (ON DELETE CASCADE / SET NULL): their cached rows go stale at each such delete.
         self.dependents: dict[str, list[str]] = {r.name: [] for r in self.order}
-        # Columns with no default of any kind: a row that omits one gets NULL.
-        self.no_default = {
-            r.name: [
-                c.key for c in r.model.__table__.c if c.default is None and c.server_default is None
-            ]
-            for r in self.order
-        }
+        self.nullable = {r.name: nullable_columns(r.model.__table__) for r in self.order}
         for resource in self.order:
             for fk in resource.model.__table__.foreign_keys:
                 parent = by_table.get(fk.column.table)
@@ -255,14 +233,13 @@ class PageFold:
     def _insert_batches(self, resource: ResourceDef) -> Iterable[list[dict[str, Any]]]:
         """The page's new rows of ``resource``, in as few executemany batches as can be.
 
-        A column without any default is NULL whether a row omits it or not, so every row sets
-        it; rows then differ only in the defaulted columns they set. A table that references
-        itself keeps event order, so a parent row is inserted before its children.
+        Every row sets the columns without defaults (see :func:`nullable_columns`). A table that
+        references itself keeps event order, so a parent row is inserted before its children.
         """
         table: Table = resource.model.__table__
         rows = list(self.inserts[resource.name].values())
         for row in rows:
-            for name in self.no_default[resource.name]:
+            for name in self.nullable[resource.name]:
                 row.setdefault(name, None)
         self_referencing = any(fk.column.table is table for fk in table.foreign_keys)
         return _runs(rows) if self_referencing else _shapes(rows)

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 import benchshop.changes
 
+from .. import _bulk as bulk
 from .. import _engine as engine
 from .. import _rules as rules
 from .._support import utcnow
@@ -85,11 +86,7 @@ def create_many(
     metadata: Mapping[str, Any] | None = None,
 ) -> list[Order]:
     """`create` for many records in one SAVEPOINT: all are written, or none."""
-    results: list[Order] = []
-    with engine.atomic(session):
-        for item in inputs:
-            results.append(create(session, **item, actor=actor, metadata=metadata))
-    return results
+    return bulk.run_create_many(session, CREATE, inputs, actor=actor, metadata=metadata)
 
 
 class UpdateInput(TypedDict, total=False):

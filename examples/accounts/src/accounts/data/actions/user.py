@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 import accounts.changes
 import accounts.hooks
 
+from .. import _bulk as bulk
 from .. import _engine as engine
 from .. import _rules as rules
 from .._support import utcnow
@@ -100,11 +101,7 @@ def create_many(
     metadata: Mapping[str, Any] | None = None,
 ) -> list[User]:
     """`create` for many records in one SAVEPOINT: all are written, or none."""
-    results: list[User] = []
-    with engine.atomic(session):
-        for item in inputs:
-            results.append(create(session, **item, actor=actor, metadata=metadata))
-    return results
+    return bulk.run_create_many(session, CREATE, inputs, actor=actor, metadata=metadata)
 
 
 class CreateV1Input(TypedDict, total=False):
@@ -146,11 +143,7 @@ def create_v1_many(
     metadata: Mapping[str, Any] | None = None,
 ) -> list[User]:
     """`create_v1` for many records in one SAVEPOINT: all are written, or none."""
-    results: list[User] = []
-    with engine.atomic(session):
-        for item in inputs:
-            results.append(create_v1(session, **item, actor=actor, metadata=metadata))
-    return results
+    return bulk.run_create_many(session, CREATE_V1, inputs, actor=actor, metadata=metadata)
 
 
 class RegisterInput(TypedDict, total=False):
@@ -189,11 +182,7 @@ def register_many(
     metadata: Mapping[str, Any] | None = None,
 ) -> list[User]:
     """`register` for many records in one SAVEPOINT: all are written, or none."""
-    results: list[User] = []
-    with engine.atomic(session):
-        for item in inputs:
-            results.append(register(session, **item, actor=actor, metadata=metadata))
-    return results
+    return bulk.run_create_many(session, REGISTER, inputs, actor=actor, metadata=metadata)
 
 
 class UpdateInput(TypedDict, total=False):

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 import accounts.changes
 
+from .. import _bulk as bulk
 from .. import _engine as engine
 from .. import _rules as rules
 from .._support import utcnow
@@ -66,11 +67,7 @@ def grant_many(
     metadata: Mapping[str, Any] | None = None,
 ) -> list[UserRole]:
     """`grant` for many records in one SAVEPOINT: all are written, or none."""
-    results: list[UserRole] = []
-    with engine.atomic(session):
-        for item in inputs:
-            results.append(grant(session, **item, actor=actor, metadata=metadata))
-    return results
+    return bulk.run_create_many(session, GRANT, inputs, actor=actor, metadata=metadata)
 
 
 class GrantLegacyDefaultInput(TypedDict, total=False):
@@ -118,11 +115,9 @@ def grant_legacy_default_many(
     metadata: Mapping[str, Any] | None = None,
 ) -> list[UserRole]:
     """`grant_legacy_default` for many records in one SAVEPOINT: all are written, or none."""
-    results: list[UserRole] = []
-    with engine.atomic(session):
-        for item in inputs:
-            results.append(grant_legacy_default(session, **item, actor=actor, metadata=metadata))
-    return results
+    return bulk.run_create_many(
+        session, GRANT_LEGACY_DEFAULT, inputs, actor=actor, metadata=metadata
+    )
 
 
 class RevokeInput(TypedDict, total=False):

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 import features.changes
 import features.hooks
 
+from .. import _bulk as bulk
 from .. import _engine as engine
 from .. import _rules as rules
 from .._support import utcnow
@@ -67,11 +68,7 @@ def open_many(
     metadata: Mapping[str, Any] | None = None,
 ) -> list[Account]:
     """`open` for many records in one SAVEPOINT: all are written, or none."""
-    results: list[Account] = []
-    with engine.atomic(session):
-        for item in inputs:
-            results.append(open(session, **item, actor=actor, metadata=metadata))
-    return results
+    return bulk.run_create_many(session, OPEN, inputs, actor=actor, metadata=metadata)
 
 
 class DepositInput(TypedDict, total=False):

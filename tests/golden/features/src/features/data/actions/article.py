@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 import features.changes
 
+from .. import _bulk as bulk
 from .. import _engine as engine
 from .. import _rules as rules
 from ..event_logs import EVENT
@@ -74,11 +75,7 @@ def create_many(
     metadata: Mapping[str, Any] | None = None,
 ) -> list[Article]:
     """`create` for many records in one SAVEPOINT: all are written, or none."""
-    results: list[Article] = []
-    with engine.atomic(session):
-        for item in inputs:
-            results.append(create(session, **item, actor=actor, metadata=metadata))
-    return results
+    return bulk.run_create_many(session, CREATE, inputs, actor=actor, metadata=metadata)
 
 
 class PublishInput(TypedDict, total=False):
@@ -214,11 +211,7 @@ def import_article_many(
     metadata: Mapping[str, Any] | None = None,
 ) -> list[Article]:
     """`import_article` for many records in one SAVEPOINT: all are written, or none."""
-    results: list[Article] = []
-    with engine.atomic(session):
-        for item in inputs:
-            results.append(import_article(session, **item, actor=actor, metadata=metadata))
-    return results
+    return bulk.run_create_many(session, IMPORT_ARTICLE, inputs, actor=actor, metadata=metadata)
 
 
 class ArchiveInput(TypedDict, total=False):

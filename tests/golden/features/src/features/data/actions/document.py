@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 import features.validations
 
+from .. import _bulk as bulk
 from .. import _engine as engine
 from .. import _rules as rules
 from .._support import utcnow_seconds
@@ -88,11 +89,9 @@ def create_many(
     tenant: Any = None,
 ) -> list[Document]:
     """`create` for many records in one SAVEPOINT: all are written, or none."""
-    results: list[Document] = []
-    with engine.atomic(session):
-        for item in inputs:
-            results.append(create(session, **item, actor=actor, metadata=metadata, tenant=tenant))
-    return results
+    return bulk.run_create_many(
+        session, CREATE, inputs, actor=actor, metadata=metadata, tenant=tenant
+    )
 
 
 class EditInput(TypedDict, total=False):

@@ -1,0 +1,129 @@
+"""Bulk creates: many records and their events written with one executemany each.
+
+``<action>_many`` of a create action runs every input through the same pipeline as the single
+action (defaults, validations, changes, constraints), then writes the records with one ORM bulk
+``INSERT ... RETURNING`` (which hands back the ORM objects) and the events with one executemany.
+Where the unit of work could be observed, it goes record by record through :func:`run_create`:
+the action has hooks or is an upsert, or an ORM listener or ``@validates`` watches the model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from sqlalchemy import Table, insert
+from sqlalchemy.orm import Session, class_mapper
+
+from . import _locks
+from ._engine import ActionDef, _changeset, _prepare, atomic, event_row, run_create
+from .changeset import Changeset
+
+# What the unit of work fires and a bulk write would not: a listener on any of them, or a
+# ``@validates``, keeps the record-by-record path.
+_MAPPER_EVENTS = (
+    "before_insert",
+    "after_insert",
+    "before_update",
+    "after_update",
+    "before_delete",
+    "after_delete",
+)
+_INSTANCE_EVENTS = ("load", "refresh")
+_SESSION_EVENTS = ("before_flush", "after_flush", "after_flush_postexec", "do_orm_execute")
+
+
+def unobserved(session: Session, models: Iterable[type[Any]]) -> bool:
+    """True when writing ``models`` without the unit of work changes nothing anyone could see."""
+    if any(getattr(session.dispatch, name) for name in _SESSION_EVENTS):
+        return False
+    for model in models:
+        mapper = class_mapper(model)
+        if mapper.validators or any(getattr(mapper.dispatch, n) for n in _MAPPER_EVENTS):
+            return False
+        if any(getattr(mapper.class_manager.dispatch, n) for n in _INSTANCE_EVENTS):
+            return False
+    return True
+
+
+def run_create_many(
+    session: Session,
+    action: ActionDef,
+    inputs: Iterable[Mapping[str, Any]],
+    *,
+    actor: Any = None,
+    metadata: Mapping[str, Any] | None = None,
+    tenant: Any = None,
+) -> list[Any]:
+    """Create a record per input, each with its event, in one SAVEPOINT: all of them, or none."""
+    with atomic(session):
+        if action.upsert_keys or any(c.kind != "change" for c in action.changes):
+            return _one_by_one(session, action, inputs, actor, metadata, tenant)
+        if not unobserved(session, [action.resource.model]):
+            return _one_by_one(session, action, inputs, actor, metadata, tenant)
+        changesets: list[Changeset] = []
+        for params in inputs:
+            cs = _changeset(session, action, None, params, actor, metadata, tenant, None)
+            _prepare(cs, action, None, defaults="create")
+            changesets.append(cs)
+        if not changesets:
+            return []
+        records = _insert_records(session, action.resource.model, changesets)
+        log = action.resource.log
+        if action.writes_events and log is not None:
+            timestamp = action.resource.create_timestamp
+            rows = [
+                event_row(cs, action, _as_written(cs, record), timestamp)
+                for cs, record in zip(changesets, records, strict=True)
+            ]
+            for cs in changesets:
+                _locks.take(cs, action)  # once per key and transaction: the rest are no-ops
+            session.connection().execute(insert(log.table), rows)
+    return records
+
+
+def _insert_records(session: Session, model: type[Any], changesets: list[Changeset]) -> list[Any]:
+    """One ORM ``INSERT ... RETURNING`` per shape of row; the records, in the inputs' order."""
+    nulls = dict.fromkeys(nullable_columns(model.__table__))
+    rows = [{**nulls, **cs.attributes} for cs in changesets]
+    shapes: dict[frozenset[str], list[int]] = {}
+    for index, row in enumerate(rows):
+        shapes.setdefault(frozenset(row), []).append(index)
+    statement = insert(model).returning(model, sort_by_parameter_order=True)
+    records: list[Any] = [None] * len(rows)
+    for indexes in shapes.values():
+        batch = session.scalars(statement, [rows[i] for i in indexes]).all()
+        for index, record in zip(indexes, batch, strict=True):
+            records[index] = record
+    return records
+
+
+def nullable_columns(table: Table) -> list[str]:
+    """Columns with no default of any kind: NULL whether a row omits them or sets None, so rows
+    can set them all and differ only in the defaulted columns they set."""
+    return [c.key for c in table.c if c.default is None and c.server_default is None]
+
+
+def _one_by_one(
+    session: Session,
+    action: ActionDef,
+    inputs: Iterable[Mapping[str, Any]],
+    actor: Any,
+    metadata: Mapping[str, Any] | None,
+    tenant: Any,
+) -> list[Any]:
+    return [
+        run_create(session, action, params, actor=actor, metadata=metadata, tenant=tenant)
+        for params in inputs
+    ]
+
+
+def _as_written(cs: Changeset, record: Any) -> Callable[[str], Any]:
+    """An attribute as the action set it (as the single action's event records it), else as
+    the database returned it (a generated key)."""
+    attributes = cs.attributes
+
+    def value_of(name: str) -> Any:
+        return attributes[name] if name in attributes else getattr(record, name)
+
+    return value_of
