@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from features.actors import Service
-from features.data import _bulk
+from features.data import _direct
 from features.data.actions import account as accounts
 from features.data.actions import member as members
 from features.data.errors import ValidationError
@@ -99,13 +99,21 @@ def test_listeners_keep_the_record_by_record_path(features: Engine) -> None:
     def listener(_mapper: Any, _connection: Any, target: Member) -> None:
         inserted.append(target.handle)
 
-    assert _bulk.unobserved(Session(features), [Member])
+    assert _direct.unobserved(Session(features), [Member])
     event.listen(Member, "before_insert", listener)
     try:
-        assert not _bulk.unobserved(Session(features), [Member])
+        assert not _direct.unobserved(Session(features), [Member])
         with session_of(features) as session, session.begin():
             made = write_in_bulk(session)
             assert member_events(session)[0][1] == "create"
     finally:
         event.remove(Member, "before_insert", listener)
     assert inserted == [m.handle for m in made]
+
+
+def test_created_records_read_unset_columns_after_the_session_closes(features: Engine) -> None:
+    with session_of(features) as session, session.begin():
+        one = members.create(session, handle="solo")
+        many = members.create_many(session, [{"handle": "duo"}])
+    for member in (one, *many):
+        assert (member.profile, member.joined_on, member.karma) == (None, None, 0)

@@ -23,7 +23,7 @@ from sqlalchemy import Row, Table, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.schema import sort_tables
 
-from ._bulk import nullable_columns, unobserved
+from ._direct import nullable_columns, unobserved
 from ._engine import (
     ActionDef,
     Replaying,

@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Literal
 
-from sqlalchemy import Table, and_, insert, inspect, select
+from sqlalchemy import Table, and_, inspect, select
 from sqlalchemy.orm import Session
 
 from . import _locks
+from ._direct import insert_record, insert_statement, unobserved
 from ._locks import LockKey
 from ._rules import ChangeDef, Check
 from ._support import check_keys, json_decoder, to_json, utcnow
@@ -168,14 +169,17 @@ def run_create(
         before, after = _split_hooks(cs, action)
         for hook in before:
             hook(cs, existing)
-        if existing is None:
-            record = resource.model(**cs.attributes)
-            session.add(record)
+        if existing is None and _direct_create(session, action, replaying, before + after):
+            record = insert_record(session, resource.model, cs.attributes)
         else:
-            record = existing
-            for name, value in cs.attributes.items():
-                setattr(record, name, value)
-        _flush(session, action, after)
+            if existing is None:
+                record = resource.model(**cs.attributes)
+                session.add(record)
+            else:
+                record = existing
+                for name, value in cs.attributes.items():
+                    setattr(record, name, value)
+            _flush(session, action, after)
         if replaying is None and action.writes_events:
             timestamp = resource.update_timestamp if existing else resource.create_timestamp
             _write_event(cs, action, record, timestamp)
@@ -404,6 +408,16 @@ def _check_tenant(
         raise ValidationError(resource.tenant_attribute, "the record belongs to another tenant")
 
 
+def _direct_create(
+    session: Session, action: ActionDef, replaying: Replaying | None, hooks: list[HookFn]
+) -> bool:
+    """Insert with Core rather than a flush: when nothing could tell (no hook, no listener),
+    outside replay and the batched flushes of bulk calls."""
+    if replaying is not None or hooks or session.info.get(_ATOMIC):
+        return False
+    return unobserved(session, [action.resource.model])
+
+
 def _find_by(session: Session, resource: ResourceDef, values: Mapping[str, Any]) -> Any:
     model = resource.model
     condition = and_(*(getattr(model, name) == value for name, value in values.items()))
@@ -482,7 +496,7 @@ def _write_event(cs: Changeset, action: ActionDef, record: Any, timestamp: str |
     row = event_row(cs, action, partial(getattr, record), timestamp)
     _locks.take(cs, action)
     # Through the connection: an ORM execute would autoflush, undoing batched flushes.
-    cs.session.connection().execute(insert(log.table), [row])
+    cs.session.connection().execute(insert_statement(log.table), row)
 
 
 def event_row(

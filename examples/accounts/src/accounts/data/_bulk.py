@@ -13,38 +13,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import Table, insert
-from sqlalchemy.orm import Session, class_mapper
+from sqlalchemy import insert
+from sqlalchemy.orm import Session
 
 from . import _locks
+from ._direct import insert_statement, nullable_columns, unobserved
 from ._engine import ActionDef, _changeset, _prepare, atomic, event_row, run_create
 from .changeset import Changeset
-
-# What the unit of work fires and a bulk write would not: a listener on any of them, or a
-# ``@validates``, keeps the record-by-record path.
-_MAPPER_EVENTS = (
-    "before_insert",
-    "after_insert",
-    "before_update",
-    "after_update",
-    "before_delete",
-    "after_delete",
-)
-_INSTANCE_EVENTS = ("load", "refresh")
-_SESSION_EVENTS = ("before_flush", "after_flush", "after_flush_postexec", "do_orm_execute")
-
-
-def unobserved(session: Session, models: Iterable[type[Any]]) -> bool:
-    """True when writing ``models`` without the unit of work changes nothing anyone could see."""
-    if any(getattr(session.dispatch, name) for name in _SESSION_EVENTS):
-        return False
-    for model in models:
-        mapper = class_mapper(model)
-        if mapper.validators or any(getattr(mapper.dispatch, n) for n in _MAPPER_EVENTS):
-            return False
-        if any(getattr(mapper.class_manager.dispatch, n) for n in _INSTANCE_EVENTS):
-            return False
-    return True
 
 
 def run_create_many(
@@ -79,7 +54,7 @@ def run_create_many(
             ]
             for cs in changesets:
                 _locks.take(cs, action)  # once per key and transaction: the rest are no-ops
-            session.connection().execute(insert(log.table), rows)
+            session.connection().execute(insert_statement(log.table), rows)
     return records
 
 
@@ -97,12 +72,6 @@ def _insert_records(session: Session, model: type[Any], changesets: list[Changes
         for index, record in zip(indexes, batch, strict=True):
             records[index] = record
     return records
-
-
-def nullable_columns(table: Table) -> list[str]:
-    """Columns with no default of any kind: NULL whether a row omits them or sets None, so rows
-    can set them all and differ only in the defaulted columns they set."""
-    return [c.key for c in table.c if c.default is None and c.server_default is None]
 
 
 def _one_by_one(

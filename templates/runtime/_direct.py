@@ -1,0 +1,77 @@
+"""Writing rows without the unit of work, where nothing could tell the difference.
+
+The single create, the bulk creates (``_bulk.py``) and replay's fold (``_fold.py``) write with Core
+statements instead of a flush when no ORM listener, ``@validates`` or flush hook is there to notice.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from sqlalchemy import Insert, Table, insert
+from sqlalchemy.orm import Session, class_mapper, make_transient_to_detached
+
+# What the unit of work fires and a Core write would not: a listener on any of them, or a
+# ``@validates``, keeps the flush.
+_MAPPER_EVENTS = (
+    "before_insert",
+    "after_insert",
+    "before_update",
+    "after_update",
+    "before_delete",
+    "after_delete",
+)
+_INSTANCE_EVENTS = ("load", "refresh")
+_SESSION_EVENTS = ("before_flush", "after_flush", "after_flush_postexec", "do_orm_execute")
+
+
+def unobserved(session: Session, models: Iterable[type[Any]]) -> bool:
+    """True when writing ``models`` without the unit of work changes nothing anyone could see."""
+    if any(getattr(session.dispatch, name) for name in _SESSION_EVENTS):
+        return False
+    for model in models:
+        mapper = class_mapper(model)
+        if mapper.validators or any(getattr(mapper.dispatch, n) for n in _MAPPER_EVENTS):
+            return False
+        if any(getattr(mapper.class_manager.dispatch, n) for n in _INSTANCE_EVENTS):
+            return False
+    return True
+
+
+def insert_record(session: Session, model: type[Any], values: Mapping[str, Any]) -> Any:
+    """INSERT one row of ``model`` and return it as a persistent ORM object of ``session``.
+
+    What a flush of ``model(**values)`` does, without the unit of work: pending ORM changes are
+    flushed first (the row may refer to them), and a key the database generates is read back.
+    """
+    session.flush()
+    table: Table = model.__table__
+    # A column nothing sets is NULL: say so, so that reading it later needs no query.
+    row = {**dict.fromkeys(nullable_columns(table)), **values}
+    result = session.connection().execute(insert_statement(table), row)
+    record = model(**row)
+    for column, value in zip(table.primary_key, result.inserted_primary_key or (), strict=False):
+        if getattr(record, column.key) is None:
+            setattr(record, column.key, value)
+    make_transient_to_detached(record)  # as if just loaded: unset columns load when read
+    session.add(record)
+    return record
+
+
+@functools.cache
+def insert_statement(table: Table) -> Insert:
+    """``insert(table)``, built once per table."""
+    return insert(table)
+
+
+@functools.cache
+def nullable_columns(table: Table) -> tuple[str, ...]:
+    """Columns with no default of any kind, keys aside: NULL whether a row omits them or sets
+    None, so rows can set them all and differ only in the defaulted columns they set."""
+    return tuple(
+        c.key
+        for c in table.c
+        if c.default is None and c.server_default is None and not c.primary_key
+    )
