@@ -4,7 +4,8 @@
 The generated modules describe each resource and action with the definitions below and call
 :func:`run_create`, :func:`run_update` and :func:`run_destroy`. Replay (``_replay.py``) drives the
 same pipeline with ``replaying=True``: hooks are skipped, the recorded primary key and changed
-attributes are forced, and no event is written.
+attributes are forced, and no event is written. Bulk creates (``_bulk.py``) and replay's folded
+pages (``_fold.py``) run the pipeline's first half here (:func:`_prepare`) and write in batches.
 """
 
 from __future__ import annotations

@@ -94,8 +94,8 @@ def run_replay(
     models = {action.resource.model for action in actions.values()}
     targets = [*actions.values(), *(t for route in routes for t in route.targets)]
     # Fold pages in memory and write them with executemany, unless something would notice that
-    # the unit of work is bypassed (a hook allowed on replay, an ORM listener): then go event by
-    # event through the ORM, as a page the fold could not write does.
+    # the unit of work is bypassed (a hook allowed on replay, an ORM listener): then each page is
+    # flushed through the ORM instead.
     fold = eligible(session, targets)
     with atomic(session):
         clear(session)
