@@ -41,7 +41,7 @@ def json_lines(result: Result) -> list[dict[str, Any]]:
 def history(engine: Engine) -> tuple[Account, Account]:
     """Two accounts, their events interleaved: ann opens, deposits twice; bob opens, closes."""
     with Session(engine, expire_on_commit=False) as session, session.begin():
-        ann = accounts.open(session, owner="ann", pin="1234", metadata={"ip": "198.51.100.7"})
+        ann = accounts.open(session, owner="ann", pin="s3cret-ann", metadata={"ip": "198.51.100.7"})
         accounts.deposit(session, ann, amount=50, metadata={"ip": "198.51.100.8"})
         bob = accounts.open(session, owner="bob", pin="9999")
         accounts.deposit(session, ann, amount=7)
@@ -56,7 +56,7 @@ def test_a_record_history_matches_the_actions_in_order(features: Engine, databas
     )
     assert [line["action"] for line in lines] == ["open", "deposit", "deposit"]
     assert [line["data"] for line in lines] == [
-        {"owner": "ann", "pin": "1234"},
+        {"owner": "ann", "pin": "s3cret-ann"},
         {"amount": 50},
         {"amount": 7},
     ]
@@ -121,10 +121,10 @@ def test_only_public_fields_unless_all(features: Engine, database_url: str) -> N
     assert set(rule.replace(" ", "")) == {"-"}
     assert [row.split()[-1] for row in rows] == ["open", "deposit", "open", "deposit", "close"]
     assert count == "(5 events)"
-    assert "1234" not in table.stdout
+    assert "s3cret-ann" not in table.stdout  # data is not a public field of the Ledger
     wide = events(database_url, "--all")
     assert wide.stdout.splitlines()[0].split()[-3:] == ["metadata", "data", "changed_attributes"]
-    assert '{"owner": "ann", "pin": "1234"}' in wide.stdout
+    assert '{"owner": "ann", "pin": "s3cret-ann"}' in wide.stdout
 
 
 def test_the_public_fields_of_the_generated_models() -> None:
