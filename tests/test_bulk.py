@@ -117,3 +117,15 @@ def test_created_records_read_unset_columns_after_the_session_closes(features: E
         many = members.create_many(session, [{"handle": "duo"}])
     for member in (one, *many):
         assert (member.profile, member.joined_on, member.karma) == (None, None, 0)
+
+
+def test_a_create_failing_at_its_event_leaves_nothing_in_the_session(features: Engine) -> None:
+    with session_of(features) as session, session.begin():
+        with pytest.raises(TypeError, match="cannot store"):
+            members.create(session, handle="ghost", metadata={"bad": object()})
+        with pytest.raises(TypeError, match="cannot store"):
+            members.create_many(session, [{"handle": "ghosts"}], metadata={"bad": object()})
+        assert [m for m in session.identity_map.values() if isinstance(m, Member)] == []
+        assert session.scalars(select(Member)).all() == []
+        members.create(session, handle="ghost")  # the transaction goes on
+        assert [m.handle for m in session.scalars(select(Member))] == ["ghost"]
