@@ -14,6 +14,7 @@ from features.data.errors import ValidationError
 from features.data.models import Account, Event, Ledger, Member
 from sqlalchemy import Engine, event, func, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 INPUTS: list[members.CreateInput] = [
     {
@@ -129,3 +130,45 @@ def test_a_create_failing_at_its_event_leaves_nothing_in_the_session(features: E
         assert session.scalars(select(Member)).all() == []
         members.create(session, handle="ghost")  # the transaction goes on
         assert [m.handle for m in session.scalars(select(Member))] == ["ghost"]
+
+
+def test_an_update_failing_at_its_event_leaves_record_and_row_as_they_were(
+    features: Engine,
+) -> None:
+    with session_of(features) as session, session.begin():
+        member = members.create(session, handle="before")
+        with pytest.raises(TypeError, match="cannot store"):
+            members.bump(session, member, by=2, metadata={"bad": object()})
+        assert member.karma == 0  # the object did not take the value the row did not keep
+        assert session.scalar(select(Member.karma)) == 0
+        assert session.scalar(select(func.count()).select_from(Event)) == 1
+        members.bump(session, member, by=2)
+        assert member.karma == 2 and session.scalar(select(Member.karma)) == 2
+        assert member not in session.dirty  # the values are as loaded: nothing left to flush
+
+
+def test_an_update_of_a_row_gone_behind_the_session_is_refused(features: Engine) -> None:
+    with session_of(features) as session, session.begin():
+        member = members.create(session, handle="gone")
+        session.execute(Member.__table__.delete())
+        with pytest.raises(StaleDataError, match="expected to update 1 row"):
+            members.bump(session, member, by=1)
+        assert session.scalar(select(func.count()).select_from(Event)) == 1
+
+
+def test_an_update_setting_nothing_sends_no_update(features: Engine) -> None:
+    statements: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(features, "before_cursor_execute", record)
+    try:
+        with session_of(features) as session, session.begin():
+            account = accounts.open(session, owner="ann", pin="0000")
+            opened = len(statements)
+            accounts.audit_touch(session, account)  # no input, no update default
+    finally:
+        event.remove(features, "before_cursor_execute", record)
+    assert any(s.lstrip().upper().startswith("INSERT") for s in statements[:opened])
+    assert not [s for s in statements[opened:] if s.lstrip().upper().startswith("UPDATE")]

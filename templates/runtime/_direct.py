@@ -1,7 +1,8 @@
 """Writing rows without the unit of work, where nothing could tell the difference.
 
-The single create, the bulk creates (``_bulk.py``) and replay's fold (``_fold.py``) write with Core
-statements instead of a flush when no ORM listener, ``@validates`` or flush hook is there to notice.
+Single creates and updates, bulk creates (``_bulk.py``) and replay's fold (``_fold.py``) write
+with Core statements instead of a flush when no ORM listener, ``@validates`` or flush hook is there
+to notice.
 """
 
 from __future__ import annotations
@@ -10,8 +11,10 @@ import functools
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import Insert, Table, insert
+from sqlalchemy import Insert, Table, Update, bindparam, insert, inspect, update
 from sqlalchemy.orm import Session, class_mapper, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.exc import StaleDataError
 
 # What the unit of work fires and a Core write would not: a listener on any of them, or a
 # ``@validates``, keeps the flush.
@@ -58,6 +61,41 @@ def insert_record(session: Session, model: type[Any], values: Mapping[str, Any])
     make_transient_to_detached(record)  # as if just loaded: unset columns load when read
     session.add(record)
     return record
+
+
+def update_record(session: Session, record: Any, values: Mapping[str, Any]) -> None:
+    """UPDATE the row of the persistent ``record`` with ``values``, leaving the object as it is.
+
+    Pending ORM changes are flushed first, as the unit of work would. Once the rest of the action
+    has succeeded, :func:`settle` puts ``values`` on the object; until then a rollback of the
+    enclosing SAVEPOINT leaves the object and its row in step.
+    """
+    session.flush()
+    if not values:
+        return  # nothing to set: as the unit of work, no statement at all
+    table: Table = record.__table__
+    keys = inspect(record).identity or ()
+    params = {f"_k_{i}": key for i, key in enumerate(keys)}
+    params.update((f"_v_{name}", value) for name, value in values.items())
+    result = session.connection().execute(update_statement(table, tuple(values)), params)
+    if result.rowcount != 1:
+        raise StaleDataError(
+            f"UPDATE statement on table '{table.name}' expected to update 1 row(s); "
+            f"{result.rowcount} were matched."
+        )
+
+
+def settle(record: Any, values: Mapping[str, Any]) -> None:
+    """Put values written by :func:`update_record` on the object, as loaded (no change pending)."""
+    for name, value in values.items():
+        set_committed_value(record, name, value)
+
+
+@functools.cache
+def update_statement(table: Table, columns: tuple[str, ...]) -> Update:
+    """``UPDATE table SET columns WHERE primary key``, built once per table and set of columns."""
+    where = [column == bindparam(f"_k_{i}") for i, column in enumerate(table.primary_key)]
+    return update(table).where(*where).values({name: bindparam(f"_v_{name}") for name in columns})
 
 
 @functools.cache

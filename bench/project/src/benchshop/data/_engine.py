@@ -20,7 +20,7 @@ from sqlalchemy import Table, and_, inspect, select
 from sqlalchemy.orm import Session
 
 from . import _locks
-from ._direct import insert_record, insert_statement, unobserved
+from ._direct import insert_record, insert_statement, settle, unobserved, update_record
 from ._locks import LockKey
 from ._rules import ChangeDef, Check
 from ._support import check_keys, json_decoder, to_json, utcnow
@@ -170,7 +170,7 @@ def run_create(
         before, after = _split_hooks(cs, action)
         for hook in before:
             hook(cs, existing)
-        if existing is None and _direct_create(session, action, replaying, before + after):
+        if existing is None and _direct(session, action, None, replaying, before + after):
             record = insert_record(session, resource.model, cs.attributes)
         else:
             if existing is None:
@@ -183,7 +183,7 @@ def run_create(
             _flush(session, action, after)
         if replaying is None and action.writes_events:
             timestamp = resource.update_timestamp if existing else resource.create_timestamp
-            _write_event(cs, action, record, timestamp)
+            _write_event(cs, action, partial(getattr, record), timestamp)
         for hook in after:
             hook(cs, record)
     return record
@@ -208,11 +208,19 @@ def run_update(
         before, after = _split_hooks(cs, action)
         for hook in before:
             hook(cs, record)
+        if _direct(session, action, record, replaying, before + after):
+            # A Core UPDATE; the object takes the new values once the event is written too.
+            update_record(session, record, cs.attributes)
+            if action.writes_events:
+                value_of = as_written(cs.attributes, record)
+                _write_event(cs, action, value_of, resource.update_timestamp)
+            settle(record, cs.attributes)
+            return record
         for name, value in cs.attributes.items():
             setattr(record, name, value)
         _flush(session, action, after)
         if replaying is None and action.writes_events:
-            _write_event(cs, action, record, resource.update_timestamp)
+            _write_event(cs, action, partial(getattr, record), resource.update_timestamp)
         for hook in after:
             hook(cs, record)
     return record
@@ -241,7 +249,7 @@ def run_destroy(
             for name, value in cs.attributes.items():
                 setattr(record, name, value)
         if replaying is None and action.writes_events:
-            _write_event(cs, action, record, None)
+            _write_event(cs, action, partial(getattr, record), None)
         if action.soft_attribute is None:
             if inspect(record).pending:
                 session.flush()  # created earlier in a batch: it must exist to be deleted
@@ -409,12 +417,19 @@ def _check_tenant(
         raise ValidationError(resource.tenant_attribute, "the record belongs to another tenant")
 
 
-def _direct_create(
-    session: Session, action: ActionDef, replaying: Replaying | None, hooks: list[HookFn]
+def _direct(
+    session: Session,
+    action: ActionDef,
+    record: Any,
+    replaying: Replaying | None,
+    hooks: list[HookFn],
 ) -> bool:
-    """Insert with Core rather than a flush: when nothing could tell (no hook, no listener),
-    outside replay and the batched flushes of bulk calls."""
+    """Write with Core rather than a flush: when nothing could tell (no hook, no listener),
+    outside replay and the batched flushes of bulk calls. An update needs its record persistent
+    in ``session``."""
     if replaying is not None or hooks or session.info.get(_ATOMIC):
+        return False
+    if record is not None and inspect(record).session is not session:
         return False
     return unobserved(session, [action.resource.model])
 
@@ -491,10 +506,12 @@ def _flush(session: Session, action: ActionDef, hooks: list[HookFn]) -> None:
 # --- the event row -----------------------------------------------------------------------------
 
 
-def _write_event(cs: Changeset, action: ActionDef, record: Any, timestamp: str | None) -> None:
+def _write_event(
+    cs: Changeset, action: ActionDef, value_of: Callable[[str], Any], timestamp: str | None
+) -> None:
     log = action.resource.log
     assert log is not None
-    row = event_row(cs, action, partial(getattr, record), timestamp)
+    row = event_row(cs, action, value_of, timestamp)
     _locks.take(cs, action)
     # Through the connection: an ORM execute would autoflush, undoing batched flushes.
     cs.session.connection().execute(insert_statement(log.table), row)
@@ -523,6 +540,15 @@ def event_row(
         if isinstance(cs.actor, actor.actor_class):
             row[actor.column] = getattr(cs.actor, actor.key)
     return row
+
+
+def as_written(values: Mapping[str, Any], record: Any) -> Callable[[str], Any]:
+    """Read an attribute as the action set it, else from ``record`` (a key, say)."""
+
+    def value_of(name: str) -> Any:
+        return values[name] if name in values else getattr(record, name)
+
+    return value_of
 
 
 def _event_data(cs: Changeset, action: ActionDef, encrypted: bool) -> dict[str, Any]:

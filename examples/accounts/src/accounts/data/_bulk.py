@@ -10,7 +10,7 @@ the action has hooks or is an upsert, or an ORM listener or ``@validates`` watch
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sqlalchemy import insert
@@ -18,7 +18,15 @@ from sqlalchemy.orm import Session
 
 from . import _locks
 from ._direct import insert_statement, nullable_columns, unobserved
-from ._engine import ActionDef, _changeset, _prepare, atomic, event_row, run_create
+from ._engine import (
+    ActionDef,
+    _changeset,
+    _prepare,
+    as_written,
+    atomic,
+    event_row,
+    run_create,
+)
 from .changeset import Changeset
 
 
@@ -49,7 +57,7 @@ def run_create_many(
         if action.writes_events and log is not None:
             timestamp = action.resource.create_timestamp
             rows = [
-                event_row(cs, action, _as_written(cs, record), timestamp)
+                event_row(cs, action, as_written(cs.attributes, record), timestamp)
                 for cs, record in zip(changesets, records, strict=True)
             ]
             for cs in changesets:
@@ -86,14 +94,3 @@ def _one_by_one(
         run_create(session, action, params, actor=actor, metadata=metadata, tenant=tenant)
         for params in inputs
     ]
-
-
-def _as_written(cs: Changeset, record: Any) -> Callable[[str], Any]:
-    """An attribute as the action set it (as the single action's event records it), else as
-    the database returned it (a generated key)."""
-    attributes = cs.attributes
-
-    def value_of(name: str) -> Any:
-        return attributes[name] if name in attributes else getattr(record, name)
-
-    return value_of
