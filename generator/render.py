@@ -18,6 +18,7 @@ RUNTIME_MODULES = (
     "_bulk.py",
     "_direct.py",
     "_engine.py",
+    "_events.py",
     "_fold.py",
     "_locks.py",
     "_replay.py",

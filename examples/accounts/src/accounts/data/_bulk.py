@@ -18,15 +18,8 @@ from sqlalchemy.orm import Session
 
 from . import _locks
 from ._direct import insert_statement, nullable_columns, unobserved
-from ._engine import (
-    ActionDef,
-    _changeset,
-    _prepare,
-    as_written,
-    atomic,
-    event_row,
-    run_create,
-)
+from ._engine import ActionDef, _changeset, _prepare, atomic, run_create
+from ._events import as_written, event_row
 from .changeset import Changeset
 
 

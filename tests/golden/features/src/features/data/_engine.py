@@ -6,6 +6,7 @@ The generated modules describe each resource and action with the definitions bel
 same pipeline with ``replaying=True``: hooks are skipped, the recorded primary key and changed
 attributes are forced, and no event is written. Bulk creates (``_bulk.py``) and replay's folded
 pages (``_fold.py``) run the pipeline's first half here (:func:`_prepare`) and write in batches.
+The event row is built in ``_events.py``; writes that skip the unit of work are in ``_direct.py``.
 """
 
 from __future__ import annotations
@@ -20,10 +21,11 @@ from sqlalchemy import Table, and_, inspect, select
 from sqlalchemy.orm import Session
 
 from . import _locks
-from ._direct import insert_record, insert_statement, settle, unobserved, update_record
+from ._direct import insert_record, settle, unobserved, update_record
+from ._events import as_written, write_event
 from ._locks import LockKey
 from ._rules import ChangeDef, Check
-from ._support import check_keys, json_decoder, to_json, utcnow
+from ._support import check_keys, json_decoder, utcnow
 from .changeset import Changeset
 from .errors import ValidationError
 
@@ -183,7 +185,7 @@ def run_create(
             _flush(session, action, after)
         if replaying is None and action.writes_events:
             timestamp = resource.update_timestamp if existing else resource.create_timestamp
-            _write_event(cs, action, partial(getattr, record), timestamp)
+            write_event(cs, action, partial(getattr, record), timestamp)
         for hook in after:
             hook(cs, record)
     return record
@@ -213,14 +215,14 @@ def run_update(
             update_record(session, record, cs.attributes)
             if action.writes_events:
                 value_of = as_written(cs.attributes, record)
-                _write_event(cs, action, value_of, resource.update_timestamp)
+                write_event(cs, action, value_of, resource.update_timestamp)
             settle(record, cs.attributes)
             return record
         for name, value in cs.attributes.items():
             setattr(record, name, value)
         _flush(session, action, after)
         if replaying is None and action.writes_events:
-            _write_event(cs, action, partial(getattr, record), resource.update_timestamp)
+            write_event(cs, action, partial(getattr, record), resource.update_timestamp)
         for hook in after:
             hook(cs, record)
     return record
@@ -249,7 +251,7 @@ def run_destroy(
             for name, value in cs.attributes.items():
                 setattr(record, name, value)
         if replaying is None and action.writes_events:
-            _write_event(cs, action, partial(getattr, record), None)
+            write_event(cs, action, partial(getattr, record), None)
         if action.soft_attribute is None:
             if inspect(record).pending:
                 session.flush()  # created earlier in a batch: it must exist to be deleted
@@ -501,98 +503,3 @@ def _flush(session: Session, action: ActionDef, hooks: list[HookFn]) -> None:
         and action.resource.attributes[action.resource.primary_key].generated
     ):
         session.flush()  # the event needs the key the database assigns
-
-
-# --- the event row -----------------------------------------------------------------------------
-
-
-def _write_event(
-    cs: Changeset, action: ActionDef, value_of: Callable[[str], Any], timestamp: str | None
-) -> None:
-    log = action.resource.log
-    assert log is not None
-    row = event_row(cs, action, value_of, timestamp)
-    _locks.take(cs, action)
-    # Through the connection: an ORM execute would autoflush, undoing batched flushes.
-    cs.session.connection().execute(insert_statement(log.table), row)
-
-
-def event_row(
-    cs: Changeset, action: ActionDef, value_of: Callable[[str], Any], timestamp: str | None
-) -> dict[str, Any]:
-    """The event of one action call; ``value_of`` reads the written record's attributes."""
-    resource = action.resource
-    log = resource.log
-    assert log is not None
-    occurred_at = value_of(timestamp) if timestamp else None
-    row: dict[str, Any] = {
-        "record_id": value_of(resource.primary_key),
-        "version": action.version,
-        "occurred_at": occurred_at or utcnow(),
-        "resource": resource.name,
-        "action": action.name,
-        "action_type": action.type,
-        "data": _event_data(cs, action, log.encrypted),
-        "metadata": to_json(cs.metadata),
-        "changed_attributes": _changed_attributes(cs, action, value_of),
-    }
-    for actor in log.actors:
-        if isinstance(cs.actor, actor.actor_class):
-            row[actor.column] = getattr(cs.actor, actor.key)
-    return row
-
-
-def as_written(values: Mapping[str, Any], record: Any) -> Callable[[str], Any]:
-    """Read an attribute as the action set it, else from ``record`` (a key, say)."""
-
-    def value_of(name: str) -> Any:
-        return values[name] if name in values else getattr(record, name)
-
-    return value_of
-
-
-def _event_data(cs: Changeset, action: ActionDef, encrypted: bool) -> dict[str, Any]:
-    """The input exactly as given; sensitive values nulled unless the log is encrypted."""
-    attributes = action.resource.attributes
-    data: dict[str, Any] = {}
-    for name, value in cs.params.items():
-        spec = attributes.get(name) if name in action.accept else action.arguments.get(name)
-        sensitive = spec is not None and spec.sensitive
-        data[name] = None if sensitive and not encrypted else to_json(value)
-    return data
-
-
-def _changed_attributes(
-    cs: Changeset, action: ActionDef, value_of: Callable[[str], Any]
-) -> dict[str, Any]:
-    """Every attribute the action set that was not input; belongs_to keys always."""
-    resource = action.resource
-    changed: dict[str, Any] = {}
-    for name, attr in resource.attributes.items():
-        if name in cs.attributes:
-            if name in cs.params and not attr.foreign_key:
-                continue
-            changed[name] = to_json(value_of(name))
-    if action.type == "create" and resource.primary_key not in cs.params:
-        changed[resource.primary_key] = to_json(value_of(resource.primary_key))
-    return changed
-
-
-def decode_input(action: ActionDef, raw: Mapping[str, Any]) -> dict[str, Any]:
-    """JSON-native event values back to the Python types of the target action's inputs (values
-    for anything else are dropped)."""
-    return _decode(action.decoders, raw)
-
-
-def decode_attributes(resource: ResourceDef, raw: Mapping[str, Any]) -> dict[str, Any]:
-    """The same for a resource's attributes."""
-    return _decode(resource.decoders, raw)
-
-
-def _decode(decoders: Mapping[str, Decoder | None], raw: Mapping[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for name, value in raw.items():
-        if name in decoders:
-            decode = decoders[name]
-            out[name] = value if decode is None or value is None else decode(value)
-    return out

@@ -27,12 +27,11 @@ from sqlalchemy.schema import sort_tables
 from ._direct import nullable_columns, unobserved
 from ._engine import (
     ActionDef,
+    Decoder,
     Replaying,
     ResourceDef,
     _changeset,
     _prepare,
-    decode_attributes,
-    decode_input,
 )
 from .changeset import Changeset
 from .errors import ReplayError
@@ -379,3 +378,23 @@ def not_found(event: Row[Any], target: ActionDef) -> str:
         f"record {event.record_id} not found when replaying {event.action_type} "
         f"event {event.id} into {target.resource.name}.{target.name}"
     )
+
+
+def decode_input(action: ActionDef, raw: Mapping[str, Any]) -> dict[str, Any]:
+    """JSON-native event values back to the Python types of the target action's inputs (values
+    for anything else are dropped)."""
+    return _decode(action.decoders, raw)
+
+
+def decode_attributes(resource: ResourceDef, raw: Mapping[str, Any]) -> dict[str, Any]:
+    """The same for a resource's attributes."""
+    return _decode(resource.decoders, raw)
+
+
+def _decode(decoders: Mapping[str, Decoder | None], raw: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, value in raw.items():
+        if name in decoders:
+            decode = decoders[name]
+            out[name] = value if decode is None or value is None else decode(value)
+    return out
