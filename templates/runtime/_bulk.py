@@ -16,7 +16,7 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from . import _locks
-from ._direct import insert_statement, nullable_columns, unobserved
+from ._direct import full_row, insert_statement, unobserved
 from ._engine import ActionDef, _changeset, _prepare, atomic, run_create
 from ._events import as_written, event_row
 from .changeset import Changeset
@@ -60,8 +60,7 @@ def run_create_many(
 
 def _insert_records(session: Session, model: type[Any], changesets: list[Changeset]) -> list[Any]:
     """One ORM ``INSERT ... RETURNING`` per shape of row; the records, in the inputs' order."""
-    nulls = dict.fromkeys(nullable_columns(model.__table__))
-    rows = [{**nulls, **cs.attributes} for cs in changesets]
+    rows = [full_row(model.__table__, cs.attributes) for cs in changesets]
     shapes: dict[frozenset[str], list[int]] = {}
     for index, row in enumerate(rows):
         shapes.setdefault(frozenset(row), []).append(index)

@@ -17,13 +17,12 @@ from sqlalchemy.orm import Session
 from ._engine import (
     ActionDef,
     EventLogDef,
-    ResourceDef,
     atomic,
     run_create,
     run_destroy,
     run_update,
 )
-from ._fold import Routed, eligible, fold_page, not_found, replay_input
+from ._fold import Routed, eligible, fold_page, not_found, replay_input, touched_records
 from .errors import ReplayError
 
 ProgressFn = Callable[[int, int], None]
@@ -197,19 +196,8 @@ def _route(
 def _prefetch(session: Session, routed: Routed) -> dict[tuple[type[Any], Any], Any]:
     """Load the records the page's updates and destroys touch, except those the page creates
     itself: one IN query per table, instead of one SELECT (and one autoflush) per event."""
-    wanted: dict[str, tuple[ResourceDef, set[Any]]] = {}
-    created: set[tuple[str, Any]] = set()
-    for event, targets in routed:
-        if isinstance(targets, ReplayError):
-            continue
-        for target in targets:
-            key = (target.resource.name, event.record_id)
-            if event.action_type == "create":
-                created.add(key)
-            elif key not in created:
-                wanted.setdefault(key[0], (target.resource, set()))[1].add(event.record_id)
     loaded: dict[tuple[type[Any], Any], Any] = {}
-    for resource, ids in wanted.values():
+    for resource, ids in touched_records(routed).values():
         missing = []
         for record_id in ids:
             record = session.identity_map.get(session.identity_key(resource.model, record_id))

@@ -39,9 +39,11 @@ class Changeset:
             return self.attributes[name]
         if name in self.arguments:
             return self.arguments[name]
-        if self.record is not None:
-            return getattr(self.record, name, None)
-        return None
+        return self._record_value(name)
+
+    def _record_value(self, name: str) -> Any:
+        record = self.record
+        return None if record is None else getattr(record, name, None)
 
     def set_attribute(self, name: str, value: Any) -> None:
         self.attributes[name] = value

@@ -52,8 +52,7 @@ def insert_record(session: Session, model: type[Any], values: Mapping[str, Any])
     """
     session.flush()
     table: Table = model.__table__
-    # A column nothing sets is NULL: say so, so that reading it later needs no query.
-    row = {**dict.fromkeys(nullable_columns(table)), **values}
+    row = full_row(table, values)
     result = session.connection().execute(insert_statement(table), row)
     record = model(**row)
     for column, value in zip(table.primary_key, result.inserted_primary_key or (), strict=False):
@@ -103,6 +102,12 @@ def update_statement(table: Table, columns: tuple[str, ...]) -> Update:
 def insert_statement(table: Table) -> Insert:
     """``insert(table)``, built once per table."""
     return insert(table)
+
+
+def full_row(table: Table, values: Mapping[str, Any]) -> dict[str, Any]:
+    """``values`` with NULL for each column nothing sets: said outright, so that rows of a batch
+    share their columns and an object built from the row reads them without a query."""
+    return {**dict.fromkeys(nullable_columns(table)), **values}
 
 
 @functools.cache

@@ -70,16 +70,11 @@ class FoldChangeset(Changeset):
     def record(self, value: Any) -> None:
         self._record = value
 
-    def get(self, name: str) -> Any:
-        if name in self.attributes:
-            return self.attributes[name]
-        if name in self.arguments:
-            return self.arguments[name]
+    def _record_value(self, name: str) -> Any:
         values = self._values
         if values is not None and name in values:
             return values[name]
-        record = self.record
-        return None if record is None else getattr(record, name, None)
+        return super()._record_value(name)
 
 
 class PageFold:
@@ -303,7 +298,7 @@ def fold_page(session: Session, routed: Routed) -> tuple[Counter[str], list[str]
         for t in ts
     }
     page = PageFold(session, resources.values())
-    page.load(_wanted(routed))
+    page.load(touched_records(routed))
     for event, targets in routed:
         if isinstance(targets, ReplayError):
             raise targets
@@ -340,7 +335,7 @@ def _fold_event(
     return None
 
 
-def _wanted(routed: Routed) -> dict[str, tuple[ResourceDef, set[Any]]]:
+def touched_records(routed: Routed) -> dict[str, tuple[ResourceDef, set[Any]]]:
     """The rows the page reads: updated, destroyed or upserted, and not created by the page."""
     wanted: dict[str, tuple[ResourceDef, set[Any]]] = {}
     created: set[tuple[str, Any]] = set()
