@@ -13,8 +13,10 @@ from accounts.data.actions import user as users
 from accounts.data.actions import user_role as roles
 from accounts.data.errors import ValidationError
 from accounts.data.models import Event, Org, User, UserRole
-from sqlalchemy import Engine, create_engine, func, select, text
+from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
+
+from tests.engines import create_engine
 
 
 def events(session: Session) -> list[Event]:

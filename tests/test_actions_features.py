@@ -17,9 +17,10 @@ from features.data.errors import ConfigurationError, ValidationError
 from features.data.models import Account, Event, Ledger, Member
 from features.data.replay import replay_event
 from features.hooks import NOTIFIED
-from sqlalchemy import Engine, create_engine, func, select, text
+from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 
+from tests.engines import create_engine
 from tests.test_replay import snapshot
 
 

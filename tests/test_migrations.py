@@ -27,8 +27,9 @@ from alembic.migration import MigrationContext
 from eventspec import ir
 from eventspec.migrations import SnapshotError, plan_migrations, scaffold_alembic
 from eventspec.migrations.plan import MigrationPlan
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import inspect, text
 
+from tests.engines import create_engine
 from tests.test_models import VENV_BIN, attr, origin, rel, unload, uuid_pk, write_package
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -15,7 +15,8 @@ from accounts.data.clear_records import clear_records
 from accounts.data.errors import ReplayError
 from accounts.data.models import Event, Org, User, UserRole
 from accounts.data.replay import replay
-from sqlalchemy import Engine, func, insert, select
+from sqlalchemy import Engine, delete, func, insert, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 TRACKED = (Org, User, UserRole)
@@ -96,6 +97,20 @@ def test_replay_works_after_every_row_was_deleted(accounts: Engine) -> None:
         replay(session)
     with session_of(accounts) as session:
         assert snapshot(session) == before
+
+
+def test_clear_records_order_is_checked_by_the_database(accounts: Engine) -> None:
+    """Both databases enforce foreign keys (tests/engines.py): deleting parents first fails, so
+    clear_records passing above means its children-first order is right on SQLite too."""
+    build_history(accounts)
+    for parent in (Org, User):
+        with session_of(accounts) as session, session.begin(), pytest.raises(IntegrityError):
+            session.execute(delete(parent))
+    with session_of(accounts) as session, session.begin():
+        clear_records(session)
+    with session_of(accounts) as session:
+        assert all(rows == [] for rows in snapshot(session).values())
+        assert event_count(session) > 0  # the event log is never cleared
 
 
 def test_replay_to_an_event_id_and_to_a_point_in_time(accounts: Engine) -> None:

@@ -111,11 +111,6 @@ def shop(tmp_path: Path, engine: Engine) -> Iterator[SimpleNamespace]:
     finally:
         sys.path.remove(str(tmp_path / "src"))
     models: ModuleType = modules["data.models"]
-    if engine.dialect.name == "sqlite":
-        # Enforce the foreign keys, so that ON DELETE CASCADE happens on SQLite too.
-        event.listen(
-            engine, "connect", lambda dbapi, _record: dbapi.execute("PRAGMA foreign_keys=ON")
-        )
     models.Base.metadata.create_all(engine)
     yield SimpleNamespace(
         engine=engine,
