@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
+import pytest
 from accounts.actors import SystemActor
 from accounts.data.actions import org as orgs
 from accounts.data.actions import user as users
@@ -13,7 +15,7 @@ from accounts.data.clear_records import clear_records
 from accounts.data.errors import ValidationError
 from accounts.data.models import Event, Org, User
 from accounts.data.replay import replay
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.exc import IntegrityError
@@ -25,9 +27,17 @@ EMAILS = [f"user{i}@example.com" for i in range(5)]
 NAMES = st.sampled_from(["Acme", "Globex", "Initech", "Umbrella", "Hooli"])
 index = st.integers(min_value=0, max_value=20)
 
+org_create = st.tuples(st.just("org_create"), NAMES)
+# A history opens with a create into empty tables: it cannot be refused, so one operation applies.
+opening = st.one_of(
+    org_create,
+    st.tuples(
+        st.just("user_create"), st.sampled_from(EMAILS), st.none(), st.just("member"), st.none()
+    ),
+)
 operations = st.lists(
     st.one_of(
-        st.tuples(st.just("org_create"), NAMES),
+        org_create,
         st.tuples(st.just("org_rename"), index, NAMES),
         st.tuples(st.just("org_destroy"), index),
         st.tuples(
@@ -44,9 +54,9 @@ operations = st.lists(
         st.tuples(st.just("user_destroy"), index),
         st.tuples(st.just("role_grant"), index, st.sampled_from(["viewer", "editor"])),
     ),
-    min_size=1,
-    max_size=25,
+    max_size=24,
 )
+histories = st.builds(lambda first, rest: [first, *rest], opening, operations)
 actors = st.sampled_from([None, SystemActor("cron"), "first-user"])
 
 
@@ -55,16 +65,40 @@ def pick(session: Session, model: Any, i: int) -> Any:
     return rows[i % len(rows)] if rows else None
 
 
-def apply(session: Session, op: tuple[Any, ...], actor: Any) -> None:
+Refusal = type[Exception] | None
+
+
+def exists(session: Session, *conditions: Any) -> bool:
+    return session.scalar(select(func.count()).where(*conditions)) != 0
+
+
+def has_nul(*values: str | None) -> bool:
+    return any(value is not None and "\x00" in value for value in values)
+
+
+def prepare(
+    session: Session, op: tuple[Any, ...], actor: Any
+) -> tuple[Callable[[], object], Refusal] | None:
+    """The call that performs ``op``, and the error it must raise (``None``: it must apply),
+    predicted from the state before it; ``None`` when the operation has no record to act on.
+
+    Refusals: NUL in a string (a validation), a duplicate org slug or user email (a unique
+    constraint), an org that still has users (a foreign key), suspending a suspended user.
+    """
     kind, *args = op
     if actor == "first-user":
         actor = pick(session, User, 0)
     if kind == "org_create":
-        orgs.create(session, name=args[0], actor=actor)
-    elif kind == "user_create":
+        # The sampled names are words whose slugs differ: equal slugs means equal names.
+        clash = exists(session, Org.name == args[0])
+        return partial(orgs.create, session, name=args[0], actor=actor), (
+            IntegrityError if clash else None
+        )
+    if kind == "user_create":
         email, org_i, role, password = args
         org = pick(session, Org, org_i) if org_i is not None else None
-        users.create(
+        call = partial(
+            users.create,
             session,
             email=email,
             org_id=org.id if org else None,
@@ -73,34 +107,45 @@ def apply(session: Session, op: tuple[Any, ...], actor: Any) -> None:
             actor=actor,
             metadata={"op": kind},
         )
-    elif kind == "user_register":
-        users.register(session, email=args[0], given_name=args[1], actor=actor)
-    elif kind in ("org_rename", "org_destroy"):
+        if has_nul(password):
+            return call, ValidationError
+        return call, IntegrityError if exists(session, User.email == email) else None
+    if kind == "user_register":
+        call = partial(users.register, session, email=args[0], given_name=args[1], actor=actor)
+        return call, ValidationError if has_nul(args[1]) else None
+    if kind in ("org_rename", "org_destroy"):
         org = pick(session, Org, args[0])
         if org is None:
-            return
+            return None
         if kind == "org_rename":
-            orgs.rename(session, org, name=args[1], actor=actor)
-        elif not session.scalar(select(func.count()).where(User.org_id == org.id)):
-            orgs.destroy(session, org, actor=actor)
-    elif kind == "role_grant":
-        user = pick(session, User, args[0])
-        if user is not None:
-            roles.grant(session, name=args[1], user_id=user.id, actor=actor)
-    else:
+            clash = exists(session, Org.name == args[1], Org.id != org.id)
+            call = partial(orgs.rename, session, org, name=args[1], actor=actor)
+            return call, IntegrityError if clash else None
+        call = partial(orgs.destroy, session, org, actor=actor)
+        return call, IntegrityError if exists(session, User.org_id == org.id) else None
+    if kind == "role_grant":
         user = pick(session, User, args[0])
         if user is None:
-            return
-        if kind == "user_update":
-            users.update(session, user, given_name=args[1], actor=actor)
-        elif kind == "user_suspend":
-            users.suspend(session, user, actor=actor)
-        elif kind == "user_soft_delete":
-            users.soft_delete(session, user, actor=actor)
-        else:
-            for role in list(user.roles):
-                roles.revoke(session, role, actor=actor)
-            users.destroy(session, user, actor=actor)
+            return None
+        return partial(roles.grant, session, name=args[1], user_id=user.id, actor=actor), None
+    user = pick(session, User, args[0])
+    if user is None:
+        return None
+    if kind == "user_update":
+        call = partial(users.update, session, user, given_name=args[1], actor=actor)
+        return call, ValidationError if has_nul(args[1]) else None
+    if kind == "user_suspend":
+        call = partial(users.suspend, session, user, actor=actor)
+        return call, ValidationError if user.status == "suspended" else None
+    if kind == "user_soft_delete":
+        return partial(users.soft_delete, session, user, actor=actor), None
+
+    def destroy() -> None:
+        for role in list(user.roles):
+            roles.revoke(session, role, actor=actor)
+        users.destroy(session, user, actor=actor)
+
+    return destroy, None
 
 
 def reset(engine: Engine) -> None:
@@ -114,21 +159,36 @@ def reset(engine: Engine) -> None:
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(history=operations, actor_choices=st.lists(actors, min_size=25, max_size=25), data=st.data())
+@given(history=histories, actor_choices=st.lists(actors, min_size=25, max_size=25), data=st.data())
 def test_replay_rebuilds_every_state_of_a_random_history(
     accounts: Engine, history: list[tuple[Any, ...]], actor_choices: list[Any], data: Any
 ) -> None:
     reset(accounts)
     moments: list[tuple[int, dict[str, list[Any]]]] = []
+    applied = refused = 0
     for op, actor in zip(history, actor_choices, strict=False):
         with Session(accounts) as session, session.begin():
-            # A failed action leaves nothing behind and the transaction goes on.
-            with contextlib.suppress(ValidationError, IntegrityError):
-                apply(session, op, actor)
+            before = session.scalar(select(func.count(Event.id)))
+            step = prepare(session, op, actor)
+            if step is None:
+                continue
+            call, refusal = step
+            if refusal is None:
+                call()
+                applied += 1
+            else:
+                # A refused action leaves nothing behind and the transaction goes on.
+                with pytest.raises(refusal):
+                    call()
+                refused += 1
+            written = session.scalar(select(func.count(Event.id)))
+            assert written == before if refusal else written > before, op
             last = session.scalar(select(func.max(Event.id)))
         with Session(accounts) as session:
             if last is not None:
                 moments.append((last, snapshot(session)))
+    assert applied >= 1  # the opening create
+    note(f"{applied} applied, {refused} refused, {len(history) - applied - refused} skipped")
     with Session(accounts) as session:
         final, events = snapshot(session), session.scalar(select(func.count(Event.id)))
 
