@@ -146,6 +146,19 @@ def test_every_diagnostic_code_is_documented() -> None:
     assert sorted(code for code in used if f"| {code} |" not in reference) == []
 
 
+def test_checks_page_lists_every_diagnostic_code() -> None:
+    """docs/checks.md has a row for every code the generator uses, and no code it does not."""
+    used = {
+        code
+        for path in (ROOT / "generator").rglob("*.py")
+        for code in re.findall(r"\"(ES\d{3})\"", path.read_text(encoding="utf-8"))
+    }
+    page = (ROOT / "docs" / "checks.md").read_text(encoding="utf-8")
+    rows = set(re.findall(r"^\| (ES\d{3}) \|", page, re.MULTILINE))
+    assert sorted(used - rows) == []
+    assert sorted(rows - used) == []
+
+
 def _slug(heading: str) -> str:
     text = re.sub(r"[^\w\- ]", "", heading.strip().lower())
     return text.replace(" ", "-")
