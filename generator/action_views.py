@@ -8,8 +8,9 @@ from dataclasses import dataclass
 
 from . import ir
 from .filters import layout, statement
+from .printer import docstring, py
 from .pyfmt import Call, Dict, Expr, Seq
-from .render import default_expr, py, python_type, ref_expr, type_kind, typed_dict_name
+from .render import default_expr, python_type, ref_expr, type_kind, typed_dict_name
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,7 @@ class ActionView:
     definition: str  # "CREATE = engine.ActionDef(...)", formatted
     tracked: bool
     version: int
-    docstring: str
+    docstring: str  # source
     call: str  # the body line running the action
     many_call: str  # the bulk variant's body: one call (creates), or a line inside its loop
 
@@ -151,9 +152,9 @@ def _action_view(resource: ir.Resource, action: ir.Action, tracked: bool) -> Act
         effect = f"writes a {events.event_log} event, version {version}"
     else:
         effect = "writes no event (ignored); a replay target"
-    docstring = f"{action.type.capitalize()} a {resource.name}: {effect}."
-    if action.description:
-        docstring += "\n\n    " + action.description.strip().replace("\n", "\n    ") + "\n    "
+    text = f"{action.type.capitalize()} a {resource.name}: {effect}."
+    if action.description.strip():
+        text += "\n\n" + action.description.strip()
     return ActionView(
         action=action,
         constant=constant,
@@ -162,7 +163,7 @@ def _action_view(resource: ir.Resource, action: ir.Action, tracked: bool) -> Act
         definition=statement(constant, _action_def(resource, action, tracked, version)),
         tracked=tracked,
         version=version,
-        docstring=docstring,
+        docstring=docstring(text, 1),
         call=statement(f"result: {resource.name}", run, indent=1),
         many_call=(
             statement("return", many, indent=1, operator=" ")

@@ -92,15 +92,5 @@ def import_name_key(name: str) -> tuple[int, str]:
     return (kind, name.lower())
 
 
-def py_str(value: str) -> str:
-    """A string literal quoted the way ruff format prefers (double quotes unless that escapes)."""
-    text = repr(value)
-    if text.startswith("'") and '"' not in value:
-        return '"' + text[1:-1].replace("\\'", "'") + '"'
-    return text
-
-
 def register_filters(env: jinja2.Environment) -> None:
-    env.filters.update(
-        {"layout": layout, "statement": statement, "py_str": py_str, "from_import": from_import}
-    )
+    env.filters.update({"layout": layout, "statement": statement, "from_import": from_import})
