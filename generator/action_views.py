@@ -12,6 +12,11 @@ from .printer import docstring, py
 from .pyfmt import Call, Dict, Expr, Seq
 from .render import default_expr, python_type, ref_expr, type_kind, typed_dict_name
 
+# What an actions module may import besides the fixed lines of its template.
+STDLIB_MODULES = ("datetime", "decimal", "uuid")
+TYPING_NAMES = ("Any", "TypedDict", "Unpack", "Literal", "Required")
+SUPPORT_NAMES = ("utcnow", "utcnow_seconds", "uuidv7")
+
 
 @dataclass(frozen=True)
 class InputField:
@@ -53,19 +58,15 @@ def resource_view(resource: ir.Resource, log: ir.EventLog | None) -> ResourceVie
         view.definition + "".join(f.annotation for f in view.fields) for view in actions
     )
     uses_rules = "rules." in text
-    typing = {"Any", "TypedDict", "Unpack"}
-    typing |= {name for name in ("Literal", "Required") if f"{name}[" in text}
+    typing = set(TYPING_NAMES[:3])
+    typing |= {name for name in TYPING_NAMES[3:] if f"{name}[" in text}
     return ResourceView(
         resource=resource,
         definition=definition,
         actions=actions,
-        stdlib=tuple(m for m in ("datetime", "decimal", "uuid") if f"{m}." in text),
+        stdlib=tuple(m for m in STDLIB_MODULES if f"{m}." in text),
         typing=tuple(sorted(typing)),
-        support=tuple(
-            name
-            for name in ("utcnow", "utcnow_seconds", "uuidv7")
-            if re.search(rf"\b{name}\b", text)
-        ),
+        support=tuple(name for name in SUPPORT_NAMES if re.search(rf"\b{name}\b", text)),
         uses_rules=uses_rules,
         has_create=any(a.type == "create" for a in resource.actions),
     )
