@@ -64,10 +64,10 @@ def build_project(
     settings: Raw, root: Path, origin: Origin, specs: list[SpecDocument]
 ) -> tuple[Project, list[Diagnostic]]:
     names = _Names()
-    for part in str(settings["package"]).split("."):
-        if keyword.iskeyword(part):
-            message = f"package '{settings['package']}' contains the Python keyword '{part}'"
-            names.out.append(at(origin, "ES201", message, "package"))
+    problem = package_problem(str(settings["package"]))
+    if problem is not None:
+        message = f"package {str(settings['package'])!r} {problem}"
+        names.out.append(at(origin, "ES201", message, "package"))
     raw_resources = [s for s in specs if s.kind == "resource"]
     primary_keys = {str(s.value["name"]): _declared_primary_key(s.value) for s in raw_resources}
     logs = [_event_log(s, primary_keys, names) for s in specs if s.kind == "event_log"]
@@ -84,6 +84,16 @@ def build_project(
         event_logs=tuple(sorted(logs, key=lambda e: e.name)),
     )
     return project, names.out
+
+
+def package_problem(package: str) -> str | None:
+    """Why ``package`` is not an import path for the generated package (config and ``init``)."""
+    for part in package.split("."):
+        if not part.isidentifier():
+            return "is not a dotted import path of Python identifiers like 'accounts.data'"
+        if keyword.iskeyword(part):
+            return f"contains the Python keyword {part!r}"
+    return None
 
 
 class _Names:
