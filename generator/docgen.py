@@ -120,6 +120,7 @@ CODES = (
         "A reference whose top-level package has the name of something the generated module "
         "defines or imports (`engine`, `rules`, `uuid`, an action, ...).",
     ),
+    ("ES262", "Text that generated code cannot hold: a lone surrogate such as `\\ud800`."),
 )
 
 

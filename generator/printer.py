@@ -122,3 +122,12 @@ def _doc_line(line: str, *, first: bool, last: bool) -> str:
 def comment(text: str) -> str:
     """``text`` made safe to follow ``#`` on one line: no character can end the comment."""
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def unrepresentable(text: str) -> str | None:
+    """Why ``text`` cannot appear in generated code, or None: a lone surrogate has no UTF-8
+    form, so no file, class docstring or database column can hold it."""
+    for index, char in enumerate(text):
+        if "\ud800" <= char <= "\udfff":
+            return f"holds a lone surrogate {char!r} at index {index}"
+    return None
