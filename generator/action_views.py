@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from . import ir
 from .filters import layout, statement
-from .printer import docstring, py
+from .printer import docstring, expr, py
 from .pyfmt import Call, Dict, Expr, Seq
 from .render import default_expr, python_type, ref_expr, type_kind, typed_dict_name
 
@@ -241,7 +241,7 @@ def _change(change: ir.Change) -> Call:
         elif change.from_actor:
             kwargs.append(("from_actor", py(change.from_actor)))
         else:
-            kwargs.append(("value", py(change.value)))
+            kwargs.append(("value", expr(change.value)))
         return Call("rules.set_attribute", [py(change.attribute)], kwargs + _where(change.where))
     kind = "change" if change.kind == "call" else change.kind
     assert change.ref is not None
@@ -274,11 +274,11 @@ def _validation(validation: ir.Validation) -> Call:
     if kind == "match":
         args.append(py(options["pattern"]))
     elif kind == "one_of":
-        args.append(py(list(options["values"])))  # type: ignore[call-overload]
+        args.append(expr(list(options["values"])))  # type: ignore[call-overload]
     elif kind in ("attribute_equals", "attribute_does_not_equal"):
-        args.append(py(options.get("value")))
+        args.append(expr(options.get("value")))
     else:
-        kwargs += [(k, py(v)) for k, v in options.items() if k != "attribute"]
+        kwargs += [(k, expr(v)) for k, v in options.items() if k != "attribute"]
     return Call(f"rules.{kind}", args, kwargs + extra)
 
 

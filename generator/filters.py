@@ -63,6 +63,13 @@ def statement(target: str, expr: Expr, indent: int = 0, operator: str = " = ") -
         opening = expr.open
     else:
         opening = one_line if isinstance(expr, str) else "{"
+    name, colon, annotation = target.partition(": ")
+    if len(head) + len(opening) > WIDTH and colon and annotation.endswith("]"):
+        # The annotation alone is too long: ruff splits its outer subscript, e.g. Mapped[...].
+        outer, _, inner = annotation[:-1].partition("[")
+        pad = INDENT * (indent + 1)
+        head = f"{INDENT * indent}{name}: {outer}[\n{pad}{inner}\n{INDENT * indent}]{operator}"
+        return head + layout(expr, indent, len("]" + operator))
     if len(head) + len(one_line) > WIDTH and len(head) + len(opening) > WIDTH:
         # Not even the opening bracket fits: ruff wraps the right-hand side in parentheses.
         pad = INDENT * (indent + 1)

@@ -13,6 +13,8 @@ import math
 import uuid
 from collections.abc import Mapping
 
+from .pyfmt import Dict, Expr, Seq, flat
+
 # ``repr`` escapes every character that is not printable; these have shorter spellings.
 _ESCAPES = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
@@ -30,12 +32,8 @@ def py(value: object) -> str:
         return _string(value)
     if isinstance(value, float):
         return repr(value) if math.isfinite(value) else f"float({_string(repr(value))})"
-    if isinstance(value, Mapping):
-        return "{" + ", ".join(f"{py(k)}: {py(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, list):
-        return "[" + ", ".join(py(v) for v in value) + "]"
-    if isinstance(value, tuple):
-        return "(" + ", ".join(py(v) for v in value) + ("," if len(value) == 1 else "") + ")"
+    if isinstance(value, Mapping | list | tuple):
+        return flat(expr(value))
     if isinstance(value, decimal.Decimal):
         return f"decimal.Decimal({_string(str(value))})"
     if isinstance(value, uuid.UUID):
@@ -43,6 +41,15 @@ def py(value: object) -> str:
     if isinstance(value, datetime.date | datetime.time | datetime.timedelta):
         return repr(value)  # datetime.date(2024, 1, 2): only numbers and datetime.timezone.utc
     raise TypeError(f"no Python literal for {type(value).__name__}")
+
+
+def expr(value: object) -> Expr:
+    """``value`` as a layout tree: a long list, tuple or dict breaks as ruff format breaks it."""
+    if isinstance(value, Mapping):
+        return Dict([(expr(k), expr(v)) for k, v in value.items()])
+    if isinstance(value, list | tuple):
+        return Seq("[" if isinstance(value, list) else "(", [expr(v) for v in value])
+    return py(value)
 
 
 def _string(value: str) -> str:
