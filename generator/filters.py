@@ -8,6 +8,7 @@ hugging step. Templates use these helpers, so generated code needs no formatter 
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable
 
 import jinja2
@@ -24,7 +25,7 @@ def layout(expr: Expr, indent: int = 0, prefix_len: int = 0, suffix_len: int = 0
     and is followed by ``suffix_len`` characters; continuation lines are indented accordingly."""
     one_line = flat(expr)
     room = WIDTH - len(INDENT) * indent - prefix_len - suffix_len
-    if isinstance(expr, str) or len(one_line) <= room:
+    if isinstance(expr, str) or width(one_line) <= room:
         return one_line
     pad = INDENT * (indent + 1)
     items: list[tuple[str, Expr]]
@@ -32,11 +33,11 @@ def layout(expr: Expr, indent: int = 0, prefix_len: int = 0, suffix_len: int = 0
         opening, closing = f"{expr.fn}(", ")"
         items = [("", a) for a in expr.args] + [(f"{k}=", v) for k, v in expr.kwargs]
         hugged = ", ".join(prefix + flat(value) for prefix, value in items)
-        if items and len(pad) + len(hugged) <= WIDTH:
+        if items and len(pad) + width(hugged) <= WIDTH:
             return f"{opening}\n{pad}{hugged}\n{INDENT * indent}{closing}"
         if len(items) == 1:  # a sole argument splits inside its own brackets, without a comma
             prefix, value = items[0]
-            inner = layout(value, indent + 1, len(prefix), 0)
+            inner = layout(value, indent + 1, width(prefix), 0)
             return f"{opening}\n{pad}{prefix}{inner}\n{INDENT * indent}{closing}"
     elif isinstance(expr, Seq):
         opening, closing = expr.open, _CLOSE[expr.open]
@@ -48,9 +49,23 @@ def layout(expr: Expr, indent: int = 0, prefix_len: int = 0, suffix_len: int = 0
     if not items:
         return one_line
     lines = [
-        pad + prefix + layout(value, indent + 1, len(prefix), 1) + "," for prefix, value in items
+        pad + prefix + layout(value, indent + 1, width(prefix), 1) + "," for prefix, value in items
     ]
     return opening + "\n" + "\n".join(lines) + "\n" + INDENT * indent + closing
+
+
+def width(text: str) -> int:
+    """Columns ``text`` takes as ruff measures them (Unicode width): East Asian wide characters
+    take two, combining marks none. Spec text may hold any of them in a literal."""
+    if text.isascii():
+        return len(text)
+    return sum(_char_width(char) for char in text)
+
+
+def _char_width(char: str) -> int:
+    if unicodedata.category(char) in ("Mn", "Me", "Cf") or "\u1160" <= char <= "\u11ff":
+        return 0  # marks, format characters and Hangul medial vowels and final consonants
+    return 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
 
 
 def statement(target: str, expr: Expr, indent: int = 0, operator: str = " = ") -> str:
@@ -64,25 +79,25 @@ def statement(target: str, expr: Expr, indent: int = 0, operator: str = " = ") -
     else:
         opening = one_line if isinstance(expr, str) else "{"
     name, colon, annotation = target.partition(": ")
-    if len(head) + len(opening) > WIDTH and colon and annotation.endswith("]"):
+    if width(head + opening) > WIDTH and colon and annotation.endswith("]"):
         # The annotation alone is too long: ruff splits its outer subscript, e.g. Mapped[...].
         outer, _, inner = annotation[:-1].partition("[")
         pad = INDENT * (indent + 1)
         head = f"{INDENT * indent}{name}: {outer}[\n{pad}{inner}\n{INDENT * indent}]{operator}"
         return head + layout(expr, indent, len("]" + operator))
-    if len(head) + len(one_line) > WIDTH and len(head) + len(opening) > WIDTH:
+    if width(head + one_line) > WIDTH and width(head + opening) > WIDTH:
         # Not even the opening bracket fits: ruff wraps the right-hand side in parentheses.
         pad = INDENT * (indent + 1)
         inner = layout(expr, indent + 1)
         return f"{head}(\n{pad}{inner}\n{INDENT * indent})"
-    return head + layout(expr, indent, len(head) - len(INDENT) * indent)
+    return head + layout(expr, indent, width(head) - len(INDENT) * indent)
 
 
 def from_import(module: str, names: Iterable[str]) -> str:
     """``from module import a, b`` sorted as ruff's isort does, exploded when too long."""
     ordered = sorted(set(names), key=import_name_key)
     line = f"from {module} import {', '.join(ordered)}"
-    if len(line) <= WIDTH:
+    if width(line) <= WIDTH:
         return line
     body = "".join(f"{INDENT}{name},\n" for name in ordered)
     return f"from {module} import (\n{body})"

@@ -47,6 +47,8 @@ HOSTILE = (
 DESCRIPTION = "\n\n".join(HOSTILE)
 # Values that reach the database too: no NUL (PostgreSQL text cannot hold it).
 VALUES = (INJECTION, '"""', "'''", 'it\'s "quoted"', "back\\slash\\", "{{ x }} ${y}", "a\nb")
+# Wide characters take two columns: ruff format lays out lines by that width.
+WIDE = "タイトルは必須です。空のままでは保存できません。" * 2
 MOODS = ("it's", 'say "hi"', "{{ x }}", "${HOME}", "back\\slash", 'x"""y')
 
 
@@ -80,6 +82,7 @@ def spec_documents() -> dict[str, object]:
                     },
                     {"match": {"attribute": "title", "pattern": "^[^#]*$", "message": '"""'}},
                     {"one_of": {"attribute": "mood", "values": list(MOODS), "message": "\\"}},
+                    {"present": ["title"], "message": WIDE},
                 ],
             },
             "retitle": {
@@ -178,6 +181,9 @@ def test_hostile_text_migrates_runs_and_keeps_its_value(
     with Session(engine) as session, session.begin(), pytest.raises(errors.ValidationError) as err:
         notes.create(session, title="#")
     assert err.value.message == '"""'
+    with Session(engine) as session, session.begin(), pytest.raises(errors.ValidationError) as err:
+        notes.create(session, title=None)
+    assert err.value.message == WIDE
     assert not (hostile_project / "m").exists() and not Path("m").exists()
 
 
