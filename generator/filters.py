@@ -8,6 +8,7 @@ hugging step. Templates use these helpers, so generated code needs no formatter 
 
 from __future__ import annotations
 
+import ast
 import unicodedata
 from collections.abc import Iterable
 
@@ -81,16 +82,63 @@ def statement(target: str, expr: Expr, indent: int = 0, operator: str = " = ") -
     name, colon, annotation = target.partition(": ")
     if width(head + opening) > WIDTH and colon and annotation.endswith("]"):
         # The annotation alone is too long: ruff splits its outer subscript, e.g. Mapped[...].
-        outer, _, inner = annotation[:-1].partition("[")
-        pad = INDENT * (indent + 1)
-        head = f"{INDENT * indent}{name}: {outer}[\n{pad}{inner}\n{INDENT * indent}]{operator}"
-        return head + layout(expr, indent, len("]" + operator))
+        suffix = len(operator) + width(opening)
+        annotation = type_layout(annotation, indent, len(name) + 2, suffix)
+        head = f"{INDENT * indent}{name}: {annotation}{operator}"
+        last = annotation.rsplit("\n", 1)[-1].lstrip(" ") if "\n" in annotation else head
+        return head + layout(expr, indent, width(last) + len(operator) * ("\n" in annotation))
     if width(head + one_line) > WIDTH and width(head + opening) > WIDTH:
         # Not even the opening bracket fits: ruff wraps the right-hand side in parentheses.
         pad = INDENT * (indent + 1)
         inner = layout(expr, indent + 1)
         return f"{head}(\n{pad}{inner}\n{INDENT * indent})"
     return head + layout(expr, indent, width(head) - len(INDENT) * indent)
+
+
+def annotated(name: str, annotation: str, indent: int = 0) -> str:
+    """``name: annotation`` on its own (a TypedDict field), laid out as ruff lays it out."""
+    pad = INDENT * indent
+    line = f"{pad}{name}: {annotation}"
+    if width(line) <= WIDTH:
+        return line
+    tree = ast.parse(annotation, mode="eval").body
+    if isinstance(tree, ast.BinOp):  # a union alone is put in parentheses to split it
+        inner = type_layout(annotation, indent + 1)
+        return f"{line[: len(pad) + len(name) + 2]}(\n{INDENT * (indent + 1)}{inner}\n{pad})"
+    return f"{pad}{name}: {type_layout(annotation, indent, len(name) + 2)}"
+
+
+def type_layout(annotation: str, indent: int = 0, prefix_len: int = 0, suffix_len: int = 0) -> str:
+    """A type annotation that starts ``prefix_len`` columns into a line at ``indent`` levels:
+    a subscript splits inside its brackets (a tuple of items one per line, with a trailing comma),
+    a union puts each ``| part`` on a line of its own."""
+    if width(annotation) <= WIDTH - len(INDENT) * indent - prefix_len - suffix_len:
+        return annotation
+    tree = ast.parse(annotation, mode="eval").body
+
+    def source(node: ast.expr) -> str:
+        text = ast.get_source_segment(annotation, node)
+        assert text is not None
+        return text
+
+    pad, inner_pad = INDENT * indent, INDENT * (indent + 1)
+    if isinstance(tree, ast.BinOp) and isinstance(tree.op, ast.BitOr):
+        parts: list[ast.expr] = []
+        node: ast.expr = tree
+        while isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
+            parts.insert(0, node.right)
+            node = node.left
+        parts.insert(0, node)
+        lines = [type_layout(source(parts[0]), indent)]
+        lines += ["| " + type_layout(source(p), indent, 2) for p in parts[1:]]
+        return f"\n{pad}".join(lines)
+    if isinstance(tree, ast.Subscript):
+        head = source(tree.value)
+        if isinstance(tree.slice, ast.Tuple):
+            items = "".join(f"{inner_pad}{source(e)},\n" for e in tree.slice.elts)
+            return f"{head}[\n{items}{pad}]"
+        return f"{head}[\n{inner_pad}{type_layout(source(tree.slice), indent + 1)}\n{pad}]"
+    return annotation
 
 
 def from_import(module: str, names: Iterable[str]) -> str:
@@ -115,4 +163,11 @@ def import_name_key(name: str) -> tuple[int, str]:
 
 
 def register_filters(env: jinja2.Environment) -> None:
-    env.filters.update({"layout": layout, "statement": statement, "from_import": from_import})
+    env.filters.update(
+        {
+            "layout": layout,
+            "statement": statement,
+            "from_import": from_import,
+            "annotated": annotated,
+        }
+    )

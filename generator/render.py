@@ -11,6 +11,7 @@ from typing import Any
 import jinja2
 
 from . import ir
+from .filters import annotated
 from .ordering import clear_order
 from .printer import comment, docstring, py
 
@@ -93,6 +94,7 @@ def typed_dict_name(action: ir.Action) -> str:
 
 FILTERS: dict[str, Callable[..., Any]] = {
     "py": py,
+    "annotated": annotated,
     "docstring": docstring,
     "comment": comment,
     "python_type": python_type,

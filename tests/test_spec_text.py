@@ -49,6 +49,8 @@ DESCRIPTION = "\n\n".join(HOSTILE)
 VALUES = (INJECTION, '"""', "'''", 'it\'s "quoted"', "back\\slash\\", "{{ x }} ${y}", "a\nb")
 # Wide characters take two columns: ruff format lays out lines by that width.
 WIDE = "タイトルは必須です。空のままでは保存できません。" * 2
+# An enum whose Literal[...] annotation needs several lines.
+STAGES = tuple(f"stage {i} of a long enumeration" for i in range(8))
 MOODS = ("it's", 'say "hi"', "{{ x }}", "${HOME}", "back\\slash", 'x"""y')
 
 
@@ -63,14 +65,16 @@ def spec_documents() -> dict[str, object]:
             "body": {"type": "text", "default": INJECTION},
             "mood": {"type": "enum", "values": list(MOODS), "default": MOODS[1]},
             "tags": {"type": {"array": "string"}},
+            "stage": {"type": "enum", "values": list(STAGES)},
         },
         "actions": {
             "create": {
                 "type": "create",
                 "description": DESCRIPTION,
-                "accept": ["title", "body", "mood"],
+                "accept": ["title", "body", "mood", "stage"],
                 "arguments": {
                     "tone": {"type": "enum", "values": list(MOODS[:3]), "description": INJECTION},
+                    "level": {"type": "enum", "values": list(STAGES), "allow_nil": False},
                 },
                 "validations": [
                     {
@@ -164,7 +168,14 @@ def test_hostile_text_migrates_runs_and_keeps_its_value(
     errors: ModuleType = importlib.import_module(f"{PACKAGE}.errors")
     for title in (v for v in VALUES if v != VALUES[1]):
         with Session(engine) as session, session.begin():
-            note = notes.create(session, title=title, mood=MOODS[-1], tone=MOODS[0])
+            note = notes.create(
+                session,
+                title=title,
+                mood=MOODS[-1],
+                tone=MOODS[0],
+                stage=STAGES[-1],
+                level=STAGES[0],
+            )
             notes.retitle(session, note, title=title + "!")
             note_id = note.id
         with Session(engine) as session:
@@ -174,15 +185,15 @@ def test_hostile_text_migrates_runs_and_keeps_its_value(
             events = session.scalars(select(models.Event).order_by(models.Event.id)).all()
             assert events[-2].data["title"] == title and events[-1].data["title"] == title + "!"
     with Session(engine) as session, session.begin():
-        assert notes.create(session, title="defaults").mood == MOODS[1]
+        assert notes.create(session, title="defaults", level=STAGES[1]).mood == MOODS[1]
     with Session(engine) as session, session.begin(), pytest.raises(errors.ValidationError) as err:
-        notes.create(session, title=VALUES[1])
+        notes.create(session, title=VALUES[1], level=STAGES[1])
     assert err.value.message == INJECTION
     with Session(engine) as session, session.begin(), pytest.raises(errors.ValidationError) as err:
-        notes.create(session, title="#")
+        notes.create(session, title="#", level=STAGES[1])
     assert err.value.message == '"""'
     with Session(engine) as session, session.begin(), pytest.raises(errors.ValidationError) as err:
-        notes.create(session, title=None)
+        notes.create(session, title=None, level=STAGES[1])
     assert err.value.message == WIDE
     assert not (hostile_project / "m").exists() and not Path("m").exists()
 
