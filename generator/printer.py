@@ -106,16 +106,14 @@ def _doc_line(line: str, *, first: bool, last: bool) -> str:
     run = 0  # consecutive unescaped double quotes: a third one would close the docstring
     for char in line:
         run = run + 1 if char == '"' else 0
-        if run == 3:
-            chars.append('\\"')
-            run = 0
-        elif char in _ESCAPES:
-            chars.append(_ESCAPES[char])
-        else:
-            chars.append(char if char.isprintable() else repr(char)[1:-1])
-    # ruff strips spaces at either end of a line and keeps a quote off the docstring's quotes.
-    if chars and chars[0] in (" ", '"' if first else " "):
-        chars[0] = "\\x20" if chars[0] == " " else '\\"'
+        chars.append('\\"' if run == 3 else _char(char, quote=""))
+        run %= 3
+    # ruff strips spaces at either end of a line, and keeps a quote that touches the docstring's
+    # own quotes off them with a space: escaped, they are neither.
+    if chars and chars[0] == " ":
+        chars[0] = "\\x20"
+    elif first and chars and chars[0] == '"':
+        chars[0] = '\\"'
     if chars and chars[-1] == " ":
         chars[-1] = "\\x20"
     if last:
