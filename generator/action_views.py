@@ -8,8 +8,14 @@ from dataclasses import dataclass
 
 from . import ir
 from .filters import layout, statement
+from .printer import docstring, expr, py
 from .pyfmt import Call, Dict, Expr, Seq
-from .render import default_expr, py, python_type, ref_expr, type_kind, typed_dict_name
+from .render import default_expr, python_type, ref_expr, type_kind, typed_dict_name
+
+# What an actions module may import besides the fixed lines of its template.
+STDLIB_MODULES = ("datetime", "decimal", "uuid")
+TYPING_NAMES = ("Any", "TypedDict", "Unpack", "Literal", "Required")
+SUPPORT_NAMES = ("utcnow", "utcnow_seconds", "uuidv7")
 
 
 @dataclass(frozen=True)
@@ -27,7 +33,7 @@ class ActionView:
     definition: str  # "CREATE = engine.ActionDef(...)", formatted
     tracked: bool
     version: int
-    docstring: str
+    docstring: str  # source
     call: str  # the body line running the action
     many_call: str  # the bulk variant's body: one call (creates), or a line inside its loop
 
@@ -52,19 +58,15 @@ def resource_view(resource: ir.Resource, log: ir.EventLog | None) -> ResourceVie
         view.definition + "".join(f.annotation for f in view.fields) for view in actions
     )
     uses_rules = "rules." in text
-    typing = {"Any", "TypedDict", "Unpack"}
-    typing |= {name for name in ("Literal", "Required") if f"{name}[" in text}
+    typing = set(TYPING_NAMES[:3])
+    typing |= {name for name in TYPING_NAMES[3:] if f"{name}[" in text}
     return ResourceView(
         resource=resource,
         definition=definition,
         actions=actions,
-        stdlib=tuple(m for m in ("datetime", "decimal", "uuid") if f"{m}." in text),
+        stdlib=tuple(m for m in STDLIB_MODULES if f"{m}." in text),
         typing=tuple(sorted(typing)),
-        support=tuple(
-            name
-            for name in ("utcnow", "utcnow_seconds", "uuidv7")
-            if re.search(rf"\b{name}\b", text)
-        ),
+        support=tuple(name for name in SUPPORT_NAMES if re.search(rf"\b{name}\b", text)),
         uses_rules=uses_rules,
         has_create=any(a.type == "create" for a in resource.actions),
     )
@@ -151,9 +153,9 @@ def _action_view(resource: ir.Resource, action: ir.Action, tracked: bool) -> Act
         effect = f"writes a {events.event_log} event, version {version}"
     else:
         effect = "writes no event (ignored); a replay target"
-    docstring = f"{action.type.capitalize()} a {resource.name}: {effect}."
-    if action.description:
-        docstring += "\n\n    " + action.description.strip().replace("\n", "\n    ") + "\n    "
+    text = f"{action.type.capitalize()} a {resource.name}: {effect}."
+    if action.description.strip():
+        text += "\n\n" + action.description.strip()
     return ActionView(
         action=action,
         constant=constant,
@@ -162,7 +164,7 @@ def _action_view(resource: ir.Resource, action: ir.Action, tracked: bool) -> Act
         definition=statement(constant, _action_def(resource, action, tracked, version)),
         tracked=tracked,
         version=version,
-        docstring=docstring,
+        docstring=docstring(text, 1),
         call=statement(f"result: {resource.name}", run, indent=1),
         many_call=(
             statement("return", many, indent=1, operator=" ")
@@ -239,7 +241,7 @@ def _change(change: ir.Change) -> Call:
         elif change.from_actor:
             kwargs.append(("from_actor", py(change.from_actor)))
         else:
-            kwargs.append(("value", py(change.value)))
+            kwargs.append(("value", expr(change.value)))
         return Call("rules.set_attribute", [py(change.attribute)], kwargs + _where(change.where))
     kind = "change" if change.kind == "call" else change.kind
     assert change.ref is not None
@@ -272,11 +274,11 @@ def _validation(validation: ir.Validation) -> Call:
     if kind == "match":
         args.append(py(options["pattern"]))
     elif kind == "one_of":
-        args.append(py(list(options["values"])))  # type: ignore[call-overload]
+        args.append(expr(list(options["values"])))  # type: ignore[call-overload]
     elif kind in ("attribute_equals", "attribute_does_not_equal"):
-        args.append(py(options.get("value")))
+        args.append(expr(options.get("value")))
     else:
-        kwargs += [(k, py(v)) for k, v in options.items() if k != "attribute"]
+        kwargs += [(k, expr(v)) for k, v in options.items() if k != "attribute"]
     return Call(f"rules.{kind}", args, kwargs + extra)
 
 

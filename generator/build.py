@@ -1,13 +1,14 @@
 """Validated spec dicts -> the IR, applying every default, and checking every name once (ES20x).
 
 Codes: ES201 invalid identifier (not a Python identifier, or a keyword), ES202 name reserved by the
-generated code, ES203 class name not CamelCase.
+generated code, ES203 class name not CamelCase, ES262 text without a UTF-8 form.
 """
 
 from __future__ import annotations
 
 import keyword
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal, cast
@@ -37,6 +38,7 @@ from .ir import (
     plural,
     snake_case,
 )
+from .printer import unrepresentable
 from .tables import MODEL_RESERVED_NAMES
 
 Raw = dict[str, Any]
@@ -64,10 +66,11 @@ def build_project(
     settings: Raw, root: Path, origin: Origin, specs: list[SpecDocument]
 ) -> tuple[Project, list[Diagnostic]]:
     names = _Names()
-    for part in str(settings["package"]).split("."):
-        if keyword.iskeyword(part):
-            message = f"package '{settings['package']}' contains the Python keyword '{part}'"
-            names.out.append(at(origin, "ES201", message, "package"))
+    problem = package_problem(str(settings["package"]))
+    if problem is not None:
+        message = f"package {str(settings['package'])!r} {problem}"
+        names.out.append(at(origin, "ES201", message, "package"))
+    names.out.extend(_unrepresentable_text(specs))
     raw_resources = [s for s in specs if s.kind == "resource"]
     primary_keys = {str(s.value["name"]): _declared_primary_key(s.value) for s in raw_resources}
     logs = [_event_log(s, primary_keys, names) for s in specs if s.kind == "event_log"]
@@ -84,6 +87,33 @@ def build_project(
         event_logs=tuple(sorted(logs, key=lambda e: e.name)),
     )
     return project, names.out
+
+
+def _unrepresentable_text(specs: list[SpecDocument]) -> Iterator[Diagnostic]:
+    """ES262: every string of every spec, keys included, must have a UTF-8 form."""
+    stack: list[tuple[object, Origin]] = [(spec.value, spec.origin) for spec in specs]
+    while stack:
+        value, origin = stack.pop()
+        if isinstance(value, dict):
+            for key, item in value.items():
+                problem = unrepresentable(str(key))
+                if problem is not None:
+                    yield at(origin, "ES262", f"key {key!r} {problem}", key, key=True)
+                stack.append((item, origin.at(key)))
+        elif isinstance(value, list):
+            stack.extend((item, origin.at(i)) for i, item in enumerate(value))
+        elif isinstance(value, str) and (problem := unrepresentable(value)) is not None:
+            yield at(origin, "ES262", f"text {value!r} {problem}")
+
+
+def package_problem(package: str) -> str | None:
+    """Why ``package`` is not an import path for the generated package (config and ``init``)."""
+    for part in package.split("."):
+        if not part.isidentifier():
+            return "is not a dotted import path of Python identifiers like 'accounts.data'"
+        if keyword.iskeyword(part):
+            return f"contains the Python keyword {part!r}"
+    return None
 
 
 class _Names:

@@ -124,11 +124,11 @@ def schema(name: str) -> None:
 @click.option("--package", help="Import path of the generated package (default: <dir>_data).")
 def init(directory: Path, package: str | None) -> None:
     """Scaffold a project: eventspec.yaml, an event log, one resource and an alembic env."""
-    from .scaffold import scaffold
+    from .scaffold import ScaffoldError, scaffold
 
     try:
         created = scaffold(directory, package)
-    except FileExistsError as error:
+    except (FileExistsError, ScaffoldError) as error:
         raise click.UsageError(str(error)) from error
     for path in created:
         click.echo(f"created {path.as_posix()}")

@@ -110,6 +110,17 @@ CODES = (
         "Foreign keys of tracked resources form a cycle; `auto` clear-records cannot order them.",
     ),
     ("ES251", "A sensitive required attribute is input of a tracked action of an unencrypted log."),
+    (
+        "ES260",
+        "A reference `pkg.module:name` with an empty part, a part that is not a Python identifier,"
+        " or a keyword (`class`, `None`).",
+    ),
+    (
+        "ES261",
+        "A reference whose top-level package has the name of something the generated module "
+        "defines or imports (`engine`, `rules`, `uuid`, an action, ...).",
+    ),
+    ("ES262", "Text that generated code cannot hold: a lone surrogate such as `\\ud800`."),
 )
 
 

@@ -6,8 +6,9 @@ from typing import Any
 
 from . import ir
 from .filters import statement
+from .printer import py
 from .pyfmt import Call, Dict, Expr, Seq
-from .render import py, ref_expr, ref_module
+from .render import ref_expr, ref_module
 
 
 def replay_function(project: ir.Project, log: ir.EventLog) -> str:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import textwrap
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 import jinja2
 
 from . import ir
-from .filters import from_import, py_str, register_filters, statement
+from .filters import from_import, register_filters, statement
+from .printer import docstring, py
 from .pyfmt import Call, Dict, Expr, Seq
 from .render import header
 from .tables import (
@@ -21,14 +21,12 @@ from .tables import (
     resource_table,
 )
 
-WIDTH = 100
-
 
 @dataclass(frozen=True)
 class ModelView:
     class_name: str
     table: str
-    docstring: str  # formatted, indented, with quotes
+    docstring: str  # source, indented
     body: tuple[str, ...]  # formatted statements: __tablename__, __table_args__, columns, ...
 
 
@@ -59,7 +57,7 @@ def render_models(project: ir.Project, env: jinja2.Environment) -> str:
         header=header(*project.resources, *project.event_logs),
         package=project.package,
         import_blocks=import_blocks(imports),
-        all_names=statement("__all__", Seq("[", [py_str(n) for n in _all_names(models)])),
+        all_names=statement("__all__", Seq("[", [py(n) for n in _all_names(models)])),
         naming_convention=naming,
         models=models,
     )
@@ -70,38 +68,24 @@ def _all_names(models: Iterable[ModelView]) -> list[str]:
 
 
 def _view(table: TableDef, description: str, kind: str, body: list[str]) -> ModelView:
-    summary = f"{kind} ``{table.class_name}``, from {table.source}."
-    return ModelView(table.class_name, table.name, docstring(summary, description), tuple(body))
-
-
-def docstring(summary: str, description: str = "", indent: int = 1) -> str:
-    pad = "    " * indent
-    paragraphs = [summary, *(p for p in description.strip().split("\n\n") if p.strip())]
-    width = WIDTH - len(pad)
-    lines: list[str] = []
-    for number, paragraph in enumerate(paragraphs):
-        if number:
-            lines.append("")
-        text = " ".join(paragraph.split()).replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
-        lines.extend(textwrap.wrap(text, width - 6) or [""])
-    if len(lines) == 1:
-        return f'{pad}"""{lines[0]}"""'
-    body = "\n".join(pad + line if line else "" for line in lines[1:])
-    return f'{pad}"""{lines[0]}\n{body}\n{pad}"""'
+    text = f"{kind} ``{table.class_name}``, from {table.source}."
+    if description.strip():
+        text += "\n\n" + description.strip()
+    return ModelView(table.class_name, table.name, "    " + docstring(text, 1), tuple(body))
 
 
 def _table_lines(table: TableDef, imports: set[Import]) -> list[str]:
     imports.update({("sqlalchemy.orm", "Mapped"), ("sqlalchemy.orm", "mapped_column")})
-    lines = [f"    __tablename__ = {py_str(table.name)}"]
+    lines = [f"    __tablename__ = {py(table.name)}"]
     args: list[Expr] = []
     for unique in table.uniques:
         imports.add(("sqlalchemy", "UniqueConstraint"))
-        cols = [py_str(c) for c in unique.columns]
-        args.append(Call("UniqueConstraint", cols, [("name", py_str(unique.name))]))
+        cols = [py(c) for c in unique.columns]
+        args.append(Call("UniqueConstraint", cols, [("name", py(unique.name))]))
     for index in table.indexes:
         imports.add(("sqlalchemy", "Index"))
         kwargs = [("unique", "True")] if index.unique else []
-        args.append(Call("Index", [py_str(index.name), *map(py_str, index.columns)], kwargs))
+        args.append(Call("Index", [py(index.name), *map(py, index.columns)], kwargs))
     if args:
         lines.append(statement("__table_args__", Seq("(", args), indent=1))
     lines.append("")
@@ -115,13 +99,13 @@ def _table_lines(table: TableDef, imports: set[Import]) -> list[str]:
 def _column_line(column: ColumnDef, imports: set[Import]) -> str:
     args: list[Expr] = []
     if column.key != column.name:
-        args.append(py_str(column.name))
+        args.append(py(column.name))
     args.append(column.type.expr)
     fk = column.foreign_key
     if fk is not None:
         imports.add(("sqlalchemy", "ForeignKey"))
-        ondelete = [("ondelete", py_str(fk.ondelete))] if fk.ondelete else []
-        args.append(Call("ForeignKey", [py_str(f"{fk.table}.{fk.column}")], ondelete))
+        ondelete = [("ondelete", py(fk.ondelete))] if fk.ondelete else []
+        args.append(Call("ForeignKey", [py(f"{fk.table}.{fk.column}")], ondelete))
     kwargs: list[tuple[str, Expr]] = []
     if column.primary_key:
         kwargs.append(("primary_key", "True"))
@@ -132,7 +116,7 @@ def _column_line(column: ColumnDef, imports: set[Import]) -> str:
     if column.onupdate is not None:
         kwargs.append(("onupdate", column.onupdate))
     if column.server_default is not None:
-        kwargs.append(("server_default", py_str(column.server_default)))
+        kwargs.append(("server_default", py(column.server_default)))
     target = f"{column.key}: Mapped[{column.annotation}]"
     return statement(target, Call("mapped_column", args, kwargs), indent=1)
 
@@ -141,8 +125,8 @@ def _public_lines(log: ir.EventLog, imports: set[Import]) -> list[str]:
     """``PUBLIC_FIELDS`` and ``to_public_dict()``: what ``public_fields`` exposes, by field name."""
     imports.update({("typing", "Any"), ("typing", "ClassVar")})
     public = log.public_field_names
-    names = Seq("(", [py_str(name) for name in public])
-    values = Dict([(py_str(n), f"self.{'metadata_' if n == 'metadata' else n}") for n in public])
+    names = Seq("(", [py(name) for name in public])
+    values = Dict([(py(n), f"self.{'metadata_' if n == 'metadata' else n}") for n in public])
     return [
         "",
         statement("PUBLIC_FIELDS: ClassVar[tuple[str, ...]]", names, indent=1),
@@ -213,27 +197,27 @@ def _relationship_line(
     partner = pairs.get((resource.name, rel.name))
     kwargs: list[tuple[str, Expr]] = []
     if partner is not None:
-        kwargs.append(("back_populates", py_str(partner[1])))
+        kwargs.append(("back_populates", py(partner[1])))
     if rel.type == "belongs_to":
         column = _fk_column(rel)
         attr = resource.attribute(column)
         nullable = attr.allow_nil if attr is not None else rel.allow_nil
         annotation = f"{dest} | None" if nullable else dest
-        kwargs.append(("foreign_keys", py_str(f"{resource.name}.{column}")))
+        kwargs.append(("foreign_keys", py(f"{resource.name}.{column}")))
         if destination is resource:
             target = rel.destination_attribute or _pk_name(destination)
-            kwargs.append(("remote_side", py_str(f"{resource.name}.{target}")))
+            kwargs.append(("remote_side", py(f"{resource.name}.{target}")))
     else:
         column = _reverse_column(resource, rel)
         annotation = f"list[{dest}]" if rel.type == "has_many" else f"{dest} | None"
         if partner is not None:
-            kwargs.append(("foreign_keys", py_str(f"{dest}.{column}")))
+            kwargs.append(("foreign_keys", py(f"{dest}.{column}")))
         else:
             source = rel.source_attribute or _pk_name(resource)
             join = f"{resource.name}.{source} == foreign({dest}.{column})"
-            kwargs.append(("primaryjoin", py_str(join)))
+            kwargs.append(("primaryjoin", py(join)))
         # Deleting a parent never rewrites its children: the database's ON DELETE decides.
-        kwargs.append(("passive_deletes", py_str("all")))
+        kwargs.append(("passive_deletes", py("all")))
     target_text = f"{rel.name}: Mapped[{annotation}]"
     return statement(target_text, Call("relationship", [], kwargs), indent=1)
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
+
+import yaml
 
 PROJECT = """\
 # eventspec project file: https://github.com/eventspec/eventspec (docs/spec-reference.md)
@@ -50,19 +53,29 @@ events:
 """
 
 
+class ScaffoldError(ValueError):
+    """An argument of ``init`` that the project could not use; nothing was written."""
+
+
 def scaffold(directory: Path, package: str | None = None) -> list[Path]:
     """Write the starter files; refuse to overwrite an existing project."""
+    from .build import package_problem
     from .migrations.scaffold import scaffold_alembic
 
     if (directory / "eventspec.yaml").exists():
         raise FileExistsError(f"{directory / 'eventspec.yaml'} exists already")
-    name = re.sub(r"\W", "_", directory.resolve().name.lower()).strip("_") or "app"
+    name = re.sub(r"\W", "_", directory.resolve().name.lower(), flags=re.ASCII).strip("_")
+    name = name or "app"
     if not name[0].isalpha():
         name = f"app_{name}"
-    package = package or f"{name}_data"
+    package = f"{name}_data" if package is None else package
+    problem = package_problem(package)  # the rule eventspec.yaml's package is checked by
+    if problem is not None:
+        raise ScaffoldError(f"--package {package!r} {problem}")
     output = package.replace(".", "/")
+    project = PROJECT.format(package=_yaml(package), output=_yaml(output), db=name)  # name: \w+
     files: dict[Path, str] = {
-        Path("eventspec.yaml"): PROJECT.format(package=package, output=output, db=name),
+        Path("eventspec.yaml"): project,
         Path("specs/event_log.yaml"): EVENT_LOG.format(),
         Path("specs/author.yaml"): RESOURCE,
     }
@@ -76,3 +89,13 @@ def scaffold(directory: Path, package: str | None = None) -> list[Path]:
         path.write_text(text, encoding="utf-8")
         created.append(path)
     return created
+
+
+def _yaml(text: str) -> str:
+    """``text`` as a YAML scalar: plain when YAML reads it back as the same string."""
+    try:
+        if yaml.safe_load(text) == text and "#" not in text:
+            return text
+    except yaml.YAMLError:
+        pass
+    return json.dumps(text)  # a JSON string is a YAML double-quoted scalar

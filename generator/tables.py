@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime
 import decimal
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,7 +36,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.types import TypeEngine
 
 from . import ir
-from .filters import py_str
+from .printer import py
 from .pyfmt import Call, Expr
 
 # (module, name); module "" means ``import name``; "._support" is the generated runtime module.
@@ -200,9 +199,9 @@ def column_type(
         return ColumnType("JSONMap", "dict[str, Any]", imports, JSON_DB)
     if name == "enum":
         enum_name = f"{table}_{column}"
-        args = [py_str(v) for v in type_.values]
+        args = [py(v) for v in type_.values]
         literal = "Literal[" + ", ".join(args) + "]"
-        expr = Call("Enum", args, [("name", py_str(enum_name))])
+        expr = Call("Enum", args, [("name", py(enum_name))])
         db = {"type": "enum", "name": enum_name, "values": list(type_.values)}
         return ColumnType(expr, literal, _sa("Enum") | {("typing", "Literal")}, db)
     if name == "array":
@@ -284,30 +283,30 @@ def default_of(default: ir.Default | None, type_: ir.TypeRef) -> tuple[Expr | No
     if value is None:
         return None, set()
     if isinstance(value, dict):
-        return ("dict", set()) if not value else (f"lambda: {literal(value)}", set())
+        return ("dict", set()) if not value else (f"lambda: {py(_thaw(value))}", set())
     if isinstance(value, list):
-        return ("list", set()) if not value else (f"lambda: {literal(value)}", set())
+        return ("list", set()) if not value else (f"lambda: {py(_thaw(value))}", set())
     return _typed_literal(value, type_.name)
 
 
 def _typed_literal(value: object, kind: str) -> tuple[Expr, set[Import]]:
     if kind == "decimal":
-        return f"decimal.Decimal({py_str(str(value))})", {("", "decimal")}
+        return f"decimal.Decimal({py(str(value))})", {("", "decimal")}
     if kind in ("uuid", "uuidv7"):
-        return f"uuid.UUID({py_str(str(value))})", {("", "uuid")}
+        return f"uuid.UUID({py(str(value))})", {("", "uuid")}
     if kind == "date" and isinstance(value, str):
-        return repr(datetime.date.fromisoformat(value)), {("", "datetime")}
+        return py(datetime.date.fromisoformat(value)), {("", "datetime")}
     if kind == "time" and isinstance(value, str):
-        return repr(datetime.time.fromisoformat(value)), {("", "datetime")}
+        return py(datetime.time.fromisoformat(value)), {("", "datetime")}
     if kind in ir.TIMESTAMP_TYPES and isinstance(value, str):
         parsed = datetime.datetime.fromisoformat(value)
         if kind != "naive_datetime":
             tz = parsed.tzinfo or datetime.UTC
             parsed = parsed.replace(tzinfo=tz).astimezone(datetime.UTC)
-        return repr(parsed), {("", "datetime")}
+        return py(parsed), {("", "datetime")}
     if kind == "float" and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
-    return literal(value), set()
+    return py(_thaw(value)), set()
 
 
 def server_default_of(default: ir.Default | None, type_: ir.TypeRef) -> str | None:
@@ -329,17 +328,13 @@ def server_default_of(default: ir.Default | None, type_: ir.TypeRef) -> str | No
     return str(value)
 
 
-def literal(value: object) -> str:
-    """A deterministic Python literal, quoted as ruff format quotes."""
-    if isinstance(value, str):
-        return py_str(value)
+def _thaw(value: object) -> object:
+    """Spec lists are frozen into tuples in the IR; a default is printed as a list."""
+    if isinstance(value, tuple | list):
+        return [_thaw(v) for v in value]
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{literal(k)}: {literal(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(literal(v) for v in value) + "]"
-    if isinstance(value, uuid.UUID):
-        return f"uuid.UUID({py_str(str(value))})"
-    return repr(value)
+        return {k: _thaw(v) for k, v in value.items()}
+    return value
 
 
 # --- tables -----------------------------------------------------------------------------------
@@ -434,7 +429,7 @@ def event_log_table(log: ir.EventLog) -> TableDef:
 
     if log.encryption_key_env is not None:
         map_type = ColumnType(
-            Call("EncryptedJSON", [py_str(log.encryption_key_env)]),
+            Call("EncryptedJSON", [py(log.encryption_key_env)]),
             "dict[str, Any]",
             frozenset({(SUPPORT, "EncryptedJSON"), ("typing", "Any")}),
             {"type": "binary"},

@@ -53,6 +53,38 @@ def test_init_generate_check_round_trip(project: Path) -> None:
     assert "wrote 0 files" in second.output
 
 
+@pytest.mark.parametrize(
+    ("package", "problem"),
+    [
+        ('x"; import os; os.system("touch m"); "', "not a dotted import path"),
+        ("pkg..data", "not a dotted import path"),
+        ("pkg.data.", "not a dotted import path"),
+        ("", "not a dotted import path"),
+        ("data\nimport os", "not a dotted import path"),
+        ("app-data", "not a dotted import path"),
+        ("app.class", "the Python keyword 'class'"),
+        ("None.data", "the Python keyword 'None'"),
+    ],
+)
+def test_init_refuses_a_package_the_config_would_refuse(
+    tmp_path: Path, package: str, problem: str
+) -> None:
+    result = run("init", str(tmp_path / "shop"), "--package", package)
+    assert result.exit_code == 2
+    assert f"--package {package!r} " in result.output and problem in result.output
+    assert not (tmp_path / "shop").exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_init_quotes_a_package_yaml_would_misread(tmp_path: Path) -> None:
+    result = run("init", str(tmp_path / "shop"), "--package", "null")
+    assert result.exit_code == 0, result.output
+    assert 'package: "null"' in (tmp_path / "shop" / "eventspec.yaml").read_text()
+    assert 'PACKAGE = "null"' in (tmp_path / "shop" / "migrations" / "env.py").read_text()
+    result = run("validate", cwd=tmp_path / "shop")
+    assert result.exit_code == 0, result.output
+
+
 def test_check_reports_drift_with_a_diff_and_exit_1(project: Path) -> None:
     run("generate", cwd=project)
     spec = project / "specs" / "author.yaml"

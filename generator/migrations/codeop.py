@@ -17,7 +17,8 @@ from alembic.autogenerate import renderers
 from alembic.autogenerate.api import AutogenContext
 from alembic.operations import ops
 
-from ..filters import INDENT, WIDTH, layout, py_str
+from ..filters import INDENT, WIDTH, layout
+from ..printer import py
 from ..pyfmt import Call, Expr, flat
 
 BODY = 1  # indentation level of statements in upgrade() / downgrade()
@@ -90,13 +91,13 @@ def comment(text: str, level: int = BODY) -> list[str]:
 
 
 def create_enum(name: str, values: Sequence[str]) -> list[str]:
-    enum = Call("sa.Enum", [py_str(v) for v in values], [("name", py_str(name))])
+    enum = Call("sa.Enum", [py(v) for v in values], [("name", py(name))])
     return [line(Call(f"{flat(enum)}.create", ["op.get_bind()"], [("checkfirst", "True")]))]
 
 
 def drop_enum(name: str) -> list[str]:
     # A no-op on SQLite, where an enum is a plain VARCHAR.
-    enum = f"sa.Enum(name={py_str(name)})"
+    enum = f"sa.Enum(name={py(name)})"
     return [line(Call(f"{enum}.drop", ["op.get_bind()"], [("checkfirst", "True")]))]
 
 
@@ -106,7 +107,7 @@ def pg_statements(statements: Sequence[str], *, autocommit: bool = False) -> lis
     lines = [INDENT * BODY + PG_GUARD]
     if autocommit:
         lines.append(INDENT * (BODY + 1) + "with op.get_context().autocommit_block():")
-    lines += [line(Call("op.execute", [py_str(sql)]), level) for sql in statements]
+    lines += [line(Call("op.execute", [py(sql)]), level) for sql in statements]
     return lines
 
 

@@ -18,7 +18,8 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from alembic.operations import ops
 
-from ..filters import INDENT, py_str
+from ..filters import INDENT
+from ..printer import py
 from ..pyfmt import Call
 from ..tables import TableDef, sa_type
 from . import codeop
@@ -363,7 +364,7 @@ class _Differ:
                 f"UPDATE {codeop.ident(table)} SET {codeop.ident(name)} = "
                 f"{codeop.sql_literal(default)} WHERE {codeop.ident(name)} IS NULL"
             )
-            backfill.append(codeop.line(Call("op.execute", [py_str(sql)])))
+            backfill.append(codeop.line(Call("op.execute", [py(sql)])))
         tighten.append(change)
         data["nullable"] = False
         self.result.words.append(f"alter_{table}_{name}")

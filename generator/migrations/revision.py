@@ -21,7 +21,8 @@ from alembic.autogenerate.api import AutogenContext
 from alembic.operations import ops
 from sqlalchemy.dialects import postgresql
 
-from ..filters import INDENT, layout, py_str, statement
+from ..filters import INDENT, layout, statement
+from ..printer import comment, py
 from ..pyfmt import Call, Dict, Expr, Seq, flat
 from .codeop import BODY, CodeOp
 
@@ -93,7 +94,7 @@ def _expr(node: ast.expr) -> Expr:
             [(k.arg or "**", _expr(k.value)) for k in node.keywords],
         )
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
-        return py_str(node.value)
+        return py(node.value)
     if isinstance(node, ast.List):
         return Seq("[", [_expr(e) for e in node.elts])
     if isinstance(node, ast.Tuple):
@@ -143,15 +144,13 @@ def revision_file(
     third_party = ["import sqlalchemy as sa"] if re.search(r"\bsa\.", body_text) else []
     third_party += ["from alembic import op", *imports]
     if down:
-        down_value = (
-            py_str(down[0]) if len(down) == 1 else flat(Seq("(", [py_str(d) for d in down]))
-        )
+        down_value = py(down[0]) if len(down) == 1 else flat(Seq("(", [py(d) for d in down]))
         revises = ", ".join(down)
     else:
         down_value, revises = "None", "(none: first revision)"
     text = "\n".join(
         [
-            HEADER.format(source=source),
+            comment(HEADER.format(source=source)),
             f'"""{message}',
             "",
             f"Revision ID: {rev}",
@@ -162,7 +161,7 @@ def revision_file(
             "",
             *_sorted_imports(third_party),
             "",
-            statement("revision: str", py_str(rev)),
+            statement("revision: str", py(rev)),
             statement("down_revision: str | Sequence[str] | None", down_value),
             "branch_labels: str | Sequence[str] | None = None",
             "depends_on: str | Sequence[str] | None = None",

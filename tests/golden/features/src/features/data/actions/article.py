@@ -6,7 +6,7 @@ from __future__ import annotations
 import decimal
 import uuid
 from collections.abc import Iterable, Mapping
-from typing import Any, Required, TypedDict, Unpack
+from typing import Any, Literal, Required, TypedDict, Unpack
 
 from sqlalchemy.orm import Session
 
@@ -42,6 +42,7 @@ class CreateInput(TypedDict, total=False):
 
     title: Required[str]
     price: decimal.Decimal | None
+    state: Literal["draft", "published", "archived"] | None
     slug: Required[str]
 
 
@@ -49,7 +50,7 @@ CREATE = engine.ActionDef(
     resource=RESOURCE,
     name="create",
     type="create",
-    accept=frozenset({"price", "title"}),
+    accept=frozenset({"price", "state", "title"}),
     arguments={"slug": engine.ArgumentDef("slug", "string", allow_nil=False)},
     changes=(rules.set_attribute("slug", from_argument="slug"),),
 )
@@ -79,13 +80,16 @@ def create_many(
 
 
 class PublishInput(TypedDict, total=False):
-    """Inputs of `Article.publish`: none."""
+    """Inputs of `Article.publish`."""
+
+    channel: Literal["web", "print"] | None
 
 
 PUBLISH = engine.ActionDef(
     resource=RESOURCE,
     name="publish",
     type="update",
+    arguments={"channel": engine.ArgumentDef("channel", "enum", default=lambda: "web")},
     changes=(
         rules.set_attribute("state", value="published"),
         rules.ChangeDef(
@@ -114,7 +118,7 @@ def publish(
 
 def publish_many(
     session: Session,
-    records: Iterable[Article],
+    inputs: Iterable[tuple[Article, PublishInput]],
     *,
     actor: object = None,
     metadata: Mapping[str, Any] | None = None,
@@ -122,8 +126,8 @@ def publish_many(
     """`publish` for many records in one SAVEPOINT: all are written, or none."""
     results: list[Article] = []
     with engine.atomic(session):
-        for record in records:
-            results.append(publish(session, record, actor=actor, metadata=metadata))
+        for record, item in inputs:
+            results.append(publish(session, record, **item, actor=actor, metadata=metadata))
     return results
 
 
