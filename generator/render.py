@@ -24,6 +24,7 @@ RUNTIME_MODULES = (
     "_replay.py",
     "_rules.py",
     "_support.py",
+    "_upcast.py",
     "changeset.py",
     "errors.py",
 )
@@ -51,7 +52,7 @@ _SCALAR_PYTHON = {
 def python_type(type_: ir.TypeRef, *, nullable: bool = False) -> str:
     """The Python annotation of a spec type, e.g. ``list[uuid.UUID] | None``."""
     if type_.name == "enum":
-        text = "Literal[" + ", ".join(repr(v) for v in type_.values) + "]"
+        text = "Literal[" + ", ".join(py(v) for v in type_.values) + "]"
     elif type_.name == "array" and type_.item is not None:
         text = f"list[{python_type(type_.item)}]"
     else:

@@ -23,13 +23,15 @@ Codes (ES201-ES203 are checked while the IR is built, see ``build.py``):
   like an event field
 * ES250 foreign-key cycle among tracked resources; ES251 sensitive required input in a plain log
   (see ``replay.py``)
+* ES310-ES313 upcasters (see ``upcasters.py``); ES300-ES308, the event-schema lock, are checked
+  after these rules (see ``eventspec.contracts``)
 """
 
 from __future__ import annotations
 
 from ..diagnostics import Diagnostic
 from ..ir import Project
-from . import event_logs, events, names, replay, resources
+from . import event_logs, events, names, replay, resources, upcasters
 from .common import Rule
 
 RULES: tuple[Rule, ...] = (
@@ -38,6 +40,7 @@ RULES: tuple[Rule, ...] = (
     *events.RULES,
     *event_logs.RULES,
     *replay.RULES,
+    *upcasters.RULES,
 )
 
 
