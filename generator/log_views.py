@@ -80,7 +80,7 @@ def replay_context(project: ir.Project) -> dict[str, Any]:
         entries = upcaster_entries(project, log)
         if not entries:
             return ""
-        target = f"{log.name.upper()}_UPCASTERS: dict[tuple[str, str], _upcast.Upcasters]"
+        target = f"{upcasters_constant(log)}: dict[tuple[str, str], _upcast.Upcasters]"
         return statement(target, Dict(entries))
 
     upcast_refs = sorted(
@@ -106,6 +106,11 @@ def replay_context(project: ir.Project) -> dict[str, Any]:
         "log_constants": sorted(log.name.upper() for log in project.event_logs),
         "uses_uuid": any(log.primary_key_type == "uuidv7" for log in project.event_logs),
     }
+
+
+def upcasters_constant(log: ir.EventLog) -> str:
+    """The name of the log's upcasters in the generated ``replay`` module (absent when none)."""
+    return f"{log.name.upper()}_UPCASTERS"
 
 
 def upcaster_entries(project: ir.Project, log: ir.EventLog) -> list[tuple[Expr, Expr | None]]:

@@ -152,3 +152,31 @@ def test_events_without_upcasters_are_passed_through_as_they_are() -> None:
     row = stored(Event, "Org", "create", 3, uuid.uuid4(), data={"title": "A"})
     assert _upcast.upcast(row, {}) is row
     assert _upcast.upcast(row, EVENT_UPCASTERS).data == {"title": "A"}
+
+
+def test_events_upcast_shows_the_stored_and_the_replayed_form(
+    db: Engine, database_url: str
+) -> None:
+    import json
+
+    from click.testing import CliRunner
+    from eventspec.cli import main
+
+    from tests.conftest import UPCASTING
+
+    record = uuid.uuid4()
+    with Session(db) as session, session.begin():
+        session.add(stored(Event, "Org", "create", 1, record, data={"name": "A", "plan": "basic"}))
+    args = ["events", "--config", str(UPCASTING / "eventspec.yaml"), "--event-log", "Event"]
+    args += ["--database-url", database_url, "--all", "--json", "--upcast"]
+    result = CliRunner().invoke(main, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    shown = json.loads(result.output.splitlines()[-1])
+    assert (shown["version"], shown["data"]) == (1, {"name": "A", "plan": "basic"})
+    assert (shown["replay_version"], shown["replay_data"]) == (
+        3,
+        {"title": "A", "plan": "free", "seats": 1},
+    )
+    assert shown["replay_changed_attributes"] == {"origin": "import"}
+    table = CliRunner().invoke(main, args[:-2] + ["--upcast", "--wide"], catch_exceptions=False)
+    assert "replay_data" in table.output.splitlines()[0]
