@@ -9,11 +9,14 @@ events.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
+from eventspec.cli import main
 from sqlalchemy import Engine, LargeBinary, event, select, type_coerce
 from sqlalchemy.orm import Session
 from upcasting.data import _upcast
@@ -21,6 +24,8 @@ from upcasting.data.actions import org as orgs
 from upcasting.data.actions import secret as secrets
 from upcasting.data.models import Base, Event, Org, Secret, Team, Vault
 from upcasting.data.replay import EVENT_UPCASTERS, replay_event, replay_vault
+
+from tests.conftest import UPCASTING
 
 KEY = "q0GJ2p3Wg1Dq3s2H2sQ6c7S8b0kX3f7ZbqR2d1m4n5o="
 T0 = dt.datetime(2024, 1, 2, 3, 4, 5, 678901, tzinfo=dt.UTC)
@@ -157,13 +162,6 @@ def test_events_without_upcasters_are_passed_through_as_they_are() -> None:
 def test_events_upcast_shows_the_stored_and_the_replayed_form(
     db: Engine, database_url: str
 ) -> None:
-    import json
-
-    from click.testing import CliRunner
-    from eventspec.cli import main
-
-    from tests.conftest import UPCASTING
-
     record = uuid.uuid4()
     with Session(db) as session, session.begin():
         session.add(stored(Event, "Org", "create", 1, record, data={"name": "A", "plan": "basic"}))
@@ -178,5 +176,5 @@ def test_events_upcast_shows_the_stored_and_the_replayed_form(
         {"title": "A", "plan": "free", "seats": 1},
     )
     assert shown["replay_changed_attributes"] == {"origin": "import"}
-    table = CliRunner().invoke(main, args[:-2] + ["--upcast", "--wide"], catch_exceptions=False)
+    table = CliRunner().invoke(main, [*args[:-2], "--upcast", "--wide"], catch_exceptions=False)
     assert "replay_data" in table.output.splitlines()[0]
