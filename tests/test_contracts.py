@@ -253,3 +253,40 @@ def test_the_lock_is_deterministic(project: Path) -> None:
     assert run(project, "generate").exit_code == 0
     assert (project / LOCK).read_bytes() == first
     assert first.decode().startswith('{\n  "event_logs": {')
+
+
+RENAMED = [
+    ("  size: integer", "  headcount: {type: integer, renamed_from: size}"),
+    ("name, size", "name, headcount"),
+]
+
+
+def test_the_lock_remembers_names_events_were_recorded_under(project: Path) -> None:
+    edit(project, *RENAMED)
+    assert run(project, "generate").exit_code == 0
+    inputs = lock(project)["Org"]["create"]["2"]["inputs"]  # type: ignore[index]
+    assert inputs["headcount"]["recorded_as"] == ["size"]
+
+
+@pytest.mark.parametrize(
+    "second",
+    [
+        # A second rename: renamed_from holds one name, so events recorded as 'size' are orphaned.
+        (
+            "headcount: {type: integer, renamed_from: size}",
+            "staff: {type: integer, renamed_from: headcount}",
+        ),
+        # Dropping renamed_from once the column is migrated: the same.
+        ("headcount: {type: integer, renamed_from: size}", "headcount: integer"),
+    ],
+    ids=["renamed_again", "renamed_from_dropped"],
+)
+def test_events_recorded_before_a_rename_keep_needing_it(
+    project: Path, second: tuple[str, str]
+) -> None:
+    edit(project, *RENAMED)
+    assert run(project, "generate").exit_code == 0
+    edit(project, second, ("name, headcount", "name, staff") if "staff" in second[1] else ("", ""))
+    result = run(project, "generate")
+    assert result.exit_code == 2, result.output
+    assert "was recorded as 'size' before a rename" in result.output

@@ -150,6 +150,16 @@ def _compare(
             continue
         seen.add(new_name)
         steps = _input_steps(action, new_name)
+        attribute = resource.attribute(new_name) if new["kind"] == "attribute" else None
+        renamed_from = attribute.renamed_from if attribute else None
+        for alias in old.get("recorded_as", []):
+            if alias != renamed_from:
+                add(
+                    "ES301",
+                    f"input '{new_name}' of {name} was recorded as '{alias}' before a rename, "
+                    f"and nothing renames '{alias}' any more ({context} carry '{alias}')",
+                    *steps,
+                )
         if not _accepts(old["type"], new["type"]):
             add(
                 "ES302",

@@ -6,7 +6,8 @@ it), never edited by hand. It maps event log -> resource -> action -> version ->
 
 * ``action_type``;
 * ``inputs``: every accepted attribute and argument, with its type (enum values, array item),
-  ``allow_nil``, ``required`` (a caller must pass it), ``sensitive`` and ``default`` (has one);
+  ``allow_nil``, ``required`` (a caller must pass it), ``sensitive``, ``default`` (has one) and
+  ``recorded_as``: the earlier names (``renamed_from``) events of that version may carry it under;
 * ``changed_attributes``: the attributes its events may carry there;
 * ``routes``: where the current specs replay events of that version (``replay_overrides``
   targets, after upcasting), and ``upcast_to``: the version its upcasters turn it into.
@@ -213,13 +214,36 @@ def updated_lock(project: ir.Project, old: Lock, dropped: Iterable[Key] = ()) ->
     for key, contract in entries(old):
         if key not in gone:
             merged[key] = _contract_part(contract)
-    merged.update(current_entries(project))
+    for key, contract in current_entries(project).items():
+        previous = merged.get(key)
+        if previous is not None:
+            _keep_recorded_names(project, key, previous, contract)
+        merged[key] = contract
     lock: Lock = {}
     for key, contract in sorted(merged.items()):
         log, resource, action, version = key
         entry = {**contract, **replay_notes(project, key)}
         lock.setdefault(log, {}).setdefault(resource, {}).setdefault(action, {})[version] = entry
     return lock
+
+
+def _keep_recorded_names(
+    project: ir.Project, key: Key, previous: Mapping[str, Any], contract: dict[str, Any]
+) -> None:
+    """Carry the names events of this version were recorded under into the new contract: an
+    input renamed with ``renamed_from`` lists its earlier names as ``recorded_as``, so that a
+    later rename cannot silently orphan the events recorded before the first one."""
+    resource = project.resource(key[1])
+    assert resource is not None
+    before = previous.get("inputs", {})
+    for name, spec in contract["inputs"].items():
+        attribute = resource.attribute(name) if spec["kind"] == "attribute" else None
+        names: list[str] = list(before.get(name, {}).get("recorded_as", []))
+        source = attribute.renamed_from if attribute else None
+        if source and source in before and source not in contract["inputs"]:
+            names += [*before[source].get("recorded_as", []), source]
+        if names:
+            spec["recorded_as"] = sorted(set(names) - {name})
 
 
 def _contract_part(entry: Mapping[str, Any]) -> dict[str, Any]:
