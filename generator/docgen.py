@@ -144,6 +144,10 @@ CODES = (
         "A `replay_override` version that an upcaster turns into the next one first (never "
         "matches).",
     ),
+    (
+        "ES314",
+        "An upcaster step names a key `renamed_from` renames first (steps see current names).",
+    ),
 )
 
 

@@ -6,6 +6,8 @@
 * ES312 two upcasters of one action read the same from_version
 * ES313 a replay_override names a version that an upcaster turns into the next one first, so the
   override never matches (upcasting runs before routing)
+* ES314 an upcaster step names a key that an attribute's ``renamed_from`` renames before the
+  upcasters run: steps see current attribute names
 """
 
 from __future__ import annotations
@@ -84,4 +86,24 @@ def shadowed_overrides(project: Project) -> Iterator[Diagnostic]:
                     )
 
 
-RULES = (upcaster_actions, shadowed_overrides)
+def stale_step_keys(project: Project) -> Iterator[Diagnostic]:
+    for resource in tracked(project):
+        assert resource.events is not None
+        renamed = {a.renamed_from: a.name for a in resource.attributes if a.renamed_from}
+        for upcaster in resource.events.upcasters:
+            for position, step in enumerate(upcaster.steps):
+                for key in (step.key, step.to if step.kind == "rename" else ""):
+                    if key in renamed:
+                        yield at(
+                            upcaster.origin,
+                            "ES314",
+                            f"this step names '{key}', which renamed_from turns into "
+                            f"'{renamed[key]}' before upcasters run",
+                            "steps",
+                            position,
+                            hint=f"write '{renamed[key]}': upcaster steps see current "
+                            "attribute names",
+                        )
+
+
+RULES = (upcaster_actions, shadowed_overrides, stale_step_keys)
