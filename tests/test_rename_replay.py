@@ -44,7 +44,7 @@ events:
 
 
 class Project:
-    def __init__(self, root: Path, url: str) -> None:
+    def __init__(self, root: Path, url: str, org: str = ORG) -> None:
         self.root, self.url = root, url
         self.package = f"ren_{uuid.uuid4().hex[:8]}.data"
         files = scaffold_alembic(root, self.package, "migrations")
@@ -52,7 +52,7 @@ class Project:
             f"package: {self.package}\noutput: src/{self.package.replace('.', '/')}\n"
         )
         files[Path("specs/event.yaml")] = LOG
-        files[Path("specs/org.yaml")] = ORG
+        files[Path("specs/org.yaml")] = org
         for rel, text in files.items():
             (root / rel).parent.mkdir(parents=True, exist_ok=True)
             (root / rel).write_text(text, encoding="utf-8")
