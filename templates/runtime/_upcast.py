@@ -76,20 +76,28 @@ def map_values(key: str, values: Mapping[str, Any], in_: Where = "data") -> Step
     return step
 
 
-def call(function: Callable[[EventDict], EventDict]) -> Step:
-    """User code: takes the event as a dict, returns it; its data and changed_attributes count."""
+class _Call:
+    """A ``call`` step: the only kind that sees the whole event, not just its two maps."""
 
-    def step(event: EventDict) -> EventDict:
-        result = function(event)
+    __slots__ = ("function",)
+
+    def __init__(self, function: Callable[[EventDict], EventDict]) -> None:
+        self.function = function
+
+    def __call__(self, event: EventDict) -> EventDict:
+        result = self.function(event)
         for name in ("data", "changed_attributes"):
             if not isinstance(result.get(name), dict):
-                raise TypeError(f"upcaster {function.__qualname__} returned no {name} dict")
+                raise TypeError(f"upcaster {self.function.__qualname__} returned no {name} dict")
         return result
 
-    return step
+
+def call(function: Callable[[EventDict], EventDict]) -> Step:
+    """User code: takes the event as a dict, returns it; its data and changed_attributes count."""
+    return _Call(function)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class UpcastEvent:
     """An event as replay reads it after upcasting: the attributes of the stored row it uses."""
 
@@ -109,6 +117,12 @@ class Upcasters:
 
     renames: tuple[Step, ...] = ()  # derived from renamed_from; every version
     versions: Mapping[int, tuple[Step, ...]] = field(default_factory=dict)  # from_version: steps
+    # Whether a ``call`` step needs the whole event; the others only read its two maps.
+    whole: bool = field(init=False, default=False)
+
+    def __post_init__(self) -> None:
+        steps = [s for chain in self.versions.values() for s in chain]
+        object.__setattr__(self, "whole", any(isinstance(s, _Call) for s in steps))
 
     def apply(self, event: Any) -> Any:
         version: int = event.version
@@ -116,15 +130,18 @@ class Upcasters:
         if steps is None and not self.renames:
             return event
         work: EventDict = {
-            "id": event.id,
-            "resource": event.resource,
-            "action": event.action,
-            "action_type": event.action_type,
-            "version": version,
-            "record_id": event.record_id,
             "data": dict(event.data or {}),
             "changed_attributes": dict(event.changed_attributes or {}),
         }
+        if self.whole:
+            work.update(
+                id=event.id,
+                resource=event.resource,
+                action=event.action,
+                action_type=event.action_type,
+                version=version,
+                record_id=event.record_id,
+            )
         for step in self.renames:
             work = step(work)
         while steps is not None:
