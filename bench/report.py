@@ -142,6 +142,17 @@ def targets(rows: Sequence[Row], backends: Sequence[str], config: Config) -> lis
                     over <= 3,
                 )
             )
+        upcast = _find(rows, "5 replay", backend, "upcasting:")
+        if replayed and upcast:
+            ratio = upcast.seconds / replayed.seconds
+            out.append(
+                Target(
+                    "replay with one upcaster step per event ≤ 1.15x replay without",
+                    backend,
+                    f"{ratio:.2f}x ({upcast.seconds:.3f} s vs {replayed.seconds:.3f} s)",
+                    ratio <= 1.15,
+                )
+            )
         unlocked = _find(rows, "6 concurrency", backend, "without")
         locked = _find(rows, "6 concurrency", backend, "with pg_advisory")
         if unlocked and locked:

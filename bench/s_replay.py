@@ -15,11 +15,12 @@ from sqlalchemy.orm import Session
 from bench import fold
 from bench.databases import Backend, clear
 from bench.harness import Contender, Row, measure, rows
-from bench.shop import TABLES, replay
+from bench.shop import TABLES, replay, replay_upcasting
 from bench.workload import build_log
 
 BASELINE = "hand-written Core fold (baseline)"
 REPLAY = "eventspec replay()"
+UPCAST = "upcasting: eventspec replay(), one upcaster step on every event"
 FLOOR = "bulk insert of the final rows (floor)"
 
 
@@ -50,6 +51,12 @@ def run(backend: Backend, n: int, repeats: int) -> list[Row]:
             if result.applied != n or result.warnings:
                 raise AssertionError(f"replay applied {result.applied} of {n}: {result.warnings}")
 
+        def run_upcast(_n: int) -> None:
+            with Session(engine) as session, session.begin():
+                result = replay_upcasting(session)
+            if result.applied != n or result.warnings:
+                raise AssertionError(f"replay applied {result.applied} of {n}: {result.warnings}")
+
         def run_fold(_n: int) -> None:
             with engine.begin() as connection:
                 fold.fold(connection)
@@ -61,6 +68,7 @@ def run(backend: Backend, n: int, repeats: int) -> list[Row]:
         entries = [
             Contender(BASELINE, run_fold),
             Contender(REPLAY, run_replay, note=describe(mix)),
+            Contender(UPCAST, run_upcast, note="a set_default step on every event"),
             Contender(FLOOR, run_floor),
         ]
         for entry in entries:  # correctness first: every contender must rebuild the same state

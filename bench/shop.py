@@ -12,6 +12,8 @@ if str(SRC) not in sys.path:
     sys.path.insert(0, str(SRC))
 
 from benchshop.data import _engine as engine  # noqa: E402
+from benchshop.data import _replay, _upcast  # noqa: E402
+from benchshop.data import replay as replay_module  # noqa: E402
 from benchshop.data._support import UTCDateTime, utcnow  # noqa: E402
 from benchshop.data.actions import customer as customers  # noqa: E402
 from benchshop.data.actions import line_item as line_items  # noqa: E402
@@ -34,6 +36,7 @@ __all__ = [
     "line_items",
     "orders",
     "replay",
+    "replay_upcasting",
     "utcnow",
 ]
 
@@ -56,3 +59,24 @@ def customer_row(i: int) -> dict[str, Any]:
         "created_at": now,
         "updated_at": now,
     }
+
+
+# One upcaster step for every event of the log: what upcasting costs replay (scenario 5).
+UPCASTERS = {
+    key: _upcast.Upcasters(
+        versions={1: (_upcast.set_default("upcast_marker", 1, "changed_attributes"),)}
+    )
+    for key in replay_module.EVENT_ACTIONS
+}
+
+
+def replay_upcasting(session: Any) -> Any:
+    """``replay(session)``, with every event going through one upcaster step first."""
+    return _replay.run_replay(
+        session,
+        log=replay_module.EVENT,
+        actions=replay_module.EVENT_ACTIONS,
+        routes=replay_module.EVENT_ROUTES,
+        clear=replay_module.clear_event,
+        upcasters=UPCASTERS,
+    )

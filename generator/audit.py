@@ -57,6 +57,12 @@ def display_fields(log: ir.EventLog, show_all: bool) -> list[str]:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line, nothing clipped.")
 @click.option("--all", "show_all", is_flag=True, help="Every field, not only public_fields.")
 @click.option("--wide", is_flag=True, help="Do not clip long table cells.")
+@click.option(
+    "--upcast",
+    is_flag=True,
+    help="Next to each shown version, data and changed_attributes, show it as replay reads it "
+    "(after upcasters and renamed_from renames): replay_version, replay_data, ...",
+)
 def events(
     config_path: Path,
     database_url: str | None,
@@ -71,6 +77,7 @@ def events(
     as_json: bool,
     show_all: bool,
     wide: bool,
+    upcast: bool,
 ) -> None:
     """Show the event log: who changed which record, when, from where, and what they sent.
 
@@ -105,9 +112,12 @@ def events(
             raise click.ClickException(
                 f"{', '.join(hidden)} of {log.name} are encrypted and {key_env} is not set"
             )
+    if upcast and hidden:
+        raise click.ClickException(f"--upcast needs {key_env}: {log.name} is encrypted")
     models = import_generated(project, "models")
     table = getattr(models, log.name).__table__
-    query = select(*(table.c[name] for name in fields))
+    read = [*fields, *(name for name in _UPCAST_READS if upcast and name not in fields)]
+    query = select(*(table.c[name] for name in read))
     for name, compare, value in conditions:
         query = query.where(_COMPARE[compare](table.c[name], value))
     if limit is None:
@@ -119,6 +129,8 @@ def events(
     more = limit is not None and len(rows) > limit
     if limit is not None:
         rows = rows[:limit][::-1]
+    if upcast:
+        fields = _with_upcast(project, log, fields, rows)
     if hidden:
         click.echo(
             f"note: {', '.join(hidden)} not shown: {log.name} is encrypted and {key_env} is not "
@@ -133,6 +145,43 @@ def events(
         return
     actors = [actor.name for actor in log.actors]
     click.echo(_table(fields, rows, actors, clip=None if wide else CLIP, more=more), nl=False)
+
+
+# What replay reads of an event, and so what upcasting needs.
+_UPCAST_READS = (
+    "id",
+    "resource",
+    "action",
+    "action_type",
+    "version",
+    "record_id",
+    "data",
+    "changed_attributes",
+)
+_UPCAST_SHOWN = ("version", "data", "changed_attributes")
+
+
+def _with_upcast(
+    project: ir.Project, log: ir.EventLog, fields: list[str], rows: list[dict[str, Any]]
+) -> list[str]:
+    """Add ``replay_<field>`` to every row, and after each shown field it belongs to."""
+    from types import SimpleNamespace
+
+    from .cli import import_generated
+    from .log_views import upcasters_constant
+
+    upcast = import_generated(project, "_upcast").upcast
+    upcasters = getattr(import_generated(project, "replay"), upcasters_constant(log), {})
+    for row in rows:
+        replayed = upcast(SimpleNamespace(**{n: row[n] for n in _UPCAST_READS}), upcasters)
+        for name in _UPCAST_SHOWN:
+            row[f"replay_{name}"] = getattr(replayed, name)
+    out: list[str] = []
+    for name in fields:
+        out.append(name)
+        if name in _UPCAST_SHOWN:
+            out.append(f"replay_{name}")
+    return out
 
 
 # --- filters ----------------------------------------------------------------------------------

@@ -34,6 +34,8 @@ from .ir import (
     Resource,
     RouteTarget,
     TypeRef,
+    Upcaster,
+    UpcastStep,
     Validation,
     plural,
     snake_case,
@@ -460,4 +462,37 @@ def _events(raw: Raw, origin: Origin) -> Events:
         allowed_change_modules=tuple(
             (action, tuple(refs)) for action, refs in raw.get("allowed_change_modules", {}).items()
         ),
+        upcasters=tuple(
+            _upcaster(action, u, origin.at("upcasters", action, i))
+            for action, items in sorted(raw.get("upcasters", {}).items())
+            for i, u in enumerate(items)
+        ),
     )
+
+
+def _upcaster(action: str, raw: Raw, origin: Origin) -> Upcaster:
+    steps = []
+    for i, step in enumerate(raw["steps"]):
+        where = origin.at("steps", i)
+        kind = next(iter(step))
+        body = step[kind]
+        if kind == "call":
+            steps.append(UpcastStep("call", where, ref=body))
+        elif kind == "rename":
+            steps.append(
+                UpcastStep("rename", where, body["from"], body["to"], body.get("in", "data"))
+            )
+        elif kind == "move":
+            steps.append(UpcastStep("move", where, body["key"], body["to"]))
+        else:
+            steps.append(
+                UpcastStep(
+                    kind,
+                    where,
+                    body["key"],
+                    in_=body.get("in", "data"),
+                    value=_freeze(body.get("value")),
+                    values=tuple((str(k), _freeze(v)) for k, v in body.get("values", {}).items()),
+                )
+            )
+    return Upcaster(action, raw["from_version"], tuple(steps), origin)

@@ -7,7 +7,7 @@ import importlib
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
@@ -35,7 +35,7 @@ def main() -> None:
     """
 
 
-def _load(config_path: Path) -> ir.Project:
+def _load(config_path: Path, accept_breaking: Collection[str] = ()) -> ir.Project:
     """Load and verify the project; on any error print every diagnostic and exit 2."""
     from .loader import load_project
 
@@ -43,18 +43,34 @@ def _load(config_path: Path) -> ir.Project:
         raise click.UsageError(
             f"{config_path} not found; run `eventspec init` or pass --config PATH"
         )
-    project, diagnostics = load_project(config_path)
+    project, diagnostics = load_project(config_path, accept_breaking=accept_breaking)
     if diagnostics or project is None:
         click.echo(render_all(diagnostics), err=True)
         sys.exit(EXIT_INVALID)
     return project
 
 
+def _accept_breaking_option(function: Any) -> Any:
+    from .contracts import CODES
+
+    return click.option(
+        "--accept-breaking",
+        "accept_breaking",
+        multiple=True,
+        type=click.Choice(CODES),
+        metavar="CODE",
+        help="Accept the breaking changes of this code (ES301-ES308; repeatable) and drop the "
+        "event-schema lock entries they break: only when those recorded events are discarded.",
+    )(function)
+
+
 @main.command()
 @config_option
-def validate(config_path: Path) -> None:
-    """Check the specs; print every error with its location, exit 2 if there is any."""
-    project = _load(config_path)
+@_accept_breaking_option
+def validate(config_path: Path, accept_breaking: tuple[str, ...]) -> None:
+    """Check the specs, and compare them with the event-schema lock; print every error with its
+    location, exit 2 if there is any."""
+    project = _load(config_path, accept_breaking)
     count = len(project.resources) + len(project.event_logs)
     click.echo(f"ok: {count} specs valid ({config_path})")
 
@@ -69,16 +85,28 @@ def validate(config_path: Path) -> None:
     is_flag=True,
     help="Write destructive migration operations (drops, narrowing) instead of commenting them.",
 )
+@_accept_breaking_option
 def generate(
-    config_path: Path, check: bool, dry_run: bool, name: str | None, allow_destructive: bool
+    config_path: Path,
+    check: bool,
+    dry_run: bool,
+    name: str | None,
+    allow_destructive: bool,
+    accept_breaking: tuple[str, ...],
 ) -> None:
-    """Generate the package and migrations from the specs (deterministic, atomic)."""
+    """Generate the package, migrations and event-schema lock from the specs (deterministic,
+    atomic). A change that would leave recorded events unreplayable is an error (ES301-ES308)."""
     from .migrations import SnapshotError
     from .plan import drift, make_plan, write
 
-    project = _load(config_path)
+    project = _load(config_path, accept_breaking)
     try:
-        plan = make_plan(project, name=name, allow_destructive=allow_destructive)
+        plan = make_plan(
+            project,
+            name=name,
+            allow_destructive=allow_destructive,
+            accept_breaking=accept_breaking,
+        )
     except SnapshotError as error:
         click.echo(f"error: {error}", err=True)
         sys.exit(EXIT_INVALID)

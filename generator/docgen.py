@@ -121,6 +121,44 @@ CODES = (
         "defines or imports (`engine`, `rules`, `uuid`, an action, ...).",
     ),
     ("ES262", "Text that generated code cannot hold: a lone surrogate such as `\\ud800`."),
+    ("ES300", "The event-schema lock cannot be read (not JSON, unknown format, edited by hand)."),
+    (
+        "ES301",
+        "Breaking: an input recorded events carry is gone (removed, or renamed without "
+        "`renamed_from`).",
+    ),
+    ("ES302", "Breaking: an input's type no longer accepts every recorded value (narrowed)."),
+    (
+        "ES303",
+        "Breaking: an input became required (`allow_nil: false`, or no longer has a default).",
+    ),
+    ("ES304", "Breaking: a required input with no default was added."),
+    (
+        "ES305",
+        "Breaking: an action with recorded events is gone, and no `replay_override` routes them.",
+    ),
+    (
+        "ES306",
+        "Breaking: a resource with recorded events is gone or left the log, and no route "
+        "covers them.",
+    ),
+    ("ES307", "Breaking: an action's version is below a version already recorded."),
+    ("ES308", "Breaking: a recorded version is reused with another action type."),
+    (
+        "ES310",
+        "`upcasters` for an action that neither exists nor is routed by a `replay_override`.",
+    ),
+    ("ES311", "An upcaster's `from_version` is not below the action's current version."),
+    ("ES312", "Two upcasters of one action read the same `from_version`."),
+    (
+        "ES313",
+        "A `replay_override` version that an upcaster turns into the next one first (never "
+        "matches).",
+    ),
+    (
+        "ES314",
+        "An upcaster step names a key `renamed_from` renames first (steps see current names).",
+    ),
 )
 
 

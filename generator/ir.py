@@ -188,6 +188,34 @@ class Action:
 
 
 @dataclass(frozen=True)
+class UpcastStep:
+    """One step of an upcaster, applied to a stored event's ``data`` / ``changed_attributes``.
+
+    ``rename`` key -> to; ``drop`` key; ``set_default`` key = value when absent; ``move`` key from
+    the other map into ``to``; ``map_values`` of key through ``values``; ``call`` of user code.
+    """
+
+    kind: Literal["rename", "drop", "set_default", "move", "map_values", "call"]
+    origin: Origin = field(compare=False, repr=False)
+    key: str = ""
+    to: str = ""
+    in_: Literal["data", "changed_attributes"] = "data"
+    value: object = None
+    values: tuple[tuple[str, object], ...] = ()
+    ref: str | None = None  # "pkg.module:function" for call
+
+
+@dataclass(frozen=True)
+class Upcaster:
+    """Turns a stored event of ``action`` at ``from_version`` into one of ``from_version + 1``."""
+
+    action: str
+    from_version: int
+    steps: tuple[UpcastStep, ...]
+    origin: Origin = field(compare=False, repr=False)
+
+
+@dataclass(frozen=True)
 class Events:
     """A resource's ``events:`` section (AshEvents' ``events`` DSL)."""
 
@@ -200,6 +228,7 @@ class Events:
     update_timestamp: str | None = None
     replay_non_input_attribute_changes: tuple[tuple[str, str], ...] = ()
     allowed_change_modules: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    upcasters: tuple[Upcaster, ...] = ()  # by action, then from_version
 
     def version_of(self, action: str) -> int:
         return dict(self.current_action_versions).get(action, 1)
@@ -209,6 +238,16 @@ class Events:
 
     def allowed_changes_of(self, action: str) -> tuple[str, ...]:
         return dict(self.allowed_change_modules).get(action, ())
+
+    def upcasters_of(self, action: str) -> dict[int, Upcaster]:
+        return {u.from_version: u for u in self.upcasters if u.action == action}
+
+    def upcast_version(self, action: str, version: int) -> int:
+        """The version an event of ``action`` at ``version`` has once its upcasters ran."""
+        chain = self.upcasters_of(action)
+        while version in chain:
+            version += 1
+        return version
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ unknown ``kind``, ES005 unreadable file or folder.
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
@@ -22,6 +23,7 @@ from jsonschema import Draft202012Validator
 from yaml.constructor import SafeConstructor
 
 from .build import SpecDocument, build_project
+from .contracts import lock_diagnostics
 from .diagnostics import Diagnostic, Origin, Source, at
 from .ir import Project
 from .schema_errors import schema_diagnostics
@@ -51,8 +53,11 @@ def _validator(name: str) -> Draft202012Validator:
     return Draft202012Validator(load_schema(name))
 
 
-def load_project(config_path: Path) -> tuple[Project | None, list[Diagnostic]]:
-    """Load, validate, build and verify a project; the Project only when nothing is wrong."""
+def load_project(
+    config_path: Path, *, accept_breaking: Collection[str] = ()
+) -> tuple[Project | None, list[Diagnostic]]:
+    """Load, validate, build and verify a project, and compare it with its event-schema lock;
+    the Project only when nothing is wrong (``accept_breaking``: breaking-change codes allowed)."""
     root = config_path.resolve().parent
     config_display = _display(config_path.resolve(), root)
     documents, diagnostics = read_documents(config_path, config_display)
@@ -82,6 +87,9 @@ def load_project(config_path: Path) -> tuple[Project | None, list[Diagnostic]]:
         return None, sorted(set(diagnostics))
     project, diagnostics = build_project(settings, root, Origin(config.source), specs)
     diagnostics = diagnostics + verify(project)
+    if not diagnostics:
+        # Only a valid project is compared with the event-schema lock (ES3xx).
+        diagnostics = lock_diagnostics(project, accept_breaking)
     return (None if diagnostics else project), sorted(set(diagnostics))
 
 

@@ -76,7 +76,30 @@ def replay_context(project: ir.Project) -> dict[str, Any]:
             )
         return statement(f"{log.name.upper()}_ROUTES", Seq("(", routes))
 
+    def upcasters_definition(log: ir.EventLog) -> str:
+        """``<LOG>_UPCASTERS``, or "" when no event of ``log`` needs upcasting."""
+        entries = upcaster_entries(project, log)
+        if not entries:
+            return ""
+        target = f"{upcasters_constant(log)}: dict[tuple[str, str], _upcast.Upcasters]"
+        return statement(target, Dict(entries))
+
+    upcast_refs = sorted(
+        {
+            step.ref
+            for resource in project.resources
+            if resource.events
+            for upcaster in resource.events.upcasters
+            for step in upcaster.steps
+            if step.ref
+        }
+    )
     return {
+        "upcasters_definition": upcasters_definition,
+        "has_upcasters": {
+            log.name: bool(upcaster_entries(project, log)) for log in project.event_logs
+        },
+        "upcast_modules": sorted({ref_module(ref) for ref in upcast_refs}),
         "actions_definition": actions_definition,
         "routes_definition": routes_definition,
         "function_name": lambda log: replay_function(project, log),
@@ -84,3 +107,69 @@ def replay_context(project: ir.Project) -> dict[str, Any]:
         "log_constants": sorted(log.name.upper() for log in project.event_logs),
         "uses_uuid": any(log.primary_key_type == "uuidv7" for log in project.event_logs),
     }
+
+
+def upcasters_constant(log: ir.EventLog) -> str:
+    """The name of the log's upcasters in the generated ``replay`` module (absent when none)."""
+    return f"{log.name.upper()}_UPCASTERS"
+
+
+def upcaster_entries(project: ir.Project, log: ir.EventLog) -> list[tuple[Expr, Expr | None]]:
+    """One ``(resource, action): Upcasters(...)`` item per action whose events need upcasting:
+    the renames ``renamed_from`` implies, then the declared upcasters by from_version."""
+    items: list[tuple[Expr, Expr | None]] = []
+    for resource in project.resources_of(log):
+        assert resource.events is not None
+        renamed = [(a.renamed_from, a.name) for a in resource.attributes if a.renamed_from]
+        names = {a.name for a in resource.actions} | {u.action for u in resource.events.upcasters}
+        for name in sorted(names):
+            action = resource.action(name)
+            inputs = set(action.accept) | {a.name for a in action.arguments} if action else set()
+            renames: list[Expr] = []
+            for old, new in renamed:
+                if old not in inputs:  # an argument of that name is not the old attribute
+                    renames.append(Call("_upcast.rename", [py(old), py(new)]))
+                if resource.attribute(old) is None:
+                    renames.append(
+                        Call("_upcast.rename", [py(old), py(new), py("changed_attributes")])
+                    )
+            chain = resource.events.upcasters_of(name)
+            if not renames and not chain:
+                continue
+            kwargs: list[tuple[str, Expr]] = []
+            if renames:
+                kwargs.append(("renames", Seq("(", renames)))
+            if chain:
+                versions = Dict(
+                    [(str(v), Seq("(", [_step(s) for s in chain[v].steps])) for v in sorted(chain)]
+                )
+                kwargs.append(("versions", versions))
+            key = Seq("(", [py(resource.name), py(name)])
+            items.append((key, Call("_upcast.Upcasters", kwargs=kwargs)))
+    return items
+
+
+def _step(step: ir.UpcastStep) -> Call:
+    where = [py(step.in_)] if step.in_ != "data" else []
+    if step.kind == "call":
+        assert step.ref is not None
+        return Call("_upcast.call", [ref_expr(step.ref)])
+    if step.kind == "rename":
+        return Call("_upcast.rename", [py(step.key), py(step.to), *where])
+    if step.kind == "move":
+        return Call("_upcast.move", [py(step.key), py(step.to)])
+    if step.kind == "drop":
+        return Call("_upcast.drop", [py(step.key), *where])
+    if step.kind == "set_default":
+        return Call("_upcast.set_default", [py(step.key), py(_thaw(step.value)), *where])
+    values = {key: _thaw(value) for key, value in step.values}
+    return Call("_upcast.map_values", [py(step.key), py(values), *where])
+
+
+def _thaw(value: Any) -> Any:
+    """A spec value as JSON holds it (the IR keeps lists as tuples)."""
+    if isinstance(value, tuple):
+        return [_thaw(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _thaw(v) for k, v in value.items()}
+    return value

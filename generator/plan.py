@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import os
 import tempfile
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,8 +41,13 @@ class Drift:
 
 
 def make_plan(
-    project: ir.Project, *, name: str | None = None, allow_destructive: bool = False
+    project: ir.Project,
+    *,
+    name: str | None = None,
+    allow_destructive: bool = False,
+    accept_breaking: Collection[str] = (),
 ) -> Plan:
+    from .contracts import plan_lock
     from .migrations import plan_migrations
 
     env = environment()
@@ -52,12 +58,14 @@ def make_plan(
     migration = plan_migrations(project, name=name, allow_destructive=allow_destructive)
     owned = frozenset(files)
     files.update(migration.files)
+    lock, accepted = plan_lock(project, accept_breaking)
+    files.update(lock)
     return Plan(
         root=project.root,
         files=dict(sorted(files.items())),
         owned=owned,
         manifest=manifest,
-        warnings=tuple(migration.warnings),
+        warnings=(*migration.warnings, *accepted),
         removed=tuple(migration.removed),
     )
 

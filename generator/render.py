@@ -26,6 +26,7 @@ RUNTIME_MODULES = (
     "_replay.py",
     "_rules.py",
     "_support.py",
+    "_upcast.py",
     "changeset.py",
     "errors.py",
 )

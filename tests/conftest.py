@@ -76,7 +76,8 @@ def engine(database_url: str) -> Iterator[Engine]:
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "accounts"
 FEATURES = ROOT / "tests" / "golden" / "features"
-for _src in (EXAMPLE / "src", FEATURES / "src"):
+UPCASTING = ROOT / "tests" / "golden" / "upcasting"
+for _src in (EXAMPLE / "src", FEATURES / "src", UPCASTING / "src"):
     if str(_src) not in sys.path:
         sys.path.insert(0, str(_src))
 

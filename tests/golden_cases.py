@@ -9,4 +9,5 @@ CASES = {
     "accounts": ROOT / "examples" / "accounts",
     "features": ROOT / "tests" / "golden" / "features",
     "minimal": ROOT / "tests" / "golden" / "minimal",
+    "upcasting": ROOT / "tests" / "golden" / "upcasting",
 }

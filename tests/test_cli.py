@@ -88,11 +88,12 @@ def test_init_quotes_a_package_yaml_would_misread(tmp_path: Path) -> None:
 def test_check_reports_drift_with_a_diff_and_exit_1(project: Path) -> None:
     run("generate", cwd=project)
     spec = project / "specs" / "author.yaml"
-    spec.write_text(spec.read_text().replace("  update: {type: update, accept: [name]}\n", ""))
+    update = "  update: {type: update, accept: [name]}\n"
+    spec.write_text(spec.read_text().replace(update, update + "  touch: {type: update}\n"))
     result = run("generate", "--check", cwd=project)
     assert result.exit_code == 1
     assert "changed: shop_data/actions/author.py" in result.output
-    assert "-def update(" in result.output  # a unified diff
+    assert "+def touch(" in result.output  # a unified diff
     assert "missing: migrations/versions/" not in result.output  # no schema change
 
 

@@ -25,13 +25,15 @@ Codes (ES201-ES203 are checked while the IR is built, see ``build.py``):
   (see ``replay.py``)
 * ES260 malformed reference to user code; ES261 reference whose package the generated code
   shadows (see ``references.py``)
+* ES310-ES313 upcasters (see ``upcasters.py``); ES300-ES308, the event-schema lock, are checked
+  after these rules (see ``eventspec.contracts``)
 """
 
 from __future__ import annotations
 
 from ..diagnostics import Diagnostic
 from ..ir import Project
-from . import event_logs, events, names, references, replay, resources
+from . import event_logs, events, names, references, replay, resources, upcasters
 from .common import Rule
 
 RULES: tuple[Rule, ...] = (
@@ -41,6 +43,7 @@ RULES: tuple[Rule, ...] = (
     *event_logs.RULES,
     *replay.RULES,
     *references.RULES,
+    *upcasters.RULES,
 )
 
 

@@ -23,6 +23,7 @@ from ._engine import (
     run_update,
 )
 from ._fold import Routed, eligible, fold_page, not_found, replay_input, touched_records
+from ._upcast import Upcasters, upcast_page
 from .errors import ReplayError
 
 ProgressFn = Callable[[int, int], None]
@@ -77,6 +78,7 @@ def run_replay(
     on_progress: ProgressFn | None = None,
     batch_size: int = 1000,
     logger: logging.Logger | None = None,
+    upcasters: Mapping[tuple[str, str], Upcasters] | None = None,
 ) -> ReplayResult:
     started = time.perf_counter()
     logger = logger or logging.getLogger(__name__)
@@ -99,7 +101,9 @@ def run_replay(
     with atomic(session):
         clear(session)
         _forget(session, models)
-        for page in _pages(session, log, cutoff, batch_size):
+        for stored in _pages(session, log, cutoff, batch_size):
+            # Upcasting comes first: routes match the version the upcasters reached.
+            page = upcast_page(stored, upcasters or {})
             routed = [(event, _route(event, actions, routes)) for event in page]
             try:
                 with session.begin_nested():
