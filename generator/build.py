@@ -1,20 +1,22 @@
 """Validated spec dicts -> the IR, applying every default, and checking every name once (ES20x).
 
 Codes: ES201 invalid identifier (not a Python identifier, or a keyword), ES202 name reserved by the
-generated code, ES203 class name not CamelCase.
+generated code (read from the templates, see ``reserved.py``), ES203 class name not CamelCase,
+ES270 a name Python would read as another one (not in NFKC form), ES283 a NUL character in a spec
+string.
 """
 
 from __future__ import annotations
 
 import keyword
 import re
+import unicodedata
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal, cast
 
 from .diagnostics import Diagnostic, Origin, at
 from .ir import (
-    RESERVED_PARAMETER_NAMES,
     VALIDATION_KINDS,
     Action,
     ActorKey,
@@ -37,7 +39,7 @@ from .ir import (
     plural,
     snake_case,
 )
-from .tables import MODEL_RESERVED_NAMES
+from .reserved import generated_names
 
 Raw = dict[str, Any]
 # Classes every generated package defines next to the user's models.
@@ -92,21 +94,45 @@ class _Names:
     def __init__(self) -> None:
         self.out: list[Diagnostic] = []
 
-    def identifier(self, name: str, what: str, origin: Origin, *, reserved: bool = False) -> None:
+    def identifier(
+        self, name: str, what: str, origin: Origin, role: str = "", *, inputs: bool = False
+    ) -> None:
+        """One rule set for every name: an identifier, not a keyword, written as Python reads it
+        (NFKC), and not a name the generated code uses where this one lands (``role``: "model",
+        "event log model"; ``inputs`` for names passed as keyword arguments of an action)."""
         if not name.isidentifier():
             self._add(origin, "ES201", f"{what} name '{name}' is not a valid Python identifier")
         elif keyword.iskeyword(name):
             self._add(origin, "ES201", f"{what} name '{name}' is a Python keyword")
-        elif reserved and name in RESERVED_PARAMETER_NAMES:
-            reserved_names = ", ".join(sorted(RESERVED_PARAMETER_NAMES))
+        elif unicodedata.normalize("NFKC", name) != name:
+            normal = unicodedata.normalize("NFKC", name)
+            message = (
+                f"{what} name '{name}' is '{normal}' to Python (identifiers are NFKC-normalised)"
+            )
+            hint = f"write it as '{normal}', so that Python and the database agree on the name"
+            self.out.append(at(origin, "ES270", message, key=True, hint=hint))
+        elif inputs and name in generated_names().action_parameters:
+            reserved_names = ", ".join(sorted(generated_names().action_parameters))
             message = f"{what} name '{name}' is reserved by the generated code ({reserved_names})"
             self._add(origin, "ES202", message)
-        elif reserved and name in MODEL_RESERVED_NAMES:
-            message = (
-                f"{what} name '{name}' would shadow a name the generated models and actions "
-                "use (an import or a SQLAlchemy declarative attribute); choose another name"
-            )
-            self._add(origin, "ES202", message)
+        elif role:
+            self._member(name, what, origin, role)
+
+    def _member(self, name: str, what: str, origin: Origin, role: str) -> None:
+        names = generated_names()
+        members = {
+            "model": names.model_members,
+            "event log model": names.log_members,
+            "action input class": names.input_members,
+        }[role]
+        if name in members or (name.startswith("__") and name.endswith("__")):
+            used = "a name the generated class reads, defines or inherits"
+        elif name.startswith("_sa_"):
+            used = "SQLAlchemy reserves the _sa_ prefix on mapped classes"
+        else:
+            return
+        message = f"{what} name '{name}' would shadow a name of the generated {role} ({used})"
+        self.out.append(at(origin, "ES202", message, key=True, hint="choose another name"))
 
     def class_name(self, name: str, what: str, origin: Origin) -> None:
         if not _CLASS_NAME.fullmatch(name) or keyword.iskeyword(name):
@@ -166,7 +192,7 @@ def _event_log(
     actors = []
     for column, entry in raw.get("persist_actor_primary_key", {}).items():
         where = origin.at("persist_actor_primary_key", column)
-        names.identifier(column, "actor column", where)
+        names.identifier(column, "actor column", where, "event log model")
         key = primary_keys.get(entry["actor"])
         default_type = key[1] if key else TypeRef("uuid")
         attribute_type = entry.get("attribute_type")
@@ -233,7 +259,7 @@ def _resource(
     relationships = []
     for rel_name, rel in raw.get("relationships", {}).items():
         where = origin.at("relationships", rel_name)
-        names.identifier(rel_name, "relationship", where, reserved=True)
+        names.identifier(rel_name, "relationship", where, "model")
         relationship = _relationship(rel_name, rel, where, name, own_key, primary_keys)
         relationships.append(relationship)
         if relationship.type == "belongs_to":
@@ -265,7 +291,7 @@ def _resource(
 
 
 def _attribute(name: str, raw: Any, origin: Origin, names: _Names) -> Attribute:
-    names.identifier(name, "attribute", origin, reserved=True)
+    names.identifier(name, "attribute", origin, "model", inputs=True)
     if not isinstance(raw, dict):
         return Attribute(name, parse_type(raw), origin)
     constraints = raw.get("constraints", {})
@@ -335,7 +361,7 @@ def _with_foreign_key(
 
 
 def _argument(name: str, raw: Any, origin: Origin, names: _Names) -> Argument:
-    names.identifier(name, "argument", origin, reserved=True)
+    names.identifier(name, "argument", origin, "action input class", inputs=True)
     if not isinstance(raw, dict):
         return Argument(name, parse_type(raw), origin)
     return Argument(
