@@ -48,6 +48,7 @@ VALIDATION_KINDS = (
 )
 ReplayStrategy = Literal["force_change", "as_arguments"]
 
+
 @dataclass(frozen=True)
 class TypeRef:
     """An attribute or argument type: a scalar, an enum with values, or an array of a type."""

@@ -41,11 +41,12 @@ MODULES = (
 @dataclass(frozen=True)
 class GeneratedNames:
     """Identifiers the templates print, per generated module (every resource's actions module
-    under the one key ``ACTIONS_MODULE``); ``model_members`` are the names a resource model's class body binds or
-    reads, plus every attribute SQLAlchemy's declarative base gives a mapped class, and
-    ``log_members`` the same for an event log model (its event fields aside); ``action_parameters`` are the
-    parameters of the action functions, which ``**params`` may not repeat, and ``input_members``
-    the names an action's input class (a TypedDict) reads next to its fields."""
+    under the one key ``ACTIONS_MODULE``); ``model_members`` are the names a resource model's
+    class body binds or reads, plus every attribute SQLAlchemy's declarative base gives a mapped
+    class, and ``log_members`` the same for an event log model (its event fields aside);
+    ``action_parameters`` are the parameters of the action functions, which ``**params`` may not
+    repeat, and ``input_members`` the names an action's input class (a TypedDict) reads next to
+    its fields."""
 
     modules: dict[str, frozenset[str]]
     model_members: frozenset[str]
@@ -251,7 +252,7 @@ def _probe(*, several_logs: bool) -> ir.Project:
         ir.Action("probe_soft", "destroy", o, soft_attribute="probe_deleted"),
         ir.Action("probe_legacy", "create", o, accept),
     )
-    logs = ("ProbeEvent", "ProbeLedger") if several_logs else ("ProbeEvent",)
+    logs: tuple[str, ...] = ("ProbeEvent", "ProbeLedger") if several_logs else ("ProbeEvent",)
     resource = ir.Resource(
         "ProbeThing",
         "probe_things",

@@ -135,7 +135,7 @@ def recreate_enum(
     """Replace a PostgreSQL enum type by one with other values (the only way to drop values)."""
 
     alter = f"ALTER TABLE {ident(table)} ALTER COLUMN {ident(column)}"
-    kind, previous = ident(name), ident(f"{name}_old")
+    kind, previous = ident(name), ident(f"{name}_old")  # verify/identifiers.py checks its length
 
     def statements(values: Sequence[str]) -> list[str]:
         sql = [
