@@ -66,6 +66,9 @@ def build_project(
     settings: Raw, root: Path, origin: Origin, specs: list[SpecDocument]
 ) -> tuple[Project, list[Diagnostic]]:
     names = _Names()
+    names.out.extend(_nul_characters(settings, origin))
+    for spec in specs:
+        names.out.extend(_nul_characters(spec.value, spec.origin))
     for part in str(settings["package"]).split("."):
         if keyword.iskeyword(part):
             message = f"package '{settings['package']}' contains the Python keyword '{part}'"
@@ -86,6 +89,23 @@ def build_project(
         event_logs=tuple(sorted(logs, key=lambda e: e.name)),
     )
     return project, names.out
+
+
+def _nul_characters(value: Any, origin: Origin) -> list[Diagnostic]:
+    """ES283 for every string holding a NUL: no database stores it and C strings end there."""
+    out: list[Diagnostic] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if "\x00" in key:
+                message = f"the key {key!r} holds a NUL character"
+                out.append(at(origin.at(key), "ES283", message, key=True))
+            out.extend(_nul_characters(item, origin.at(key)))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            out.extend(_nul_characters(item, origin.at(index)))
+    elif isinstance(value, str) and "\x00" in value:
+        out.append(at(origin, "ES283", f"the value {value!r} holds a NUL character"))
+    return out
 
 
 class _Names:
@@ -155,8 +175,8 @@ class _Names:
 
 
 def parse_type(raw: Any, values: Any = None) -> TypeRef:
-    if isinstance(raw, dict):
-        return TypeRef("array", item=parse_type(raw["array"]))
+    if isinstance(raw, dict):  # an array: ``values`` belong to its (enum) items
+        return TypeRef("array", item=parse_type(raw["array"], values))
     return TypeRef(str(raw), values=tuple(str(v) for v in values or ()))
 
 

@@ -302,6 +302,44 @@ def test_life_of_a_schema(workspace: Workspace) -> None:
     assert workspace.generate(4, allow_destructive=True).files == {}
 
 
+def test_enum_values_with_colons_quotes_and_percents_migrate(workspace: Workspace) -> None:
+    """Values such as ':noon' reach the database verbatim: alembic's op.execute() runs text(),
+    where an unescaped ':noon' would be a bind parameter."""
+
+    def slot(*values: str) -> tuple[ir.Attribute, ...]:
+        default = ir.Default("literal", ":noon")
+        return (attr("slot", enum(*values), allow_nil=False, default=default),)
+
+    workspace.generate(1, slot(":noon", "a'b"))
+    workspace.alembic("upgrade", "head")
+    key = uuid.uuid4().hex
+    workspace.execute(f"INSERT INTO users (id, email, status) VALUES ('{key}', 'a@b.c', 'active')")
+    added = workspace.generate(1, slot(":noon", "a'b", ":evening", "50%"))
+    source = revision_text(added)
+    assert "ADD VALUE IF NOT EXISTS '\\\\:evening'" in source
+    assert "ADD VALUE IF NOT EXISTS '50%'" in source
+    workspace.alembic("upgrade", "head")
+    assert workspace.differences() == []
+    workspace.execute("UPDATE users SET slot = :value", value=":evening")
+    workspace.execute(
+        "INSERT INTO users (id, email, status, slot) VALUES (:id, 'b@b.c', 'active', '50%')",
+        id=uuid.uuid4().hex,
+    )
+    assert sorted(workspace.execute("SELECT slot FROM users")) == [("50%",), (":evening",)]
+    # Dropping a value recreates the PostgreSQL type and sets the ':noon' default again.
+    workspace.execute("DELETE FROM users WHERE slot = '50%'")
+    workspace.generate(1, slot(":noon", ":evening"), allow_destructive=True)
+    workspace.alembic("upgrade", "head")
+    assert workspace.differences() == []
+    workspace.execute(
+        f"INSERT INTO users (id, email, status) VALUES ('{uuid.uuid4().hex}', 'c@b.c', 'active')"
+    )
+    assert sorted(workspace.execute("SELECT slot FROM users")) == [(":evening",), (":noon",)]
+    workspace.alembic("downgrade", "base")
+    workspace.alembic("upgrade", "head")
+    assert workspace.differences() == []
+
+
 def test_not_null_without_default_is_added_nullable_first(workspace: Workspace) -> None:
     workspace.generate(1)
     workspace.alembic("upgrade", "head")

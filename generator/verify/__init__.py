@@ -24,6 +24,8 @@ Codes (ES201-ES203 are checked while the IR is built, see ``build.py``):
 * ES271 two spec-derived names equal in one generated module; ES272 a database name over 63
   bytes; ES273 two database names equal; ES274 a table name SQLite or alembic owns; ES275 two
   tables equal ignoring case (see ``identifiers.py``)
+* ES280 a default or value that is not a value of its type; ES281 an enum default or value
+  outside the enum; ES282 an enum value PostgreSQL refuses or given twice (see ``values.py``)
 * ES250 foreign-key cycle among tracked resources; ES251 sensitive required input in a plain log
   (see ``replay.py``)
 """
@@ -32,7 +34,7 @@ from __future__ import annotations
 
 from ..diagnostics import Diagnostic
 from ..ir import Project
-from . import event_logs, events, identifiers, names, replay, resources
+from . import event_logs, events, identifiers, names, replay, resources, values
 from .common import Rule
 
 RULES: tuple[Rule, ...] = (
@@ -42,6 +44,7 @@ RULES: tuple[Rule, ...] = (
     *events.RULES,
     *event_logs.RULES,
     *replay.RULES,
+    *values.RULES,
 )
 
 

@@ -369,7 +369,9 @@ def _table_def(project: Project, unit: Resource | EventLog) -> TableDef | None:
     for rel in unit.relationships:
         if rel.type == "belongs_to" and project.resource(rel.destination) is None:
             return None  # reported as ES210; the foreign key has no name yet
-    return resource_table(project, unit)
+    # Defaults name nothing, and an invalid one is ES280: leave them out of the table.
+    plain = tuple(replace(a, default=None, update_default=None) for a in unit.attributes)
+    return resource_table(project, replace(unit, attributes=plain))
 
 
 def database_names(project: Project) -> Iterator[Diagnostic]:
