@@ -195,6 +195,8 @@ def _modules(project: Project) -> dict[str, list[Bound]]:
 
 def python_names(project: Project) -> Iterator[Diagnostic]:
     generated = generated_names()
+    shadowing: dict[tuple[tuple[str, ...], str], tuple[Bound, list[str]]] = {}
+    invalid: dict[tuple[tuple[str, ...], str], Bound] = {}
     for module, bound in sorted(_modules(project).items()):
         key = (
             ACTIONS_MODULE if module.startswith("actions/") and "__init__" not in module else module
@@ -203,11 +205,13 @@ def python_names(project: Project) -> Iterator[Diagnostic]:
         seen: dict[str, Bound] = {}
         for item in sorted(bound, key=_position):
             name = _python(item.name)
+            if not name.isidentifier():
+                invalid[(item.thing, item.name)] = item
+                continue
             if item.thing[0] == "class" and item.name in RESERVED_CLASS_NAMES:
                 continue  # ES202 from the build, with the list of the package's classes
             if name in template_names:
-                message = f"{item.what} is '{name}', a name the generated {module} uses itself"
-                yield _diag(item, "ES202", message, "rename it")
+                shadowing.setdefault((item.thing, item.name), (item, []))[1].append(module)
                 continue
             other = seen.setdefault(name, item)
             if other.thing == item.thing or _bulk_pair(other, item) or _reported(other, item):
@@ -216,6 +220,15 @@ def python_names(project: Project) -> Iterator[Diagnostic]:
             if other.name != item.name:
                 message += f" (as '{other.name}')"
             yield _diag(item, "ES271", message, "rename one of them")
+    for item in invalid.values():
+        yield _diag(item, "ES201", f"{item.what} is '{item.name}', not a Python identifier", "")
+    for item, modules in shadowing.values():
+        named = "" if f"'{item.name}'" in item.what else f" '{_python(item.name)}',"
+        verb = "use" if len(modules) > 1 else "uses"
+        message = (
+            f"{item.what} is{named} a name the generated {' and '.join(modules)} {verb} itself"
+        )
+        yield _diag(item, "ES202", message, "rename it")
 
 
 def _bulk_pair(a: Bound, b: Bound) -> bool:
