@@ -42,10 +42,6 @@ from .ir import (
 from .reserved import generated_names
 
 Raw = dict[str, Any]
-# Classes every generated package defines next to the user's models.
-RESERVED_CLASS_NAMES = frozenset(
-    {"Base", "Changeset", "ValidationError", "NotFoundError", "ReplayError", "ConfigurationError"}
-)
 _CLASS_NAME = re.compile(r"[A-Z][A-Za-z0-9]*")
 _TABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 ChangeKind = Literal["set_attribute", "call", "before_action", "after_action"]
@@ -160,8 +156,8 @@ class _Names:
                 f"{what} name '{name}' must be a CamelCase class name (A-Z, then letters/digits)"
             )
             self.out.append(at(origin, "ES203", message, "name"))
-        elif name in RESERVED_CLASS_NAMES:
-            reserved = ", ".join(sorted(RESERVED_CLASS_NAMES))
+        elif name in generated_names().package_classes:
+            reserved = ", ".join(sorted(generated_names().package_classes))
             message = f"{what} name '{name}' is a class of the generated package ({reserved})"
             self.out.append(at(origin, "ES202", message, "name"))
 

@@ -38,6 +38,10 @@ MODULES = (
 )
 
 
+# Runtime modules whose classes users import by name, next to the models.
+USER_MODULES = ("changeset.py", "errors.py")
+
+
 @dataclass(frozen=True)
 class GeneratedNames:
     """Identifiers the templates print, per generated module (every resource's actions module
@@ -46,13 +50,15 @@ class GeneratedNames:
     class, and ``log_members`` the same for an event log model (its event fields aside);
     ``action_parameters`` are the parameters of the action functions, which ``**params`` may not
     repeat, and ``input_members`` the names an action's input class (a TypedDict) reads next to
-    its fields."""
+    its fields; ``package_classes`` the classes a user imports from the package next to the
+    models (the declarative base, the errors, the changeset)."""
 
     modules: dict[str, frozenset[str]]
     model_members: frozenset[str]
     log_members: frozenset[str]
     action_parameters: frozenset[str]
     input_members: frozenset[str]
+    package_classes: frozenset[str]
 
     def module(self, name: str) -> frozenset[str]:
         return self.modules.get(name, frozenset())
@@ -67,13 +73,17 @@ def generated_names() -> GeneratedNames:
 
 def derive(env: jinja2.Environment) -> GeneratedNames:
     """Render the probes with ``env`` and collect what its templates name."""
-    from .render import render_package
+    from .render import render_package, runtime_files
 
     modules: dict[str, set[str]] = {m: set() for m in MODULES}
     members = _declarative_members()
     log_members = set(members)
     parameters: set[str] = set()
     inputs: set[str] = set()
+    classes: set[str] = set()
+    for module in USER_MODULES:
+        tree = ast.parse(runtime_files()[module])
+        classes |= {n.name for n in tree.body if isinstance(n, ast.ClassDef)}
     for project in (_probe(several_logs=False), _probe(several_logs=True)):
         logs = {log.name for log in project.event_logs}
         for path, text in render_package(project, env).items():
@@ -83,6 +93,7 @@ def derive(env: jinja2.Environment) -> GeneratedNames:
             tree = ast.parse(text)
             modules[name] |= _own(_identifiers(tree))
             if name == "models.py":
+                classes |= _own(n.name for n in tree.body if isinstance(n, ast.ClassDef))
                 for cls in (n for n in tree.body if isinstance(n, ast.ClassDef)):
                     names = _own(n for s in cls.body for n in _identifiers(s))
                     (log_members if cls.name in logs else members).update(names)
@@ -99,6 +110,7 @@ def derive(env: jinja2.Environment) -> GeneratedNames:
         log_members=frozenset(log_members - set(ir.EVENT_FIELDS)),
         action_parameters=frozenset(parameters),
         input_members=frozenset(inputs),
+        package_classes=frozenset(classes),
     )
 
 

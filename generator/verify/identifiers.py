@@ -14,7 +14,6 @@ import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 
-from ..build import RESERVED_CLASS_NAMES
 from ..diagnostics import Diagnostic, Origin, at
 from ..ir import EventLog, Project, Resource, Validation, snake_case
 from ..render import ref_module, typed_dict_name
@@ -208,7 +207,7 @@ def python_names(project: Project) -> Iterator[Diagnostic]:
             if not name.isidentifier():
                 invalid[(item.thing, item.name)] = item
                 continue
-            if item.thing[0] == "class" and item.name in RESERVED_CLASS_NAMES:
+            if item.thing[0] == "class" and item.name in generated.package_classes:
                 continue  # ES202 from the build, with the list of the package's classes
             if name in template_names:
                 shadowing.setdefault((item.thing, item.name), (item, []))[1].append(module)
