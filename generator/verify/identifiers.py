@@ -485,4 +485,19 @@ def table_names(project: Project) -> Iterator[Diagnostic]:
             yield at(origin, "ES275", message, *steps, hint="choose another table name")
 
 
-RULES: tuple[Rule, ...] = (python_names, database_names, table_names)
+def model_class_references(project: Project) -> Iterator[Diagnostic]:
+    """A model's relationship annotations name other model classes: no member may hide one."""
+    for resource in project.resources:
+        classes = {rel.destination for rel in resource.relationships}
+        members = [("attribute", a.name, a.origin) for a in resource.attributes]
+        members += [("relationship", r.name, r.origin) for r in resource.relationships]
+        for kind, name, origin in members:
+            if name in classes and origin.path[-1] == name:
+                message = (
+                    f"{kind} name '{name}' would hide model class '{name}', which the "
+                    f"relationship annotations of '{resource.name}' name"
+                )
+                yield at(origin, "ES202", message, key=True, hint="choose another name")
+
+
+RULES: tuple[Rule, ...] = (python_names, database_names, table_names, model_class_references)
