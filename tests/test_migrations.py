@@ -8,6 +8,7 @@ upgraded again.
 from __future__ import annotations
 
 import argparse
+import ast
 import importlib
 import json
 import os
@@ -25,9 +26,12 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from eventspec import ir
-from eventspec.migrations import SnapshotError, plan_migrations, scaffold_alembic
+from eventspec.migrations import SnapshotError, codeop, plan_migrations, scaffold_alembic
 from eventspec.migrations.plan import MigrationPlan
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.dialects import postgresql, sqlite
 
 from tests.test_models import VENV_BIN, attr, origin, rel, unload, uuid_pk, write_package
 
@@ -338,6 +342,19 @@ def test_enum_values_with_colons_quotes_and_percents_migrate(workspace: Workspac
     workspace.alembic("downgrade", "base")
     workspace.alembic("upgrade", "head")
     assert workspace.differences() == []
+
+
+@given(st.text(alphabet=":\\\\x_é %'0", max_size=12))
+def test_executed_sql_reaches_the_database_verbatim(sql: str) -> None:
+    """What codeop.execute renders, run through text() as alembic does, is the SQL it was given."""
+    source = codeop.execute(sql).args[0]
+    assert isinstance(source, str)
+    rendered = ast.literal_eval(source)
+    for dialect in (postgresql.psycopg.dialect(), sqlite.dialect()):
+        compiled = text(rendered).compile(dialect=dialect)
+        assert compiled.params == {}
+        out = str(compiled)
+        assert (out.replace("%%", "%") if dialect.name == "postgresql" else out) == sql
 
 
 def test_not_null_without_default_is_added_nullable_first(workspace: Workspace) -> None:
