@@ -1,13 +1,16 @@
 """Validated spec dicts -> the IR, applying every default, and checking every name once (ES20x).
 
 Codes: ES201 invalid identifier (not a Python identifier, or a keyword), ES202 name reserved by the
-generated code, ES203 class name not CamelCase, ES262 text without a UTF-8 form.
+generated code (read from the templates, see ``reserved.py``), ES203 class name not CamelCase,
+ES262 text without a UTF-8 form, ES270 a name Python would read as another one (not in NFKC
+form), ES283 a NUL character in a spec string.
 """
 
 from __future__ import annotations
 
 import keyword
 import re
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -15,7 +18,6 @@ from typing import Any, Literal, cast
 
 from .diagnostics import Diagnostic, Origin, at
 from .ir import (
-    RESERVED_PARAMETER_NAMES,
     VALIDATION_KINDS,
     Action,
     ActorKey,
@@ -41,13 +43,9 @@ from .ir import (
     snake_case,
 )
 from .printer import unrepresentable
-from .tables import MODEL_RESERVED_NAMES
+from .reserved import generated_names
 
 Raw = dict[str, Any]
-# Classes every generated package defines next to the user's models.
-RESERVED_CLASS_NAMES = frozenset(
-    {"Base", "Changeset", "ValidationError", "NotFoundError", "ReplayError", "ConfigurationError"}
-)
 _CLASS_NAME = re.compile(r"[A-Z][A-Za-z0-9]*")
 _TABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 ChangeKind = Literal["set_attribute", "call", "before_action", "after_action"]
@@ -73,6 +71,9 @@ def build_project(
         message = f"package {str(settings['package'])!r} {problem}"
         names.out.append(at(origin, "ES201", message, "package"))
     names.out.extend(_unrepresentable_text(specs))
+    names.out.extend(_nul_characters(settings, origin))
+    for spec in specs:
+        names.out.extend(_nul_characters(spec.value, spec.origin))
     raw_resources = [s for s in specs if s.kind == "resource"]
     primary_keys = {str(s.value["name"]): _declared_primary_key(s.value) for s in raw_resources}
     logs = [_event_log(s, primary_keys, names) for s in specs if s.kind == "event_log"]
@@ -118,27 +119,68 @@ def package_problem(package: str) -> str | None:
     return None
 
 
+def _nul_characters(value: Any, origin: Origin) -> list[Diagnostic]:
+    """ES283 for every string holding a NUL: no database stores it and C strings end there."""
+    out: list[Diagnostic] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if "\x00" in key:
+                message = f"the key {key!r} holds a NUL character"
+                out.append(at(origin.at(key), "ES283", message, key=True))
+            out.extend(_nul_characters(item, origin.at(key)))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            out.extend(_nul_characters(item, origin.at(index)))
+    elif isinstance(value, str) and "\x00" in value:
+        out.append(at(origin, "ES283", f"the value {value!r} holds a NUL character"))
+    return out
+
+
 class _Names:
     """Collects identifier diagnostics while the IR is built."""
 
     def __init__(self) -> None:
         self.out: list[Diagnostic] = []
 
-    def identifier(self, name: str, what: str, origin: Origin, *, reserved: bool = False) -> None:
+    def identifier(
+        self, name: str, what: str, origin: Origin, role: str = "", *, inputs: bool = False
+    ) -> None:
+        """One rule set for every name: an identifier, not a keyword, written as Python reads it
+        (NFKC), and not a name the generated code uses where this one lands (``role``: "model",
+        "event log model"; ``inputs`` for names passed as keyword arguments of an action)."""
         if not name.isidentifier():
             self._add(origin, "ES201", f"{what} name '{name}' is not a valid Python identifier")
         elif keyword.iskeyword(name):
             self._add(origin, "ES201", f"{what} name '{name}' is a Python keyword")
-        elif reserved and name in RESERVED_PARAMETER_NAMES:
-            reserved_names = ", ".join(sorted(RESERVED_PARAMETER_NAMES))
+        elif unicodedata.normalize("NFKC", name) != name:
+            normal = unicodedata.normalize("NFKC", name)
+            message = (
+                f"{what} name '{name}' is '{normal}' to Python (identifiers are NFKC-normalised)"
+            )
+            hint = f"write it as '{normal}', so that Python and the database agree on the name"
+            self.out.append(at(origin, "ES270", message, key=True, hint=hint))
+        elif inputs and name in generated_names().action_parameters:
+            reserved_names = ", ".join(sorted(generated_names().action_parameters))
             message = f"{what} name '{name}' is reserved by the generated code ({reserved_names})"
             self._add(origin, "ES202", message)
-        elif reserved and name in MODEL_RESERVED_NAMES:
-            message = (
-                f"{what} name '{name}' would shadow a name the generated models and actions "
-                "use (an import or a SQLAlchemy declarative attribute); choose another name"
-            )
-            self._add(origin, "ES202", message)
+        elif role:
+            self._member(name, what, origin, role)
+
+    def _member(self, name: str, what: str, origin: Origin, role: str) -> None:
+        names = generated_names()
+        members = {
+            "model": names.model_members,
+            "event log model": names.log_members,
+            "action input class": names.input_members,
+        }[role]
+        if name in members or (name.startswith("__") and name.endswith("__")):
+            used = "a name the generated class reads, defines or inherits"
+        elif name.startswith("_sa_"):
+            used = "SQLAlchemy reserves the _sa_ prefix on mapped classes"
+        else:
+            return
+        message = f"{what} name '{name}' would shadow a name of the generated {role} ({used})"
+        self.out.append(at(origin, "ES202", message, key=True, hint="choose another name"))
 
     def class_name(self, name: str, what: str, origin: Origin) -> None:
         if not _CLASS_NAME.fullmatch(name) or keyword.iskeyword(name):
@@ -146,8 +188,8 @@ class _Names:
                 f"{what} name '{name}' must be a CamelCase class name (A-Z, then letters/digits)"
             )
             self.out.append(at(origin, "ES203", message, "name"))
-        elif name in RESERVED_CLASS_NAMES:
-            reserved = ", ".join(sorted(RESERVED_CLASS_NAMES))
+        elif name in generated_names().package_classes:
+            reserved = ", ".join(sorted(generated_names().package_classes))
             message = f"{what} name '{name}' is a class of the generated package ({reserved})"
             self.out.append(at(origin, "ES202", message, "name"))
 
@@ -161,8 +203,8 @@ class _Names:
 
 
 def parse_type(raw: Any, values: Any = None) -> TypeRef:
-    if isinstance(raw, dict):
-        return TypeRef("array", item=parse_type(raw["array"]))
+    if isinstance(raw, dict):  # an array: ``values`` belong to its (enum) items
+        return TypeRef("array", item=parse_type(raw["array"], values))
     return TypeRef(str(raw), values=tuple(str(v) for v in values or ()))
 
 
@@ -198,7 +240,7 @@ def _event_log(
     actors = []
     for column, entry in raw.get("persist_actor_primary_key", {}).items():
         where = origin.at("persist_actor_primary_key", column)
-        names.identifier(column, "actor column", where)
+        names.identifier(column, "actor column", where, "event log model")
         key = primary_keys.get(entry["actor"])
         default_type = key[1] if key else TypeRef("uuid")
         attribute_type = entry.get("attribute_type")
@@ -265,7 +307,7 @@ def _resource(
     relationships = []
     for rel_name, rel in raw.get("relationships", {}).items():
         where = origin.at("relationships", rel_name)
-        names.identifier(rel_name, "relationship", where, reserved=True)
+        names.identifier(rel_name, "relationship", where, "model")
         relationship = _relationship(rel_name, rel, where, name, own_key, primary_keys)
         relationships.append(relationship)
         if relationship.type == "belongs_to":
@@ -297,7 +339,7 @@ def _resource(
 
 
 def _attribute(name: str, raw: Any, origin: Origin, names: _Names) -> Attribute:
-    names.identifier(name, "attribute", origin, reserved=True)
+    names.identifier(name, "attribute", origin, "model", inputs=True)
     if not isinstance(raw, dict):
         return Attribute(name, parse_type(raw), origin)
     constraints = raw.get("constraints", {})
@@ -367,7 +409,7 @@ def _with_foreign_key(
 
 
 def _argument(name: str, raw: Any, origin: Origin, names: _Names) -> Argument:
-    names.identifier(name, "argument", origin, reserved=True)
+    names.identifier(name, "argument", origin, "action input class", inputs=True)
     if not isinstance(raw, dict):
         return Argument(name, parse_type(raw), origin)
     return Argument(

@@ -101,7 +101,7 @@ class Diagnostic:
             text += f" (at {self.json_path})"
         if self.hint:
             text += f"\n    hint: {self.hint}"
-        return text
+        return text.replace("\x00", "\\x00")  # a NUL from a spec (ES283) is shown, not printed
 
 
 def format_json_path(path: Sequence[Any]) -> str:

@@ -38,7 +38,9 @@ YAML plugin. The schemas check the shape of each file; the rules that need sever
 and listed under [Rules checked across files](#rules-checked-across-files).
 
 A *name* in a map key (`attributes.<name>`, `actions.<name>`, ...) must be a Python identifier that
-is not a keyword. Custom code is referenced as `"pkg.module:name"`; the generated code imports it.
+is not a keyword, written as Python reads it (NFKC), and not a name the generated code uses where
+it lands; the database names derived from it must fit 63 bytes and stay distinct (ES270-ES275).
+Custom code is referenced as `"pkg.module:name"`; the generated code imports it.
 A complete, working set of specs: [`examples/accounts/specs`](../examples/accounts/specs).
 """
 
@@ -67,7 +69,11 @@ CODES = (
     ("ES105", "Missing required key."),
     ("ES106", "Any other schema violation (an empty list, two kinds in a one-key map, ...)."),
     ("ES201", "Not a valid identifier, a Python keyword, or an invalid table name."),
-    ("ES202", "A name the generated code reserves (parameters such as `session`, its classes)."),
+    (
+        "ES202",
+        "A name the generated code uses itself where this one lands (read from the templates: "
+        "`session`, `String`, `__table__`, `engine`, `RESOURCE`, ...).",
+    ),
     ("ES203", "A class name (`name` of a resource or event log) that is not CamelCase."),
     ("ES204", "An action name collides with another action's bulk variant `<action>_many`."),
     ("ES205", "Two inputs or model attributes of one resource share a name."),
@@ -159,6 +165,28 @@ CODES = (
         "ES314",
         "An upcaster step names a key `renamed_from` renames first (steps see current names).",
     ),
+    ("ES270", "A name Python reads as another one (not NFKC-normalised, e.g. `ﬁeld`)."),
+    (
+        "ES271",
+        "Two names the generator derives are equal in one generated module (an action `_`, "
+        "actions `create` and `Create` both giving `CREATE`).",
+    ),
+    (
+        "ES272",
+        "A table, column, constraint, index, enum type or sequence name over PostgreSQL's 63 "
+        "bytes (UTF-8).",
+    ),
+    ("ES273", "Two database names equal ignoring case (`uq_t_x_y` twice, enum type `a_b_c`)."),
+    ("ES274", "A table name SQLite (`sqlite_*`) or alembic (`alembic_version`) owns."),
+    ("ES275", "Two tables whose names differ only in case (one table on SQLite)."),
+    (
+        "ES280",
+        "A default or `set_attribute` value that is not a value of its type (a date that does "
+        "not parse, `1.0` for an integer, `now` on a non-time type).",
+    ),
+    ("ES281", "An enum default or value that is not one of the enum's values."),
+    ("ES282", "An enum without values, with a value twice, or a value over 63 bytes."),
+    ("ES283", "A NUL character in a spec string."),
 )
 
 

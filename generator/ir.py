@@ -48,11 +48,6 @@ VALIDATION_KINDS = (
 )
 ReplayStrategy = Literal["force_change", "as_arguments"]
 
-# Names the generated code uses itself; a spec name may not shadow them.
-RESERVED_PARAMETER_NAMES = frozenset(
-    {"session", "actor", "metadata", "tenant", "inputs", "record", "params"}
-)
-
 
 @dataclass(frozen=True)
 class TypeRef:

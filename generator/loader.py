@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, TypeChecker, validators
 from yaml.constructor import SafeConstructor
 
 from .build import SpecDocument, build_project
@@ -48,9 +48,22 @@ def load_schema(name: str) -> dict[str, Any]:
     return schema
 
 
+def _is_integer(checker: TypeChecker, instance: object) -> bool:
+    # JSON Schema counts 10.0 as an integer; a spec that writes 10.0 where an integer belongs
+    # (max_length, a lock key, a version) gets a "wrong type" error, not a float in the IR.
+    return isinstance(instance, int) and not isinstance(instance, bool)
+
+
+_SpecValidator = validators.extend(  # type: ignore[no-untyped-call]
+    Draft202012Validator,
+    type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer),
+)
+
+
 @cache
 def _validator(name: str) -> Draft202012Validator:
-    return Draft202012Validator(load_schema(name))
+    validator: Draft202012Validator = _SpecValidator(load_schema(name))
+    return validator
 
 
 def load_project(

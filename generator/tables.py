@@ -53,35 +53,6 @@ NAMING_CONVENTION: dict[str, str] = {
     "pk": "pk_%(table_name)s",
 }
 
-# Names models.py binds at module or class level: an attribute, relationship or resource with one
-# of these names would shadow them (the verifier rejects them).
-MODEL_RESERVED_NAMES = frozenset(
-    {
-        "metadata",  # DeclarativeBase reserves it; event logs map the column to ``metadata_``
-        "registry",
-        "annotations",
-        "datetime",
-        "decimal",
-        "uuid",
-        "Any",
-        "Literal",
-        "Base",
-        "Mapped",
-        "mapped_column",
-        "relationship",
-        "DeclarativeBase",
-        "MetaData",
-        "ForeignKey",
-        "Index",
-        "UniqueConstraint",
-        "JSONMap",
-        "UTCDateTime",
-        "EncryptedJSON",
-        "utcnow",
-        "uuidv7",
-    }
-)
-
 _ON_DELETE = {"cascade": "CASCADE", "restrict": "RESTRICT", "set_null": "SET NULL"}
 
 

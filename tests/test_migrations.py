@@ -8,6 +8,7 @@ upgraded again.
 from __future__ import annotations
 
 import argparse
+import ast
 import importlib
 import json
 import os
@@ -25,9 +26,12 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from eventspec import ir
-from eventspec.migrations import SnapshotError, plan_migrations, scaffold_alembic
+from eventspec.migrations import SnapshotError, codeop, plan_migrations, scaffold_alembic
 from eventspec.migrations.plan import MigrationPlan
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import inspect, text
+from sqlalchemy.dialects import postgresql, sqlite
 
 from tests.engines import create_engine
 from tests.test_models import VENV_BIN, attr, origin, rel, unload, uuid_pk, write_package
@@ -301,6 +305,57 @@ def test_life_of_a_schema(workspace: Workspace) -> None:
         )
         assert types == [("articles_kind",), ("users_status",), ("users_tier",)]
     assert workspace.generate(4, allow_destructive=True).files == {}
+
+
+def test_enum_values_with_colons_quotes_and_percents_migrate(workspace: Workspace) -> None:
+    """Values such as ':noon' reach the database verbatim: alembic's op.execute() runs text(),
+    where an unescaped ':noon' would be a bind parameter."""
+
+    def slot(*values: str) -> tuple[ir.Attribute, ...]:
+        default = ir.Default("literal", ":noon")
+        return (attr("slot", enum(*values), allow_nil=False, default=default),)
+
+    workspace.generate(1, slot(":noon", "a'b"))
+    workspace.alembic("upgrade", "head")
+    key = uuid.uuid4().hex
+    workspace.execute(f"INSERT INTO users (id, email, status) VALUES ('{key}', 'a@b.c', 'active')")
+    added = workspace.generate(1, slot(":noon", "a'b", ":evening", "50%"))
+    source = revision_text(added)
+    assert "ADD VALUE IF NOT EXISTS '\\\\:evening'" in source
+    assert "ADD VALUE IF NOT EXISTS '50%'" in source
+    workspace.alembic("upgrade", "head")
+    assert workspace.differences() == []
+    workspace.execute("UPDATE users SET slot = :value", value=":evening")
+    workspace.execute(
+        "INSERT INTO users (id, email, status, slot) VALUES (:id, 'b@b.c', 'active', '50%')",
+        id=uuid.uuid4().hex,
+    )
+    assert sorted(workspace.execute("SELECT slot FROM users")) == [("50%",), (":evening",)]
+    # Dropping a value recreates the PostgreSQL type and sets the ':noon' default again.
+    workspace.execute("DELETE FROM users WHERE slot = '50%'")
+    workspace.generate(1, slot(":noon", ":evening"), allow_destructive=True)
+    workspace.alembic("upgrade", "head")
+    assert workspace.differences() == []
+    workspace.execute(
+        f"INSERT INTO users (id, email, status) VALUES ('{uuid.uuid4().hex}', 'c@b.c', 'active')"
+    )
+    assert sorted(workspace.execute("SELECT slot FROM users")) == [(":evening",), (":noon",)]
+    workspace.alembic("downgrade", "base")
+    workspace.alembic("upgrade", "head")
+    assert workspace.differences() == []
+
+
+@given(st.text(alphabet=":\\\\x_é %'0", max_size=12))
+def test_executed_sql_reaches_the_database_verbatim(sql: str) -> None:
+    """What codeop.execute renders, run through text() as alembic does, is the SQL it was given."""
+    source = codeop.execute(sql).args[0]
+    assert isinstance(source, str)
+    rendered = ast.literal_eval(source)
+    for dialect in (postgresql.psycopg.dialect(), sqlite.dialect()):
+        compiled = text(rendered).compile(dialect=dialect)
+        assert compiled.params == {}
+        out = str(compiled)
+        assert (out.replace("%%", "%") if dialect.name == "postgresql" else out) == sql
 
 
 def test_not_null_without_default_is_added_nullable_first(workspace: Workspace) -> None:

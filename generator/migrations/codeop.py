@@ -16,6 +16,7 @@ from typing import Any
 from alembic.autogenerate import renderers
 from alembic.autogenerate.api import AutogenContext
 from alembic.operations import ops
+from sqlalchemy import text
 
 from ..filters import INDENT, WIDTH, layout
 from ..printer import py
@@ -107,8 +108,18 @@ def pg_statements(statements: Sequence[str], *, autocommit: bool = False) -> lis
     lines = [INDENT * BODY + PG_GUARD]
     if autocommit:
         lines.append(INDENT * (BODY + 1) + "with op.get_context().autocommit_block():")
-    lines += [line(Call("op.execute", [py(sql)]), level) for sql in statements]
+    lines += [line(execute(sql), level) for sql in statements]
     return lines
+
+
+def execute(sql: str) -> Call:
+    """``op.execute(sql)``. Alembic runs a string through ``text()``, where ``:word`` would be a
+    bind parameter (an enum value ``':noon'``) and a backslash before a colon is dropped. When
+    either could happen, every colon is escaped with a backslash: then none can start a bind
+    parameter, and text() removes exactly the backslashes added here."""
+    if text(sql).compile().params or "\\:" in sql:
+        sql = sql.replace(":", "\\:")
+    return Call("op.execute", [py(sql)])
 
 
 def add_enum_values(name: str, values: Sequence[str]) -> CodeOp:
@@ -136,7 +147,7 @@ def recreate_enum(
     """Replace a PostgreSQL enum type by one with other values (the only way to drop values)."""
 
     alter = f"ALTER TABLE {ident(table)} ALTER COLUMN {ident(column)}"
-    kind, previous = ident(name), ident(f"{name}_old")
+    kind, previous = ident(name), ident(f"{name}_old")  # verify/identifiers.py checks its length
 
     def statements(values: Sequence[str]) -> list[str]:
         sql = [

@@ -19,8 +19,6 @@ import sqlalchemy as sa
 from alembic.operations import ops
 
 from ..filters import INDENT
-from ..printer import py
-from ..pyfmt import Call
 from ..tables import TableDef, sa_type
 from . import codeop
 from .codeop import CodeOp
@@ -364,7 +362,7 @@ class _Differ:
                 f"UPDATE {codeop.ident(table)} SET {codeop.ident(name)} = "
                 f"{codeop.sql_literal(default)} WHERE {codeop.ident(name)} IS NULL"
             )
-            backfill.append(codeop.line(Call("op.execute", [py(sql)])))
+            backfill.append(codeop.line(codeop.execute(sql)))
         tighten.append(change)
         data["nullable"] = False
         self.result.words.append(f"alter_{table}_{name}")

@@ -62,8 +62,11 @@ def enum_values(project: Project) -> Iterator[Diagnostic]:
             *(g for a in resource.actions for g in a.arguments),
         ]
         for item in inputs:
-            if item.type.values and item.type.name != "enum":
-                message = f"'{item.name}' has values but its type is '{item.type.name}', not enum"
+            base = item.type
+            while base.item is not None:  # arrays: the values are their items'
+                base = base.item
+            if base.values and base.name != "enum":
+                message = f"'{item.name}' has values but its type is '{base.name}', not enum"
                 yield at(item.origin, "ES223", message, "values")
 
 

@@ -16,7 +16,8 @@ from logging.config import fileConfig
 from pathlib import Path
 
 from alembic import context
-from sqlalchemy import Connection, MetaData, create_engine, pool
+from sqlalchemy import Connection, MetaData, Table, create_engine, event, pool
+from sqlalchemy.engine.reflection import Inspector
 
 PACKAGE = "minimal_data"
 ROOT = Path(__file__).resolve().parents[1]  # the folder of eventspec.yaml
@@ -61,6 +62,17 @@ def target_metadata(values: dict[str, str]) -> MetaData:
     return metadata
 
 
+def literal_defaults(_inspector: Inspector, _table: Table, column: dict[str, object]) -> None:
+    """Keep reflected server defaults literal when SQLite copies a table (batch migrations).
+
+    SQLAlchemy wraps a reflected default in ``text()``, where a default such as ``':noon'`` would
+    be read as a bind parameter (and copied as NULL); a backslash before each colon keeps it.
+    """
+    default = column.get("default")
+    if isinstance(default, str):
+        column["default"] = default.replace(":", "\\:")
+
+
 def run_with(connection: Connection, metadata: MetaData) -> None:
     context.configure(
         connection=connection,
@@ -68,8 +80,13 @@ def run_with(connection: Connection, metadata: MetaData) -> None:
         render_as_batch=connection.dialect.name == "sqlite",  # SQLite alters by copying tables
         compare_type=True,
     )
-    with context.begin_transaction():
-        context.run_migrations()
+    # Listening only while migrating: a process that runs alembic twice registers it once.
+    event.listen(Table, "column_reflect", literal_defaults)
+    try:
+        with context.begin_transaction():
+            context.run_migrations()
+    finally:
+        event.remove(Table, "column_reflect", literal_defaults)
 
 
 def main() -> None:
