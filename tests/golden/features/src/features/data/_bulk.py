@@ -17,7 +17,7 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from . import _locks
-from ._direct import full_row, insert_statement, unobserved
+from ._direct import full_row, insert_statement, remember, unobserved
 from ._engine import ActionDef, _changeset, _prepare, atomic, run_create
 from ._events import as_written, event_row
 from .changeset import Changeset
@@ -71,6 +71,7 @@ def _insert_records(session: Session, model: type[Any], changesets: list[Changes
         batch = session.scalars(statement, [rows[i] for i in indexes]).all()
         for index, record in zip(indexes, batch, strict=True):
             records[index] = record
+    remember(session, records, inserted=True)  # a failure below expunges them again
     return records
 
 
