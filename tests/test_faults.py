@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
+from features.data._locks import tenant_lock_key
 from features.data.actions import article as articles
 from features.data.actions import document as documents
 from features.data.actions import member as members
@@ -220,11 +221,13 @@ def test_a_lock_timeout_leaves_no_ghost(features: Engine, path: str) -> None:
                 members.bump(session, member, by=3)
             with timeout:
                 members.destroy(session, member)
-        from features.data._locks import tenant_lock_key
-
-        with lock_held_elsewhere(features, *tenant_lock_key(workspace)):  # type: ignore[misc]
-            with pytest.raises(DBAPIError, match="statement timeout"):
-                documents.edit(session, document, title="After", tenant=workspace)
+        tenant_key = tenant_lock_key(workspace)
+        assert isinstance(tenant_key, tuple)
+        with (
+            lock_held_elsewhere(features, *tenant_key),
+            pytest.raises(DBAPIError, match="statement timeout"),
+        ):
+            documents.edit(session, document, title="After", tenant=workspace)
         assert ghosts(session) == [] and not session.dirty
         assert (member.karma, document.title) == (0, "Before")
         members.bump(session, member, by=1)
@@ -234,7 +237,9 @@ def test_a_lock_timeout_leaves_no_ghost(features: Engine, path: str) -> None:
 
 
 @pytest.mark.parametrize("path", sorted(SESSIONS))
-def test_the_callers_rollback_undoes_actions_in_the_session_too(features: Engine, path: str) -> None:
+def test_the_callers_rollback_undoes_actions_in_the_session_too(
+    features: Engine, path: str
+) -> None:
     with session_of(features) as session, session.begin():
         kept = members.create(session, handle="kept", karma=1)
     with SESSIONS[path](features) as session:
@@ -252,3 +257,67 @@ def test_the_callers_rollback_undoes_actions_in_the_session_too(features: Engine
         assert ghosts(session) == [] and kept.karma == 1
     with session_of(features) as session:
         assert session.scalars(select(Member.handle)).all() == ["kept"]
+
+
+# --- the advisory-lock memo follows the real transaction ----------------------------------------
+
+DEFAULT_KEY = (0, 2147483647, 1)  # how pg_locks shows the default single bigint key
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+@pytest.mark.parametrize("savepoint", ["core", "orm"])
+def test_the_lock_is_taken_again_after_the_callers_savepoint_rolled_back(
+    features: Engine, savepoint: str
+) -> None:
+    with session_of(features) as session, session.begin():
+        kept = members.create(session, handle="kept")
+    with session_of(features) as session, session.begin():
+        kept = session.get_one(Member, kept.id)
+        if savepoint == "core":
+            nested: Any = session.connection().begin_nested()
+        else:
+            nested = session.begin_nested()
+        members.bump(session, kept, by=1)
+        assert DEFAULT_KEY in advisory_locks(features)
+        nested.rollback()
+        assert DEFAULT_KEY not in advisory_locks(features)  # PostgreSQL released it
+        if savepoint == "core":
+            session.expire(kept)  # a Core savepoint is invisible to the session
+        members.bump(session, kept, by=2)
+        assert DEFAULT_KEY in advisory_locks(features)  # the next event took it again
+        members.create_many(session, [{"handle": "bulk"}])
+        members.create(session, handle="one")
+        assert DEFAULT_KEY in advisory_locks(features)
+    with session_of(features) as session:
+        assert sorted(session.scalars(select(Member.karma))) == [0, 0, 2]
+        assert count(session, Event) == 4
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_the_lock_is_taken_once_per_open_transaction(features: Engine) -> None:
+    statements: list[str] = []
+    with session_of(features) as session, session.begin():
+        event.listen(
+            session.connection(),
+            "before_cursor_execute",
+            lambda _c, _cur, statement, *_: statements.append(statement),
+        )
+        members.create(session, handle="aa")
+        members.create_many(session, [{"handle": "bb"}, {"handle": "cc"}])
+        with session.begin_nested():
+            members.create(session, handle="dd")  # held by the transaction around
+        assert sum("pg_advisory_xact_lock" in s for s in statements) == 1
+    with session_of(features) as session, session.begin():
+        statements.clear()
+        event.listen(
+            session.connection(),
+            "before_cursor_execute",
+            lambda _c, _cur, statement, *_: statements.append(statement),
+        )
+        with session.begin_nested():
+            members.create(session, handle="ee")
+        # The caller's savepoint ended: released or rolled back, the memo cannot tell which,
+        # so the next event takes the lock once more, and then holds it.
+        members.create(session, handle="ff")
+        members.create_many(session, [{"handle": "gg"}])
+        assert sum("pg_advisory_xact_lock" in s for s in statements) == 2

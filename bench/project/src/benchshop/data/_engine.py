@@ -461,13 +461,11 @@ def _savepoint(session: Session) -> Iterator[None]:
         driver = connection.connection.driver_connection
         if driver is not None and not driver.in_transaction:
             connection.exec_driver_sql("BEGIN")
-    with session.begin_nested() as nested:
+    with session.begin_nested():
+        savepoint = session.connection().get_nested_transaction()  # SAVEPOINT is emitted here
         yield
-    # Released: locks taken inside are now held by the enclosing transaction.
-    held = _locks.held(session)
-    keys = held.pop(nested, None)
-    if keys and nested.parent is not None:
-        held.setdefault(nested.parent, set()).update(keys)
+    if savepoint is not None:  # released: its locks are now held by the transaction around it
+        _locks.released(session, connection, savepoint)
 
 
 @contextmanager
