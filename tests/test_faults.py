@@ -7,6 +7,7 @@ hold exactly what the database holds, and the caller's transaction must go on.
 
 from __future__ import annotations
 
+import traceback
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -14,10 +15,11 @@ from typing import Any
 
 import pytest
 from features.data._locks import tenant_lock_key
+from features.data.actions import account as accounts
 from features.data.actions import article as articles
 from features.data.actions import document as documents
 from features.data.actions import member as members
-from features.data.models import Article, Document, Event, Member
+from features.data.models import Account, Article, Document, Event, Member
 from sqlalchemy import Engine, event, func, inspect, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -321,3 +323,43 @@ def test_the_lock_is_taken_once_per_open_transaction(features: Engine) -> None:
         members.create(session, handle="ff")
         members.create_many(session, [{"handle": "gg"}])
         assert sum("pg_advisory_xact_lock" in s for s in statements) == 2
+
+
+# --- secrets never in messages -----------------------------------------------------------------
+
+PIN = "8642-secret"
+
+
+def told(error: BaseException) -> str:
+    """Everything a traceback of ``error`` prints, its causes included."""
+    return "".join(traceback.format_exception(error))
+
+
+def test_a_pin_of_the_wrong_type_is_not_in_the_message(features: Engine) -> None:
+    with session_of(features) as session, session.begin():
+        with pytest.raises(Exception) as caught:  # any error, as long as it is quiet
+            accounts.open(session, owner="Quentin", pin=bytearray(PIN.encode()))  # type: ignore[arg-type]
+        assert PIN not in told(caught.value)
+        assert count(session, Account) == 0
+
+
+def test_a_refused_statement_does_not_quote_sensitive_input(features: Engine) -> None:
+    with features.begin() as connection:
+        if features.dialect.name == "sqlite":
+            connection.exec_driver_sql(
+                "CREATE TRIGGER refuse_ledger BEFORE INSERT ON ledger_events "
+                "BEGIN SELECT RAISE(ABORT, 'ledger closed'); END"
+            )
+        else:  # PostgreSQL quotes the failing row in its message
+            connection.exec_driver_sql(
+                f"ALTER TABLE ledger_accounts ADD CONSTRAINT ck_pin CHECK (pin <> '{PIN}')"
+            )
+    with session_of(features) as session, session.begin():
+        for write in (
+            lambda: accounts.open(session, owner="Quentin", pin=PIN),
+            lambda: accounts.open_many(session, [{"owner": "Quentin", "pin": PIN}]),
+        ):
+            with pytest.raises(DBAPIError) as caught:
+                write()
+            assert PIN not in told(caught.value)
+            assert "Quentin" in told(caught.value) or "hidden" in told(caught.value)

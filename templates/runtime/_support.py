@@ -76,7 +76,7 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         if value is None:
             return None
         if value.tzinfo is None:
-            raise ValueError(f"naive datetime {value!r} given for a UTC column; attach a timezone")
+            raise ValueError("naive datetime given for a UTC column; attach a timezone")
         value = value.astimezone(dt.UTC)
         if self.precision == "second":
             value = value.replace(microsecond=0)
@@ -113,7 +113,8 @@ def to_json(value: Any) -> Any:
         return {str(k): to_json(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
         return [to_json(v) for v in value]
-    raise TypeError(f"cannot store a {type(value).__name__} in an event: {value!r}")
+    # The type only: the value may be a secret, and messages end up in logs.
+    raise TypeError(f"cannot store a {type(value).__name__} in an event")
 
 
 def json_decoder(kind: str) -> Callable[[Any], Any] | None:

@@ -11,13 +11,14 @@ The event row is built in ``_events.py``; writes that skip the unit of work are 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Literal
 
 from sqlalchemy import Table, and_, inspect, select
+from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import Session
 
 from . import _locks
@@ -161,7 +162,7 @@ def run_create(
     resource = action.resource
     cs = _changeset(session, action, None, params, actor, metadata, tenant, replaying)
     existing = None
-    with _savepoint(session):
+    with secrets_kept(action, [params]), _savepoint(session):
         if action.upsert_keys and replaying is not None:
             existing = session.get(resource.model, replaying.record_id)
         elif action.upsert_keys:
@@ -205,7 +206,7 @@ def run_update(
     resource = action.resource
     _check_tenant(resource, record, tenant, replaying)
     cs = _changeset(session, action, record, params, actor, metadata, tenant, replaying)
-    with _savepoint(session):
+    with secrets_kept(action, [params]), _savepoint(session):
         _prepare(cs, action, replaying, defaults="update")
         before, after = _split_hooks(cs, action)
         for hook in before:
@@ -242,7 +243,7 @@ def run_destroy(
     resource = action.resource
     _check_tenant(resource, record, tenant, replaying)
     cs = _changeset(session, action, record, params, actor, metadata, tenant, replaying)
-    with _savepoint(session):
+    with secrets_kept(action, [params]), _savepoint(session):
         _prepare(cs, action, replaying, defaults="destroy")
         before, after = _split_hooks(cs, action)
         for hook in before:
@@ -406,6 +407,40 @@ def _check_text(name: str, value: Any) -> None:
     # both, so an action behaves the same whatever the database.
     if isinstance(value, str) and "\x00" in value:
         raise ValidationError(name, "must not contain NUL characters")
+
+
+@contextmanager
+def secrets_kept(action: ActionDef, inputs: Iterable[Mapping[str, Any]]) -> Iterator[None]:
+    """Keep the values of sensitive inputs out of the message of a failed statement.
+
+    SQLAlchemy quotes a failed statement's parameters (the record's columns, the event's maps,
+    before encryption) and PostgreSQL quotes a failing row's values: when the action has a
+    sensitive attribute or argument, the parameters are hidden and the sensitive inputs' values
+    are cut out of the messages, the database driver's own included.
+    """
+    try:
+        yield
+    except StatementError as error:
+        attributes = action.resource.attributes
+        sensitive = {n for n in action.accept if attributes[n].sensitive}
+        sensitive.update(n for n, arg in action.arguments.items() if arg.sensitive)
+        if sensitive or any(attr.sensitive for attr in attributes.values()):
+            error.hide_parameters = True
+            secrets = {
+                text
+                for params in inputs
+                for name, value in params.items()
+                if name in sensitive and value is not None
+                for text in (str(value), repr(value))
+                if text
+            }
+            for exc in (error, error.orig):
+                if exc is not None and exc.args and isinstance(exc.args[0], str):
+                    message = exc.args[0]
+                    for secret in sorted(secrets, key=len, reverse=True):
+                        message = message.replace(secret, "[sensitive]")
+                    exc.args = (message, *exc.args[1:])
+        raise
 
 
 def _check_tenant(
