@@ -10,6 +10,7 @@ The event row is built in ``_events.py``; writes that skip the unit of work are 
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -167,6 +168,8 @@ def run_create(
         elif action.upsert_keys:
             _locks.take(cs, action)  # serialise upserts: the lookup below must not race
             existing = _find_by(session, resource, {k: cs.get(k) for k in action.upsert_keys})
+            if existing is not None:  # the keys hold the tenant; checked all the same
+                _check_tenant(resource, existing, cs.tenant, replaying)
         cs.record = existing
         _prepare(cs, action, replaying, defaults="create" if existing is None else "update")
         before, after = _split_hooks(cs, action)
@@ -276,6 +279,9 @@ def _changeset(
     log = action.resource.log
     if replaying is None and action.tracked and log is not None and log.encrypted:
         check_keys(log.table)  # a missing key fails here, before anything is written
+    tenant_attribute = action.resource.tenant_attribute
+    if tenant_attribute is not None and replaying is None:
+        tenant = cast_tenant(action.resource, tenant)
     unknown = params.keys() - action.inputs
     if unknown:
         name = sorted(unknown)[0]
@@ -291,6 +297,8 @@ def _changeset(
         else:
             arguments[arg.name] = None
     attributes = {name: params[name] for name in action.accept if name in params}
+    if tenant_attribute is not None and replaying is None and action.type == "create":
+        attributes[tenant_attribute] = tenant  # before an upsert looks its identity up
     return factory(
         session=session,
         resource=action.resource.name,
@@ -316,10 +324,6 @@ def _prepare(cs: Changeset, action: ActionDef, replay: Replaying | None, *, defa
                 continue
             if replay is None or not attr.primary_key:  # replay sets the recorded key below
                 cs.attributes[attr.name] = attr.default()
-        if resource.tenant_attribute is not None and replay is None:
-            if cs.tenant is None:
-                raise ValidationError(resource.tenant_attribute, "a tenant is required")
-            cs.attributes[resource.tenant_attribute] = cs.tenant
     elif defaults == "update" or action.soft_attribute is not None:
         # A soft destroy is an update of the row: update defaults apply to it too.
         if action.soft_attribute is not None:
@@ -447,10 +451,37 @@ def _check_tenant(
 ) -> None:
     if resource.tenant_attribute is None or replaying is not None:
         return
-    if tenant is None:
-        raise ValidationError(resource.tenant_attribute, "a tenant is required")
-    if getattr(record, resource.tenant_attribute) != tenant:
+    if getattr(record, resource.tenant_attribute) != cast_tenant(resource, tenant):
         raise ValidationError(resource.tenant_attribute, "the record belongs to another tenant")
+
+
+def cast_tenant(resource: ResourceDef, tenant: Any) -> Any:
+    """``tenant`` as a value of the tenant attribute's type (as Ash casts it): a UUID given as
+    text is the same tenant as the UUID, on every database."""
+    name = resource.tenant_attribute
+    assert name is not None
+    if tenant is None:
+        raise ValidationError(name, "a tenant is required")
+    kind = resource.attributes[name].kind
+    try:
+        if kind in ("uuid", "uuidv7"):
+            return tenant if isinstance(tenant, uuid.UUID) else uuid.UUID(str(tenant))
+        if kind in ("integer", "big_integer"):
+            if isinstance(tenant, int) and not isinstance(tenant, bool):
+                return tenant
+            if isinstance(tenant, str) and tenant.strip().lstrip("+-").isdigit():
+                return int(tenant)
+        elif kind in ("string", "text"):
+            if isinstance(tenant, str):
+                return tenant
+            if isinstance(tenant, int | uuid.UUID) and not isinstance(tenant, bool):
+                return str(tenant)
+        else:
+            decoder = json_decoder(kind)
+            return tenant if decoder is None else decoder(tenant)
+    except (ValueError, TypeError, ArithmeticError):
+        pass
+    raise ValidationError(name, f"the tenant is not a valid {kind}")
 
 
 def _direct(
