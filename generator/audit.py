@@ -57,6 +57,11 @@ def display_fields(log: ir.EventLog, show_all: bool) -> list[str]:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line, nothing clipped.")
 @click.option("--all", "show_all", is_flag=True, help="Every field, not only public_fields.")
 @click.option("--wide", is_flag=True, help="Do not clip long table cells.")
+@click.option(
+    "--show-sensitive",
+    is_flag=True,
+    help="Show values of sensitive attributes and arguments (hidden otherwise, even with --all).",
+)
 def events(
     config_path: Path,
     database_url: str | None,
@@ -71,12 +76,15 @@ def events(
     as_json: bool,
     show_all: bool,
     wide: bool,
+    show_sensitive: bool,
 ) -> None:
     """Show the event log: who changed which record, when, from where, and what they sent.
 
     Events are listed oldest first, in id order (the order they were committed in). Only the
     fields named in the log's public_fields are shown unless --all is given; the data, metadata
-    and changed_attributes of an encrypted log need its key in the environment.
+    and changed_attributes of an encrypted log need its key in the environment. Values of
+    sensitive attributes and arguments in data and changed_attributes are shown as [sensitive]
+    unless --show-sensitive is given.
 
     \b
     The whole history of one record, every field:
@@ -107,7 +115,10 @@ def events(
             )
     models = import_generated(project, "models")
     table = getattr(models, log.name).__table__
-    query = select(*(table.c[name] for name in fields))
+    masked = not show_sensitive and any(name in _MASKED_MAPS for name in fields)
+    # Masking needs to know whose event a row is, shown or not.
+    needed = [*fields, *(n for n in ("resource", "action") if masked and n not in fields)]
+    query = select(*(table.c[name] for name in needed))
     for name, compare, value in conditions:
         query = query.where(_COMPARE[compare](table.c[name], value))
     if limit is None:
@@ -116,6 +127,7 @@ def events(
         query = query.order_by(table.c.id.desc()).limit(limit + 1)
     with reading(url, import_generated(project, "errors"), table.name) as session:
         rows = [dict(row._mapping) for row in session.execute(query)]
+    hidden_values = _mask(project, rows) if masked else set()
     more = limit is not None and len(rows) > limit
     if limit is not None:
         rows = rows[:limit][::-1]
@@ -123,6 +135,12 @@ def events(
         click.echo(
             f"note: {', '.join(hidden)} not shown: {log.name} is encrypted and {key_env} is not "
             "set; set it to the log's keys to read them",
+            err=True,
+        )
+    if hidden_values:
+        click.echo(
+            f"note: values of sensitive fields ({', '.join(sorted(hidden_values))}) are shown as "
+            f"{SENSITIVE}; --show-sensitive shows them",
             err=True,
         )
     _notes(project, log, rows, resource, record_id, action)
@@ -133,6 +151,45 @@ def events(
         return
     actors = [actor.name for actor in log.actors]
     click.echo(_table(fields, rows, actors, clip=None if wide else CLIP, more=more), nl=False)
+
+
+# --- sensitive values -------------------------------------------------------------------------
+
+SENSITIVE = "[sensitive]"
+_MASKED_MAPS = ("data", "changed_attributes")
+
+
+def sensitive_names(project: ir.Project, resource: str, action: str) -> frozenset[str]:
+    """Keys of an event's maps whose values are sensitive: the resource's sensitive attributes
+    and the action's sensitive arguments (every action's, for an action no longer declared)."""
+    spec = project.resource(resource)
+    if spec is None:
+        return frozenset()
+    names = {attr.name for attr in spec.attributes if attr.sensitive}
+    known = spec.action(action)
+    for candidate in (known,) if known is not None else spec.actions:
+        names.update(arg.name for arg in candidate.arguments if arg.sensitive)
+    return frozenset(names)
+
+
+def _mask(project: ir.Project, rows: Sequence[dict[str, Any]]) -> set[str]:
+    """Replace sensitive values in ``rows`` (in place); the names of the values replaced."""
+    hidden: set[str] = set()
+    cache: dict[tuple[str, str], frozenset[str]] = {}
+    for row in rows:
+        whose = (row["resource"], row["action"])
+        if whose not in cache:
+            cache[whose] = sensitive_names(project, *whose)
+        names = cache[whose]
+        for field_name in _MASKED_MAPS:
+            values = row.get(field_name)
+            if not isinstance(values, dict):
+                continue
+            for name in names & values.keys():
+                if values[name] is not None:  # a null reveals nothing
+                    values[name] = SENSITIVE
+                    hidden.add(name)
+    return hidden
 
 
 # --- filters ----------------------------------------------------------------------------------
