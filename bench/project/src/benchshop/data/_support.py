@@ -275,7 +275,14 @@ class Keyring:
         return None if self.is_current(blob) else self.encrypt(self.decrypt(blob))
 
     def _split(self, blob: bytes) -> tuple[bytes, bytes, bytes]:
-        if len(blob) < _HEADER + _NONCE + _TAG or blob[0] != FORMAT_VERSION:
+        long_enough = len(blob) >= _HEADER + _NONCE + _TAG
+        if long_enough and blob[0] != FORMAT_VERSION and blob[0] < 0x20:  # not JSON text either
+            raise ConfigurationError(
+                f"a value in a column encrypted with {self.key_env} says it is in encrypted "
+                f"format version {blob[0]}, which this package does not read (it reads version "
+                f"{FORMAT_VERSION}): it was written by another eventspec, or altered"
+            )
+        if not long_enough or blob[0] != FORMAT_VERSION:
             raise ConfigurationError(
                 f"a value in a column encrypted with {self.key_env} is not in eventspec's "
                 f"encrypted format (version {FORMAT_VERSION}); was it written before encryption "
