@@ -43,6 +43,7 @@ def run_create_many(
         for params in inputs:
             seen.append(params)
             cs = _changeset(session, action, None, params, actor, metadata, tenant, None)
+            seen.append(cs.attributes)
             _prepare(cs, action, None, defaults="create")
             changesets.append(cs)
         if not changesets:

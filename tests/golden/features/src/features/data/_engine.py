@@ -163,7 +163,7 @@ def run_create(
     resource = action.resource
     cs = _changeset(session, action, None, params, actor, metadata, tenant, replaying)
     existing = None
-    with secrets_kept(action, [params]), _savepoint(session):
+    with secrets_kept(action, [params, cs.attributes]), _savepoint(session):
         if action.upsert_keys and replaying is not None:
             existing = session.get(resource.model, replaying.record_id)
         elif action.upsert_keys:
@@ -209,7 +209,7 @@ def run_update(
     resource = action.resource
     _check_tenant(resource, record, tenant, replaying)
     cs = _changeset(session, action, record, params, actor, metadata, tenant, replaying)
-    with secrets_kept(action, [params]), _savepoint(session):
+    with secrets_kept(action, [params, cs.attributes]), _savepoint(session):
         _prepare(cs, action, replaying, defaults="update")
         before, after = _split_hooks(cs, action)
         for hook in before:
@@ -246,7 +246,7 @@ def run_destroy(
     resource = action.resource
     _check_tenant(resource, record, tenant, replaying)
     cs = _changeset(session, action, record, params, actor, metadata, tenant, replaying)
-    with secrets_kept(action, [params]), _savepoint(session):
+    with secrets_kept(action, [params, cs.attributes]), _savepoint(session):
         _prepare(cs, action, replaying, defaults="destroy")
         before, after = _split_hooks(cs, action)
         for hook in before:
@@ -415,20 +415,20 @@ def _check_text(name: str, value: Any) -> None:
 
 @contextmanager
 def secrets_kept(action: ActionDef, inputs: Iterable[Mapping[str, Any]]) -> Iterator[None]:
-    """Keep the values of sensitive inputs out of the message of a failed statement.
+    """Keep sensitive values out of the message of a failed statement.
 
     SQLAlchemy quotes a failed statement's parameters (the record's columns, the event's maps,
     before encryption) and PostgreSQL quotes a failing row's values: when the action has a
-    sensitive attribute or argument, the parameters are hidden and the sensitive inputs' values
-    are cut out of the messages, the database driver's own included.
+    sensitive attribute or argument, the parameters are hidden and the sensitive values of
+    ``inputs`` (the action's input, the attributes it writes) are cut out of the messages, the
+    database driver's own included.
     """
     try:
         yield
     except StatementError as error:
-        attributes = action.resource.attributes
-        sensitive = {n for n in action.accept if attributes[n].sensitive}
+        sensitive = {n for n, attr in action.resource.attributes.items() if attr.sensitive}
         sensitive.update(n for n, arg in action.arguments.items() if arg.sensitive)
-        if sensitive or any(attr.sensitive for attr in attributes.values()):
+        if sensitive:
             error.hide_parameters = True
             secrets = {
                 text
