@@ -110,6 +110,7 @@ CODES = (
         "Foreign keys of tracked resources form a cycle; `auto` clear-records cannot order them.",
     ),
     ("ES251", "A sensitive required attribute is input of a tracked action of an unencrypted log."),
+    ("ES298", "The tenant attribute is not of a tenant type (uuid, integer, string, text, ...)."),
 )
 
 

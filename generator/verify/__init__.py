@@ -23,6 +23,7 @@ Codes (ES201-ES203 are checked while the IR is built, see ``build.py``):
   like an event field
 * ES250 foreign-key cycle among tracked resources; ES251 sensitive required input in a plain log
   (see ``replay.py``)
+* ES298 tenant attribute of a type no tenant can have
 """
 
 from __future__ import annotations
