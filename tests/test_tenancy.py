@@ -227,6 +227,6 @@ def test_cast_tenant_by_type(pkg: Any) -> None:
     assert engine_module.cast_tenant(resource, str(A).upper()) == A
     boards = pkg.boards.RESOURCE
     assert engine_module.cast_tenant(boards, "-7") == -7
-    for bad in (True, 1.5, "", uuid.uuid4()):
+    for bad in (True, 1.5, "", "+-5", "4.2", uuid.uuid4()):
         with pytest.raises(pkg.errors.ValidationError, match="not a valid big_integer"):
             engine_module.cast_tenant(boards, bad)

@@ -458,30 +458,32 @@ def _check_tenant(
 
 def cast_tenant(resource: ResourceDef, tenant: Any) -> Any:
     """``tenant`` as a value of the tenant attribute's type (as Ash casts it): a UUID given as
-    text is the same tenant as the UUID, on every database."""
+    text is the same tenant as the UUID, on every database. The spec allows uuid, integer and
+    string tenant attributes only (ES298)."""
     name = resource.tenant_attribute
     assert name is not None
     if tenant is None:
         raise ValidationError(name, "a tenant is required")
     kind = resource.attributes[name].kind
-    try:
-        if kind in ("uuid", "uuidv7"):
-            return tenant if isinstance(tenant, uuid.UUID) else uuid.UUID(str(tenant))
-        if kind in ("integer", "big_integer"):
-            if isinstance(tenant, int) and not isinstance(tenant, bool):
-                return tenant
-            if isinstance(tenant, str) and tenant.strip().lstrip("+-").isdigit():
+    if kind in ("uuid", "uuidv7"):
+        if isinstance(tenant, uuid.UUID):
+            return tenant
+        try:
+            return uuid.UUID(str(tenant))
+        except ValueError:
+            pass
+    elif kind in ("integer", "big_integer"):
+        if isinstance(tenant, int) and not isinstance(tenant, bool):
+            return tenant
+        if isinstance(tenant, str):
+            try:
                 return int(tenant)
-        elif kind in ("string", "text"):
-            if isinstance(tenant, str):
-                return tenant
-            if isinstance(tenant, int | uuid.UUID) and not isinstance(tenant, bool):
-                return str(tenant)
-        else:
-            decoder = json_decoder(kind)
-            return tenant if decoder is None else decoder(tenant)
-    except (ValueError, TypeError, ArithmeticError):
-        pass
+            except ValueError:
+                pass
+    elif isinstance(tenant, str):
+        return tenant
+    elif isinstance(tenant, int | uuid.UUID) and not isinstance(tenant, bool):
+        return str(tenant)
     raise ValidationError(name, f"the tenant is not a valid {kind}")
 
 
