@@ -202,7 +202,7 @@ def _action_def(resource: ir.Resource, action: ir.Action, tracked: bool, version
         kwargs.append(("version", str(version)))
     if action.upsert_identity:
         identity = resource.identity(action.upsert_identity)
-        keys = identity.keys if identity else ()
+        keys = resource.identity_keys(identity) if identity else ()
         kwargs.append(("upsert_keys", Seq("(", [py(k) for k in keys])))
     if action.soft_attribute:
         kwargs.append(("soft_attribute", py(action.soft_attribute)))

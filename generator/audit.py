@@ -63,6 +63,11 @@ def display_fields(log: ir.EventLog, show_all: bool) -> list[str]:
     help="Next to each shown version, data and changed_attributes, show it as replay reads it "
     "(after upcasters and renamed_from renames): replay_version, replay_data, ...",
 )
+@click.option(
+    "--show-sensitive",
+    is_flag=True,
+    help="Show values of sensitive attributes and arguments (hidden otherwise, even with --all).",
+)
 def events(
     config_path: Path,
     database_url: str | None,
@@ -78,12 +83,15 @@ def events(
     show_all: bool,
     wide: bool,
     upcast: bool,
+    show_sensitive: bool,
 ) -> None:
     """Show the event log: who changed which record, when, from where, and what they sent.
 
     Events are listed oldest first, in id order (the order they were committed in). Only the
     fields named in the log's public_fields are shown unless --all is given; the data, metadata
-    and changed_attributes of an encrypted log need its key in the environment.
+    and changed_attributes of an encrypted log need its key in the environment. Values of
+    sensitive attributes and arguments in data and changed_attributes are shown as [sensitive]
+    unless --show-sensitive is given.
 
     \b
     The whole history of one record, every field:
@@ -116,8 +124,11 @@ def events(
         raise click.ClickException(f"--upcast needs {key_env}: {log.name} is encrypted")
     models = import_generated(project, "models")
     table = getattr(models, log.name).__table__
-    read = [*fields, *(name for name in _UPCAST_READS if upcast and name not in fields)]
-    query = select(*(table.c[name] for name in read))
+    masked = not show_sensitive and any(name in _MASKED_MAPS for name in fields)
+    # Masking needs to know whose event a row is, shown or not; upcasting reads what replay reads.
+    extra = [*(_UPCAST_READS if upcast else ()), *(("resource", "action") if masked else ())]
+    needed = [*fields, *dict.fromkeys(name for name in extra if name not in fields)]
+    query = select(*(table.c[name] for name in needed))
     for name, compare, value in conditions:
         query = query.where(_COMPARE[compare](table.c[name], value))
     if limit is None:
@@ -129,12 +140,19 @@ def events(
     more = limit is not None and len(rows) > limit
     if limit is not None:
         rows = rows[:limit][::-1]
-    if upcast:
+    if upcast:  # before masking: upcasters read the values as stored
         fields = _with_upcast(project, log, fields, rows)
+    hidden_values = _mask(project, rows) if masked else set()
     if hidden:
         click.echo(
             f"note: {', '.join(hidden)} not shown: {log.name} is encrypted and {key_env} is not "
             "set; set it to the log's keys to read them",
+            err=True,
+        )
+    if hidden_values:
+        click.echo(
+            f"note: values of sensitive fields ({', '.join(sorted(hidden_values))}) are shown as "
+            f"{SENSITIVE}; --show-sensitive shows them",
             err=True,
         )
     _notes(project, log, rows, resource, record_id, action)
@@ -182,6 +200,45 @@ def _with_upcast(
         if name in _UPCAST_SHOWN:
             out.append(f"replay_{name}")
     return out
+
+
+# --- sensitive values -------------------------------------------------------------------------
+
+SENSITIVE = "[sensitive]"
+_MASKED_MAPS = ("data", "changed_attributes", "replay_data", "replay_changed_attributes")
+
+
+def sensitive_names(project: ir.Project, resource: str, action: str) -> frozenset[str]:
+    """Keys of an event's maps whose values are sensitive: the resource's sensitive attributes
+    and the action's sensitive arguments (every action's, for an action no longer declared)."""
+    spec = project.resource(resource)
+    if spec is None:
+        return frozenset()
+    names = {attr.name for attr in spec.attributes if attr.sensitive}
+    known = spec.action(action)
+    for candidate in (known,) if known is not None else spec.actions:
+        names.update(arg.name for arg in candidate.arguments if arg.sensitive)
+    return frozenset(names)
+
+
+def _mask(project: ir.Project, rows: Sequence[dict[str, Any]]) -> set[str]:
+    """Replace sensitive values in ``rows`` (in place); the names of the values replaced."""
+    hidden: set[str] = set()
+    cache: dict[tuple[str, str], frozenset[str]] = {}
+    for row in rows:
+        whose = (row["resource"], row["action"])
+        if whose not in cache:
+            cache[whose] = sensitive_names(project, *whose)
+        names = cache[whose]
+        for field_name in _MASKED_MAPS:
+            values = row.get(field_name)
+            if not isinstance(values, dict):
+                continue
+            for name in names & values.keys():
+                if values[name] is not None:  # a null reveals nothing
+                    values[name] = SENSITIVE
+                    hidden.add(name)
+    return hidden
 
 
 # --- filters ----------------------------------------------------------------------------------

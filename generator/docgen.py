@@ -187,6 +187,7 @@ CODES = (
     ("ES281", "An enum default or value that is not one of the enum's values."),
     ("ES282", "An enum without values, with a value twice, or a value over 63 bytes."),
     ("ES283", "A NUL character in a spec string."),
+    ("ES298", "The tenant attribute is not of a tenant type (uuid, integer, string, text, ...)."),
 )
 
 

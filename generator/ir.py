@@ -285,6 +285,14 @@ class Resource:
     def identity(self, name: str) -> Identity | None:
         return next((i for i in self.identities if i.name == name), None)
 
+    def identity_keys(self, identity: Identity) -> tuple[str, ...]:
+        """The attributes ``identity`` is unique over. On an attribute-multitenant resource an
+        identity is unique per tenant (as in Ash): the tenant attribute comes first."""
+        tenant = self.multitenancy.attribute if self.multitenancy else None
+        if tenant is None or tenant in identity.keys:
+            return identity.keys
+        return (tenant, *identity.keys)
+
     def tracked_actions(self) -> tuple[Action, ...]:
         """The actions that write events (AshEvents: wrapped actions)."""
         if self.events is None:

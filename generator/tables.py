@@ -346,7 +346,7 @@ def resource_table(project: ir.Project, resource: ir.Resource) -> TableDef:
             )
         )
     uniques = tuple(
-        UniqueDef(f"uq_{resource.table}_{identity.name}", identity.keys)
+        UniqueDef(f"uq_{resource.table}_{identity.name}", resource.identity_keys(identity))
         for identity in resource.identities
     )
     return TableDef(

@@ -52,7 +52,11 @@ def history(engine: Engine) -> tuple[Account, Account]:
 def test_a_record_history_matches_the_actions_in_order(features: Engine, database_url: str) -> None:
     ann, _ = history(features)
     lines = json_lines(
-        events(database_url, "--resource", "Account", "--record-id", str(ann.id), "--all", "--json")
+        events(
+            database_url,
+            *("--resource", "Account", "--record-id", str(ann.id)),
+            *("--all", "--json", "--show-sensitive"),
+        )
     )
     assert [line["action"] for line in lines] == ["open", "deposit", "deposit"]
     assert [line["data"] for line in lines] == [
@@ -124,7 +128,8 @@ def test_only_public_fields_unless_all(features: Engine, database_url: str) -> N
     assert "s3cret-ann" not in table.stdout  # data is not a public field of the Ledger
     wide = events(database_url, "--all")
     assert wide.stdout.splitlines()[0].split()[-3:] == ["metadata", "data", "changed_attributes"]
-    assert '{"owner": "ann", "pin": "s3cret-ann"}' in wide.stdout
+    assert '{"owner": "ann", "pin": "[sensitive]"}' in wide.stdout
+    assert "s3cret-ann" not in wide.stdout
 
 
 def test_the_public_fields_of_the_generated_models() -> None:
@@ -263,3 +268,33 @@ def test_notes_for_filters_that_match_nothing(features: Engine, database_url: st
     assert "no resource named Acount writes to Ledger (Account)" in result.stderr
     result = events(database_url, "--resource", "Account", "--action", "withdraw")
     assert "Account has no action named withdraw" in result.stderr
+
+
+def test_sensitive_values_are_hidden_unless_asked_for(features: Engine, database_url: str) -> None:
+    ann, _ = history(features)
+    with Session(features) as session, session.begin():  # as if a change had set the pin
+        session.add(
+            Ledger(
+                record_id=ann.id,
+                resource="Account",
+                action="reset_pin",  # no longer declared: every action's arguments count
+                action_type="update",
+                changed_attributes={"pin": "changed-pin", "balance": 1},
+            )
+        )
+    for args in (["--all", "--json"], ["--all", "--wide"], ["--all", "--json", "--record-id", "1"]):
+        shown = events(database_url, *args)
+        assert shown.exit_code == 0, shown.output
+        for secret in ("s3cret-ann", "9999", "changed-pin"):
+            assert secret not in shown.stdout
+    hidden = events(database_url, "--all", "--json")
+    assert "note: values of sensitive fields (pin) are shown as [sensitive]" in hidden.stderr
+    assert "--show-sensitive" in hidden.stderr
+    opened = json_lines(hidden)[0]
+    assert opened["data"] == {"owner": "ann", "pin": "[sensitive]"}
+    # Only data and changed_attributes are asked for: resource and action are read all the same.
+    public = events(database_url, "--json")
+    assert "note: values" not in public.stderr  # nothing sensitive is among the public fields
+    shown = events(database_url, "--all", "--json", "--show-sensitive")
+    assert json_lines(shown)[0]["data"] == {"owner": "ann", "pin": "s3cret-ann"}
+    assert "changed-pin" in shown.stdout and "note: values" not in shown.stderr

@@ -193,3 +193,45 @@ def test_encrypted_json_type_round_trips_any_json(monkeypatch: pytest.MonkeyPatc
         blob = column.process_bind_param(value, dialect)
         assert column.process_result_value(blob, dialect) == value
     assert column.process_result_value(None, dialect) is None
+
+
+def test_the_envelope_header_is_authenticated(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Version and key id are AES-GCM associated data: a changed header never decrypts."""
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    monkeypatch.setenv("ROTATION_TEST_KEYS", f"{LEDGER_KEY},{LEDGER_KEY_2}")
+    keyring = Keyring("ROTATION_TEST_KEYS")
+    blob = keyring.encrypt(b'{"pin":"1234"}')
+    header, nonce, token = blob[:5], blob[5:17], blob[17:]
+    cipher = AESGCM(base64.urlsafe_b64decode(LEDGER_KEY))
+    assert cipher.decrypt(nonce, token, header) == b'{"pin":"1234"}'
+    for tampered in (None, b"", bytes([2]) + header[1:], header[:1] + bytes(4)):
+        with pytest.raises(InvalidTag):
+            cipher.decrypt(nonce, token, tampered)
+    # Through the keyring, each tampering is a clear error, never a wrong plaintext.
+    other_key = keyring.keys()[1].id
+    with pytest.raises(ConfigurationError, match="altered after it was written"):
+        keyring.decrypt(header[:1] + other_key + blob[5:])
+    with pytest.raises(ConfigurationError, match="encrypted format version 2, which this"):
+        keyring.decrypt(bytes([2]) + blob[1:])
+    with pytest.raises(ConfigurationError, match="which is not in ROTATION_TEST_KEYS"):
+        keyring.decrypt(header[:1] + bytes(4) + blob[5:])
+    assert keyring.decrypt(blob) == b'{"pin":"1234"}'
+
+
+def test_a_tampered_header_in_the_database_fails_to_read(features: Engine) -> None:
+    perform(features)
+    table = Ledger.__table__
+    with features.begin() as connection:
+        event_id, blob = connection.execute(
+            select(table.c.id, type_coerce(table.c.data, LargeBinary())).order_by(table.c.id)
+        ).first()  # type: ignore[misc]
+        flipped = bytes(blob[:1]) + bytes([blob[1] ^ 1]) + bytes(blob[2:])  # the key id
+        connection.execute(
+            update(table)
+            .where(table.c.id == event_id)
+            .values({table.c.data: type_coerce(flipped, LargeBinary())})
+        )
+    with session_of(features) as session, pytest.raises(ConfigurationError, match="is not in"):
+        session.scalars(select(Ledger)).all()

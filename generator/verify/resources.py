@@ -181,12 +181,23 @@ def _validation(
             yield at(validation.origin, "ES221", message, kind, "pattern")
 
 
+# What the runtime casts a tenant to (and derives a default advisory lock key from).
+TENANT_TYPES = ("uuid", "uuidv7", "integer", "big_integer", "string", "text")
+
+
 def multitenancy(project: Project) -> Iterator[Diagnostic]:
     for resource in project.resources:
         tenancy = resource.multitenancy
-        if tenancy is not None and resource.attribute(tenancy.attribute) is None:
+        if tenancy is None:
+            continue
+        attribute = resource.attribute(tenancy.attribute)
+        if attribute is None:
             message = _unknown_attribute(resource, tenancy.attribute, "multitenancy")
             yield at(tenancy.origin, "ES222", message, "attribute")
+        elif attribute.type.name not in TENANT_TYPES:
+            message = f"tenant attribute '{attribute.name}' of '{resource.name}' is of type "
+            message += f"{attribute.type.name}; a tenant is one of: {', '.join(TENANT_TYPES)}"
+            yield at(tenancy.origin, "ES298", message, "attribute")
 
 
 RULES: tuple[Rule, ...] = (
