@@ -17,8 +17,8 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from . import _locks
-from ._direct import full_row, insert_statement, unobserved
-from ._engine import ActionDef, _changeset, _prepare, atomic, run_create
+from ._direct import full_row, insert_statement, remember, unobserved
+from ._engine import ActionDef, _changeset, _prepare, atomic, run_create, secrets_kept
 from ._events import as_written, event_row
 from .changeset import Changeset
 
@@ -33,14 +33,17 @@ def run_create_many(
     tenant: Any = None,
 ) -> list[Any]:
     """Create a record per input, each with its event, in one SAVEPOINT: all of them, or none."""
-    with atomic(session):
+    seen: list[Mapping[str, Any]] = []
+    with secrets_kept(action, seen), atomic(session):
         if action.upsert_keys or any(c.kind != "change" for c in action.changes):
             return _one_by_one(session, action, inputs, actor, metadata, tenant)
         if not unobserved(session, [action.resource.model]):
             return _one_by_one(session, action, inputs, actor, metadata, tenant)
         changesets: list[Changeset] = []
         for params in inputs:
+            seen.append(params)
             cs = _changeset(session, action, None, params, actor, metadata, tenant, None)
+            seen.append(cs.attributes)
             _prepare(cs, action, None, defaults="create")
             changesets.append(cs)
         if not changesets:
@@ -71,6 +74,7 @@ def _insert_records(session: Session, model: type[Any], changesets: list[Changes
         batch = session.scalars(statement, [rows[i] for i in indexes]).all()
         for index, record in zip(indexes, batch, strict=True):
             records[index] = record
+    remember(session, records, inserted=True)  # a failure below expunges them again
     return records
 
 

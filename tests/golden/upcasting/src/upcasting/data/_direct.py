@@ -9,11 +9,18 @@ to notice.
 from __future__ import annotations
 
 import functools
+import weakref
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import Insert, Table, Update, bindparam, insert, inspect, update
-from sqlalchemy.orm import Session, class_mapper, make_transient_to_detached
+from sqlalchemy import Insert, Table, Update, bindparam, event, insert, inspect, update
+from sqlalchemy.orm import (
+    Session,
+    SessionTransaction,
+    class_mapper,
+    make_transient,
+    make_transient_to_detached,
+)
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -29,6 +36,10 @@ _MAPPER_EVENTS = (
 )
 _INSTANCE_EVENTS = ("load", "refresh")
 _SESSION_EVENTS = ("before_flush", "after_flush", "after_flush_postexec", "do_orm_execute")
+# session.info: objects written here, per (sub)transaction of the session's current transaction,
+# as (weak reference, inserted); see remember().
+_WRITTEN = "eventspec.written"
+_Written = dict[SessionTransaction, list[tuple[weakref.ref[Any], bool]]]
 
 
 def unobserved(session: Session, models: Iterable[type[Any]]) -> bool:
@@ -60,6 +71,7 @@ def insert_record(session: Session, model: type[Any], values: Mapping[str, Any])
             setattr(record, column.key, value)
     make_transient_to_detached(record)  # as if just loaded: unset columns load when read
     session.add(record)
+    remember(session, [record], inserted=True)
     return record
 
 
@@ -83,12 +95,62 @@ def update_record(session: Session, record: Any, values: Mapping[str, Any]) -> N
             f"UPDATE statement on table '{table.name}' expected to update 1 row(s); "
             f"{result.rowcount} were matched."
         )
+    remember(session, [record], inserted=False)
 
 
 def settle(record: Any, values: Mapping[str, Any]) -> None:
     """Put values written by :func:`update_record` on the object, as loaded (no change pending)."""
     for name, value in values.items():
         set_committed_value(record, name, value)
+
+
+def remember(session: Session, records: Iterable[Any], *, inserted: bool) -> None:
+    """Note ``records`` as written with Core in the session's current (sub)transaction.
+
+    The unit of work tracks what a flush wrote, so that a rollback expunges the objects it
+    inserted and expires those it updated; a Core write is invisible to it. When the SAVEPOINT of
+    the failed action, a savepoint of the caller's or the whole transaction that covers such a
+    write rolls back, :func:`_forget` does the same, and the session never holds an object whose
+    row is gone or whose values were undone.
+    """
+    root = session.get_transaction()
+    if root is None:
+        return  # outside a transaction nothing can roll back
+    memo = session.info.get(_WRITTEN)
+    if memo is None or memo[0] is not root:
+        memo = (root, {})
+        session.info[_WRITTEN] = memo
+        if not event.contains(session, "after_soft_rollback", _forget):
+            event.listen(session, "after_soft_rollback", _forget)
+    current = session.get_nested_transaction() or root
+    written: _Written = memo[1]
+    written.setdefault(current, []).extend((weakref.ref(r), inserted) for r in records)
+
+
+def _forget(session: Session, rolled_back: SessionTransaction) -> None:
+    """``after_soft_rollback``: undo in the session what Core wrote in ``rolled_back``."""
+    memo = session.info.get(_WRITTEN)
+    if memo is None:
+        return
+    written: _Written = memo[1]
+    for transaction in [t for t in written if _within(t, rolled_back)]:
+        for ref, inserted in written.pop(transaction):
+            record = ref()
+            if record is None or record not in session:
+                continue
+            if inserted:  # as the unit of work leaves an object it inserted: transient
+                session.expunge(record)
+                make_transient(record)
+            else:
+                session.expire(record)
+
+
+def _within(transaction: SessionTransaction | None, ancestor: SessionTransaction) -> bool:
+    while transaction is not None:
+        if transaction is ancestor:
+            return True
+        transaction = transaction.parent
+    return False
 
 
 @functools.cache

@@ -11,13 +11,15 @@ The event row is built in ``_events.py``; writes that skip the unit of work are 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Literal
 
 from sqlalchemy import Table, and_, inspect, select
+from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import Session
 
 from . import _locks
@@ -161,12 +163,14 @@ def run_create(
     resource = action.resource
     cs = _changeset(session, action, None, params, actor, metadata, tenant, replaying)
     existing = None
-    with _savepoint(session):
+    with secrets_kept(action, [params, cs.attributes]), _savepoint(session):
         if action.upsert_keys and replaying is not None:
             existing = session.get(resource.model, replaying.record_id)
         elif action.upsert_keys:
             _locks.take(cs, action)  # serialise upserts: the lookup below must not race
             existing = _find_by(session, resource, {k: cs.get(k) for k in action.upsert_keys})
+            if existing is not None:  # the keys hold the tenant; checked all the same
+                _check_tenant(resource, existing, cs.tenant, replaying)
         cs.record = existing
         _prepare(cs, action, replaying, defaults="create" if existing is None else "update")
         before, after = _split_hooks(cs, action)
@@ -205,7 +209,7 @@ def run_update(
     resource = action.resource
     _check_tenant(resource, record, tenant, replaying)
     cs = _changeset(session, action, record, params, actor, metadata, tenant, replaying)
-    with _savepoint(session):
+    with secrets_kept(action, [params, cs.attributes]), _savepoint(session):
         _prepare(cs, action, replaying, defaults="update")
         before, after = _split_hooks(cs, action)
         for hook in before:
@@ -242,7 +246,7 @@ def run_destroy(
     resource = action.resource
     _check_tenant(resource, record, tenant, replaying)
     cs = _changeset(session, action, record, params, actor, metadata, tenant, replaying)
-    with _savepoint(session):
+    with secrets_kept(action, [params, cs.attributes]), _savepoint(session):
         _prepare(cs, action, replaying, defaults="destroy")
         before, after = _split_hooks(cs, action)
         for hook in before:
@@ -276,6 +280,9 @@ def _changeset(
     log = action.resource.log
     if replaying is None and action.tracked and log is not None and log.encrypted:
         check_keys(log.table)  # a missing key fails here, before anything is written
+    tenant_attribute = action.resource.tenant_attribute
+    if tenant_attribute is not None and replaying is None:
+        tenant = cast_tenant(action.resource, tenant)
     unknown = params.keys() - action.inputs
     if unknown:
         name = sorted(unknown)[0]
@@ -291,6 +298,8 @@ def _changeset(
         else:
             arguments[arg.name] = None
     attributes = {name: params[name] for name in action.accept if name in params}
+    if tenant_attribute is not None and replaying is None and action.type == "create":
+        attributes[tenant_attribute] = tenant  # before an upsert looks its identity up
     return factory(
         session=session,
         resource=action.resource.name,
@@ -316,10 +325,6 @@ def _prepare(cs: Changeset, action: ActionDef, replay: Replaying | None, *, defa
                 continue
             if replay is None or not attr.primary_key:  # replay sets the recorded key below
                 cs.attributes[attr.name] = attr.default()
-        if resource.tenant_attribute is not None and replay is None:
-            if cs.tenant is None:
-                raise ValidationError(resource.tenant_attribute, "a tenant is required")
-            cs.attributes[resource.tenant_attribute] = cs.tenant
     elif defaults == "update" or action.soft_attribute is not None:
         # A soft destroy is an update of the row: update defaults apply to it too.
         if action.soft_attribute is not None:
@@ -408,15 +413,78 @@ def _check_text(name: str, value: Any) -> None:
         raise ValidationError(name, "must not contain NUL characters")
 
 
+@contextmanager
+def secrets_kept(action: ActionDef, inputs: Iterable[Mapping[str, Any]]) -> Iterator[None]:
+    """Keep sensitive values out of the message of a failed statement.
+
+    SQLAlchemy quotes a failed statement's parameters (the record's columns, the event's maps,
+    before encryption) and PostgreSQL quotes a failing row's values: when the action has a
+    sensitive attribute or argument, the parameters are hidden and the sensitive values of
+    ``inputs`` (the action's input, the attributes it writes) are cut out of the messages, the
+    database driver's own included.
+    """
+    try:
+        yield
+    except StatementError as error:
+        sensitive = {n for n, attr in action.resource.attributes.items() if attr.sensitive}
+        sensitive.update(n for n, arg in action.arguments.items() if arg.sensitive)
+        if sensitive:
+            error.hide_parameters = True
+            secrets = {
+                text
+                for params in inputs
+                for name, value in params.items()
+                if name in sensitive and value is not None
+                for text in (str(value), repr(value))
+                if text
+            }
+            for exc in (error, error.orig):
+                if exc is not None and exc.args and isinstance(exc.args[0], str):
+                    message = exc.args[0]
+                    for secret in sorted(secrets, key=len, reverse=True):
+                        message = message.replace(secret, "[sensitive]")
+                    exc.args = (message, *exc.args[1:])
+        raise
+
+
 def _check_tenant(
     resource: ResourceDef, record: Any, tenant: Any, replaying: Replaying | None
 ) -> None:
     if resource.tenant_attribute is None or replaying is not None:
         return
-    if tenant is None:
-        raise ValidationError(resource.tenant_attribute, "a tenant is required")
-    if getattr(record, resource.tenant_attribute) != tenant:
+    if getattr(record, resource.tenant_attribute) != cast_tenant(resource, tenant):
         raise ValidationError(resource.tenant_attribute, "the record belongs to another tenant")
+
+
+def cast_tenant(resource: ResourceDef, tenant: Any) -> Any:
+    """``tenant`` as a value of the tenant attribute's type (as Ash casts it): a UUID given as
+    text is the same tenant as the UUID, on every database. The spec allows uuid, integer and
+    string tenant attributes only (ES298)."""
+    name = resource.tenant_attribute
+    assert name is not None
+    if tenant is None:
+        raise ValidationError(name, "a tenant is required")
+    kind = resource.attributes[name].kind
+    if kind in ("uuid", "uuidv7"):
+        if isinstance(tenant, uuid.UUID):
+            return tenant
+        try:
+            return uuid.UUID(str(tenant))
+        except ValueError:
+            pass
+    elif kind in ("integer", "big_integer"):
+        if isinstance(tenant, int) and not isinstance(tenant, bool):
+            return tenant
+        if isinstance(tenant, str):
+            try:
+                return int(tenant)
+            except ValueError:
+                pass
+    elif isinstance(tenant, str):
+        return tenant
+    elif isinstance(tenant, int | uuid.UUID) and not isinstance(tenant, bool):
+        return str(tenant)
+    raise ValidationError(name, f"the tenant is not a valid {kind}")
 
 
 def _direct(
@@ -461,13 +529,11 @@ def _savepoint(session: Session) -> Iterator[None]:
         driver = connection.connection.driver_connection
         if driver is not None and not driver.in_transaction:
             connection.exec_driver_sql("BEGIN")
-    with session.begin_nested() as nested:
+    with session.begin_nested():
+        savepoint = session.connection().get_nested_transaction()  # SAVEPOINT is emitted here
         yield
-    # Released: locks taken inside are now held by the enclosing transaction.
-    held = _locks.held(session)
-    keys = held.pop(nested, None)
-    if keys and nested.parent is not None:
-        held.setdefault(nested.parent, set()).update(keys)
+    if savepoint is not None:  # released: its locks are now held by the transaction around it
+        _locks.released(session, connection, savepoint)
 
 
 @contextmanager

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import text
+from sqlalchemy import Connection, NestedTransaction, Transaction, text
 from sqlalchemy.orm import Session
 
 from .errors import ConfigurationError
@@ -17,33 +17,39 @@ if TYPE_CHECKING:
 
 LockKey = int | tuple[int, int]
 INT32 = range(-(2**31), 2**31)
-_LOCKS = "eventspec.locks"  # session.info: advisory keys held, per transaction
+_LOCKS = "eventspec.locks"  # session.info: advisory keys held, per Core transaction
 
 
-def held(session: Session) -> dict[Any, set[tuple[int, ...]]]:
-    """Advisory keys taken, per (sub)transaction of the session's current transaction."""
-    root = session.get_transaction()
+def _held(session: Session, connection: Connection) -> dict[Transaction, set[tuple[int, ...]]]:
+    """Advisory keys taken, per Core (nested) transaction of the connection's transaction."""
+    root = connection.get_transaction()
     memo = session.info.get(_LOCKS)
     if memo is None or memo[0] is not root:
         memo = (root, {})
         session.info[_LOCKS] = memo
-    keys: dict[Any, set[tuple[int, ...]]] = memo[1]
+    keys: dict[Transaction, set[tuple[int, ...]]] = memo[1]
     return keys
 
 
-def _is_held(session: Session, key: tuple[int, ...]) -> bool:
-    """True when this transaction, or a savepoint still open around us, took ``key``.
+def _is_held(session: Session, connection: Connection, key: tuple[int, ...]) -> bool:
+    """True when ``key`` was taken in a transaction or SAVEPOINT that is still open.
 
-    A lock taken inside a savepoint that was rolled back is released by PostgreSQL; such a
-    savepoint is no longer an ancestor of the current one, so it is not consulted.
+    The memo follows the connection's own transaction objects, so every kind of savepoint
+    counts, the caller's Core ``begin_nested()`` too: PostgreSQL releases a lock taken inside a
+    savepoint that rolls back, and a savepoint no longer open (rolled back, or released without
+    :func:`released` being told) does not vouch for its keys: the lock is taken again.
     """
-    keys = held(session)
-    transaction = session.get_nested_transaction() or session.get_transaction()
-    while transaction is not None:
-        if key in keys.get(transaction, ()):
-            return True
-        transaction = transaction.parent
-    return False
+    return any(key in keys and t.is_active for t, keys in _held(session, connection).items())
+
+
+def released(session: Session, connection: Connection, savepoint: NestedTransaction) -> None:
+    """``savepoint`` was released: its keys are now held by the transaction around it."""
+    held = _held(session, connection)
+    keys = held.pop(savepoint, None)
+    if keys:
+        parent = connection.get_nested_transaction() or connection.get_transaction()
+        if parent is not None:
+            held.setdefault(parent, set()).update(keys)
 
 
 def take(cs: Changeset, action: ActionDef) -> None:
@@ -62,8 +68,7 @@ def take(cs: Changeset, action: ActionDef) -> None:
         raise ConfigurationError(
             f"advisory lock key {key!r} is not an integer or a pair of int32 integers"
         )
-    session = cs.session
-    if _is_held(session, parts):
+    if _is_held(cs.session, connection, parts):
         return  # the lock is re-entrant and held until commit: taking it again costs a round trip
     if len(parts) == 1:
         connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": parts[0]})
@@ -71,8 +76,9 @@ def take(cs: Changeset, action: ActionDef) -> None:
         connection.execute(
             text("SELECT pg_advisory_xact_lock(:a, :b)"), {"a": parts[0], "b": parts[1]}
         )
-    current = session.get_nested_transaction() or session.get_transaction()
-    held(session).setdefault(current, set()).add(parts)
+    current = connection.get_nested_transaction() or connection.get_transaction()
+    if current is not None:
+        _held(cs.session, connection).setdefault(current, set()).add(parts)
 
 
 def _default_lock_key(cs: Changeset, resource: ResourceDef, log: EventLogDef) -> LockKey:

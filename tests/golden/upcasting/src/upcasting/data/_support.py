@@ -77,7 +77,7 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         if value is None:
             return None
         if value.tzinfo is None:
-            raise ValueError(f"naive datetime {value!r} given for a UTC column; attach a timezone")
+            raise ValueError("naive datetime given for a UTC column; attach a timezone")
         value = value.astimezone(dt.UTC)
         if self.precision == "second":
             value = value.replace(microsecond=0)
@@ -114,7 +114,8 @@ def to_json(value: Any) -> Any:
         return {str(k): to_json(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
         return [to_json(v) for v in value]
-    raise TypeError(f"cannot store a {type(value).__name__} in an event: {value!r}")
+    # The type only: the value may be a secret, and messages end up in logs.
+    raise TypeError(f"cannot store a {type(value).__name__} in an event")
 
 
 def json_decoder(kind: str) -> Callable[[Any], Any] | None:
@@ -274,7 +275,14 @@ class Keyring:
         return None if self.is_current(blob) else self.encrypt(self.decrypt(blob))
 
     def _split(self, blob: bytes) -> tuple[bytes, bytes, bytes]:
-        if len(blob) < _HEADER + _NONCE + _TAG or blob[0] != FORMAT_VERSION:
+        long_enough = len(blob) >= _HEADER + _NONCE + _TAG
+        if long_enough and blob[0] != FORMAT_VERSION and blob[0] < 0x20:  # not JSON text either
+            raise ConfigurationError(
+                f"a value in a column encrypted with {self.key_env} says it is in encrypted "
+                f"format version {blob[0]}, which this package does not read (it reads version "
+                f"{FORMAT_VERSION}): it was written by another eventspec, or altered"
+            )
+        if not long_enough or blob[0] != FORMAT_VERSION:
             raise ConfigurationError(
                 f"a value in a column encrypted with {self.key_env} is not in eventspec's "
                 f"encrypted format (version {FORMAT_VERSION}); was it written before encryption "
