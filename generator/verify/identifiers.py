@@ -20,6 +20,7 @@ from ..render import ref_module, typed_dict_name
 from ..reserved import ACTIONS_MODULE, generated_names
 from ..tables import NAMING_CONVENTION, TableDef, event_log_table, resource_table
 from .common import Rule, node_at
+from .references import reference_problem
 
 PG_MAX_IDENTIFIER = 63  # bytes: PostgreSQL's NAMEDATALEN - 1
 ALEMBIC_VERSION_TABLE = "alembic_version"
@@ -44,6 +45,8 @@ def _python(name: str) -> str:
 
 def _refs(refs: Iterable[str], origin: Origin, where: str) -> Iterator[Bound]:
     for ref in refs:
+        if reference_problem(ref) is not None:
+            continue  # ES260
         top = ref_module(ref).split(".")[0]
         yield Bound(top, f"the package '{top}' {where} imports", ("import", top), origin)
 
@@ -218,7 +221,8 @@ def python_names(project: Project) -> Iterator[Diagnostic]:
             message = f"{item.what} and {other.what} are both '{name}' in the generated {module}"
             if other.name != item.name:
                 message += f" (as '{other.name}')"
-            yield _diag(item, "ES271", message, "rename one of them")
+            code = "ES261" if "import" in (item.thing[0], other.thing[0]) else "ES271"
+            yield _diag(item, code, message, "rename one of them")
     for item in invalid.values():
         yield _diag(item, "ES201", f"{item.what} is '{item.name}', not a Python identifier", "")
     for item, modules in shadowing.values():
@@ -227,7 +231,10 @@ def python_names(project: Project) -> Iterator[Diagnostic]:
         message = (
             f"{item.what} is{named} a name the generated {' and '.join(modules)} {verb} itself"
         )
-        yield _diag(item, "ES202", message, "rename it")
+        if item.thing[0] == "import":  # the import would rebind the template's own name
+            yield _diag(item, "ES261", message, "rename the package, or import it under another")
+        else:
+            yield _diag(item, "ES202", message, "rename it")
 
 
 def _bulk_pair(a: Bound, b: Bound) -> bool:
