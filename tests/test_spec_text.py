@@ -41,7 +41,7 @@ HOSTILE = (
     "two\nlines",
     "  indented\n\tand tabbed  ",
     "carriage\r\nreturn, form\x0cfeed, line\u2028separator",
-    "NUL \x00 and bell \x07",
+    "bell \x07 and escape \x1b",  # a NUL is refused in any spec text (ES283)
     "non-BMP 𝄞 😀 and wide 漢字",
 )
 DESCRIPTION = "\n\n".join(HOSTILE)
