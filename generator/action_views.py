@@ -9,7 +9,15 @@ from dataclasses import dataclass
 from . import ir
 from .filters import layout, statement
 from .pyfmt import Call, Dict, Expr, Seq
-from .render import default_expr, py, python_type, ref_expr, type_kind, typed_dict_name
+from .render import (
+    default_expr,
+    py,
+    python_type,
+    ref_expr,
+    type_details,
+    type_kind,
+    typed_dict_name,
+)
 
 
 @dataclass(frozen=True)
@@ -114,6 +122,7 @@ def _attribute_def(attr: ir.Attribute) -> Call:
         value = getattr(attr.constraints, bound)
         if value is not None:
             kwargs.append((bound, py(value)))
+    kwargs += type_details(attr.type)
     return Call("engine.AttributeDef", [py(attr.name), py(type_kind(attr.type))], kwargs)
 
 
@@ -223,6 +232,7 @@ def _argument_def(arg: ir.Argument) -> Call:
         kwargs.append(("default", default_expr(arg.default, arg.type)))
     if arg.sensitive:
         kwargs.append(("sensitive", "True"))
+    kwargs += type_details(arg.type)
     return Call("engine.ArgumentDef", [py(arg.name), py(type_kind(arg.type))], kwargs)
 
 

@@ -24,6 +24,7 @@ RUNTIME_MODULES = (
     "_replay.py",
     "_rules.py",
     "_support.py",
+    "_types.py",
     "changeset.py",
     "errors.py",
 )
@@ -60,8 +61,18 @@ def python_type(type_: ir.TypeRef, *, nullable: bool = False) -> str:
 
 
 def type_kind(type_: ir.TypeRef) -> str:
-    """The name the runtime decodes event values by (array items by their own type)."""
-    return type_.item.name if type_.name == "array" and type_.item is not None else type_.name
+    """The spec type's name, as the runtime checks and decodes values by it."""
+    return type_.name
+
+
+def type_details(type_: ir.TypeRef) -> list[tuple[str, str]]:
+    """The keyword arguments completing :func:`type_kind` for the runtime: item type, values."""
+    details: list[tuple[str, str]] = []
+    if type_.item is not None:
+        details.append(("item", py(type_.item.name)))
+    if type_.values:
+        details.append(("values", py(tuple(type_.values))))
+    return details
 
 
 def default_expr(default: ir.Default | None, type_: ir.TypeRef) -> str:

@@ -45,6 +45,7 @@ Import = tuple[str, str]
 JsonDict = dict[str, Any]
 
 SUPPORT = "._support"
+TYPES = "._types"
 
 NAMING_CONVENTION: dict[str, str] = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -78,6 +79,7 @@ MODEL_RESERVED_NAMES = frozenset(
         "JSONMap",
         "UTCDateTime",
         "EncryptedJSON",
+        "Array",
         "utcnow",
         "uuidv7",
     }
@@ -208,9 +210,9 @@ def column_type(
     if name == "array":
         assert type_.item is not None, "array without an item type"
         item = column_type(type_.item, table=table, column=column)
-        array = Call("ARRAY", [item.expr])
-        expr = Call("JSON().with_variant", [array, '"postgresql"'])
-        imports = item.imports | _sa("JSON") | {("sqlalchemy.dialects.postgresql", "ARRAY")}
+        # ARRAY on PostgreSQL, JSON on SQLite with each item encoded as events encode it.
+        expr = Call("Array", [item.expr, py_str(type_.item.name)])
+        imports = item.imports | {(TYPES, "Array")}
         return ColumnType(expr, f"list[{item.python}]", imports, {"type": "array", "item": item.db})
     if name == "big_integer" and primary_key:
         # SQLite only autoincrements an INTEGER PRIMARY KEY.
