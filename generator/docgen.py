@@ -109,7 +109,8 @@ CODES = (
         "ES250",
         "Foreign keys of tracked resources form a cycle; `auto` clear-records cannot order them.",
     ),
-    ("ES251", "A sensitive required attribute is input of a tracked action of an unencrypted log."),
+    ("ES251", "A sensitive attribute is input of a tracked action of an unencrypted log."),
+    ("ES295", "An array of arrays or of enums: array items must be a scalar type or a map."),
 )
 
 

@@ -33,6 +33,7 @@ Decoder = Callable[[Any], Any]
 INT32 = (-(2**31), 2**31 - 1)
 INT64 = (-(2**63), 2**63 - 1)
 _MAP_DEPTH = 64
+_JSON_FLOAT = 2.0**53
 
 
 class Refused(ValueError):
@@ -221,8 +222,10 @@ def _json(value: Any, depth: int) -> Any:
             raise Refused("must hold integers within the 64-bit range")
         return int(value)
     if isinstance(value, float):
-        if not math.isfinite(value):
-            raise Refused("must hold finite numbers only (not NaN or infinity)")
+        # PostgreSQL's JSONB keeps numbers as decimals and gives a large one back as an int
+        # that may differ from the float: refuse those on both databases.
+        if not abs(value) < _JSON_FLOAT:
+            raise Refused("must hold finite floats below 2**53 in magnitude")
         return float(value)
     if depth >= _MAP_DEPTH:
         raise Refused(f"must nest at most {_MAP_DEPTH} levels deep")
