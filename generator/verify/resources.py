@@ -77,7 +77,9 @@ def array_items(project: Project) -> Iterator[Diagnostic]:
         for item in inputs:
             item_type = item.type.item
             if item.type.name == "array" and item_type and item_type.name in ("array", "enum"):
-                what = "an array" if item_type.name == "array" else "an enum (it cannot take values)"
+                what = (
+                    "an array" if item_type.name == "array" else "an enum (it cannot take values)"
+                )
                 message = f"'{item.name}' is an array of {what}"
                 yield at(
                     item.origin,

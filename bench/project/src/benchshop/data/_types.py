@@ -294,7 +294,7 @@ def _array(check_item: Checker) -> Checker:
     return check
 
 
-# --- the array column ------------------------------------------------------------------------------
+# --- the array column -----------------------------------------------------------------------
 
 
 class Array(TypeDecorator[list[Any]]):
