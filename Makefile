@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 EXAMPLE := examples/accounts
 
-.PHONY: install demo test lint golden bench bench-smoke clean
+.PHONY: install demo test test-long lint golden bench bench-smoke clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +21,11 @@ demo: $(STAMP)
 		&& ../../$(BIN)/alembic upgrade head && ../../$(BIN)/python demo.py
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 --dist loadfile -q
+	$(BIN)/python -m pytest -n 2 --dist loadfile -q -m "not slow"
+
+# The long profiles of the property tests (marked slow): many more examples per property.
+test-long: $(STAMP)
+	$(BIN)/python -m pytest -n 2 --dist loadfile -q -m slow
 
 lint: $(STAMP)
 	$(BIN)/ruff check generator templates/runtime tests bench
