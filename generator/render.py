@@ -79,13 +79,26 @@ def default_expr(default: ir.Default | None, type_: ir.TypeRef) -> str:
     """A zero-argument callable (as source) producing the default, or ``None``."""
     if default is None:
         return "None"
+    # Of the spec type exactly, as the runtime checks attributes set by defaults.
     if default.kind == "now":
+        if type_.name == "date":
+            return "lambda: utcnow().date()"
+        if type_.name == "naive_datetime":
+            return "lambda: utcnow().replace(tzinfo=None)"
         return "utcnow_seconds" if type_.name == "utc_datetime" else "utcnow"
     if default.kind == "uuid4":
         return "uuid.uuid4"
     if default.kind == "uuidv7":
         return "uuidv7"
+    if type_.name in _TYPED_LITERALS and default.value is not None:
+        from .tables import typed_literal
+
+        return f"lambda: {typed_literal(default.value, type_.name)[0]}"
     return f"lambda: {py(default.value)}"
+
+
+# Types whose literal defaults are not written as plain YAML scalars (the models print them so).
+_TYPED_LITERALS = frozenset({"decimal", "date", "time", "float", *ir.TIMESTAMP_TYPES})
 
 
 def py(value: Any) -> str:

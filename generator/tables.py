@@ -289,10 +289,11 @@ def default_of(default: ir.Default | None, type_: ir.TypeRef) -> tuple[Expr | No
         return ("dict", set()) if not value else (f"lambda: {literal(value)}", set())
     if isinstance(value, list):
         return ("list", set()) if not value else (f"lambda: {literal(value)}", set())
-    return _typed_literal(value, type_.name)
+    return typed_literal(value, type_.name)
 
 
-def _typed_literal(value: object, kind: str) -> tuple[Expr, set[Import]]:
+def typed_literal(value: object, kind: str) -> tuple[str, set[Import]]:
+    """A literal default of ``kind`` as Python source, and the imports it needs."""
     if kind == "decimal":
         return f"decimal.Decimal({py_str(str(value))})", {("", "decimal")}
     if kind in ("uuid", "uuidv7"):

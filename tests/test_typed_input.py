@@ -48,6 +48,19 @@ SCALARS = (
     "binary",
 )
 ENUM_VALUES = ("red", "green", "blue sky")
+# Attributes set by defaults and soft destroys: the runtime checks them as it checks input.
+DEFAULTED = {
+    "now_date": "{type: date, default: now}",
+    "now_naive": "{type: naive_datetime, default: now, update_default: now}",
+    "now_utc": "{type: utc_datetime, default: now, update_default: now}",
+    "lit_decimal": '{type: decimal, default: "1.25"}',
+    "lit_date": '{type: date, default: "2024-02-29"}',
+    "lit_time": '{type: time, default: "12:30:00"}',
+    "lit_float": "{type: float, default: 2}",
+    "lit_utc": '{type: utc_datetime_usec, default: "2024-01-01T10:00:00+02:00"}',
+    "gone_at": "naive_datetime",
+    "gone_utc": "utc_datetime",
+}
 KINDS = (*SCALARS, "enum")
 
 
@@ -64,12 +77,15 @@ def _spec() -> str:
     lines += [f"  v_{kind}: {kind}" for kind in SCALARS]
     lines += [f"  a_{kind}: {{type: {{array: {kind}}}}}" for kind in SCALARS]
     lines.append(f"  v_enum: {{type: enum, values: [{', '.join(ENUM_VALUES)}]}}")
+    lines += [f"  {name}: {definition}" for name, definition in DEFAULTED.items()]
     names = ", ".join([f"v_{k}" for k in KINDS] + [f"a_{k}" for k in SCALARS])
     lines += [
         "actions:",
         f"  create: {{type: create, accept: [{names}]}}",
         f"  update: {{type: update, accept: [{names}]}}",
         "  destroy: {type: destroy}",
+        "  retire: {type: destroy, soft: {attribute: gone_at}}",
+        "  retire_utc: {type: destroy, soft: {attribute: gone_utc}}",
         "events: {event_log: Event}",
     ]
     return "\n".join(lines) + "\n"
@@ -482,3 +498,29 @@ def test_arguments_are_checked_too(features: Engine) -> None:
         events = session.scalars(select(Ledger)).all()
     assert [e.action for e in events] == ["open", "deposit"]
     assert events[1].data == {"amount": 10} and account.balance == 10
+
+
+def test_defaults_and_soft_destroys_are_of_their_type(typed: SimpleNamespace) -> None:
+    with Session(typed.engine) as session, session.begin():
+        first = typed.samples.create(session, v_string="a")
+        second = typed.samples.create(session, v_string="b")
+        typed.samples.update(session, first, v_string="c")
+        typed.samples.retire(session, first)
+        typed.samples.retire_utc(session, second)
+        ids = (first.id, second.id)
+    names = sorted(DEFAULTED)
+    written = _rows(typed, names)
+    row = written[ids[0]]
+    assert type(row["now_date"]) is dt.date and row["now_naive"].tzinfo is None
+    assert row["now_utc"].microsecond == 0 and row["now_utc"].tzinfo is not None
+    assert (row["lit_decimal"], row["lit_date"], row["lit_time"], row["lit_float"]) == (
+        decimal.Decimal("1.25"),
+        dt.date(2024, 2, 29),
+        dt.time(12, 30),
+        2.0,
+    )
+    assert row["lit_utc"] == dt.datetime(2024, 1, 1, 8, tzinfo=dt.UTC)
+    assert row["gone_at"].tzinfo is None and written[ids[1]]["gone_utc"].microsecond == 0
+    with Session(typed.engine) as session, session.begin():
+        assert typed.replay(session).applied == 5
+    assert _rows(typed, names) == written

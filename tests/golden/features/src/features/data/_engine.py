@@ -346,7 +346,7 @@ def _prepare(cs: Changeset, action: ActionDef, replay: Replaying | None, *, defa
     elif defaults == "update" or action.soft_attribute is not None:
         # A soft destroy is an update of the row: update defaults apply to it too.
         if action.soft_attribute is not None:
-            cs.attributes[action.soft_attribute] = utcnow()
+            cs.attributes[action.soft_attribute] = _now(resource.attributes[action.soft_attribute])
         for attr in resource.attributes.values():
             if attr.update_default is not None and attr.name not in cs.attributes:
                 cs.attributes[attr.name] = attr.update_default()
@@ -424,6 +424,14 @@ def _check_attributes(cs: Changeset, action: ActionDef, defaults: str) -> None:
             continue
         if not arg.allow_nil and cs.arguments.get(arg.name) is None:
             raise ValidationError(arg.name, "is required")
+
+
+def _now(attr: AttributeDef) -> Any:
+    """The current time as a timestamp attribute of ``attr``'s type holds it."""
+    now = utcnow()
+    if attr.kind == "naive_datetime":
+        return now.replace(tzinfo=None)
+    return now.replace(microsecond=0) if attr.kind == "utc_datetime" else now
 
 
 def _checked(check: Checker, name: str, value: Any) -> Any:
