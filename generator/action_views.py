@@ -17,6 +17,7 @@ from .render import (
     type_details,
     type_kind,
     typed_dict_name,
+    value_literal,
 )
 
 
@@ -200,7 +201,7 @@ def _action_def(resource: ir.Resource, action: ir.Action, tracked: bool, version
             ("arguments", Dict([(py(a.name), _argument_def(a)) for a in action.arguments]))
         )
     if action.changes:
-        kwargs.append(("changes", Seq("(", [_change(c) for c in action.changes])))
+        kwargs.append(("changes", Seq("(", [_change(resource, c) for c in action.changes])))
     if action.validations:
         kwargs.append(("validations", Seq("(", [_validation(v) for v in action.validations])))
     if not tracked:
@@ -241,7 +242,7 @@ def _where(where: Iterable[ir.Validation]) -> list[tuple[str, Expr]]:
     return [("where", Seq("(", checks))] if checks else []
 
 
-def _change(change: ir.Change) -> Call:
+def _change(resource: ir.Resource, change: ir.Change) -> Call:
     if change.kind == "set_attribute":
         kwargs: list[tuple[str, Expr]] = []
         if change.from_argument:
@@ -249,7 +250,9 @@ def _change(change: ir.Change) -> Call:
         elif change.from_actor:
             kwargs.append(("from_actor", py(change.from_actor)))
         else:
-            kwargs.append(("value", py(change.value)))
+            attribute = resource.attribute(change.attribute or "")
+            value = value_literal(change.value, attribute.type) if attribute else py(change.value)
+            kwargs.append(("value", value))
         return Call("rules.set_attribute", [py(change.attribute)], kwargs + _where(change.where))
     kind = "change" if change.kind == "call" else change.kind
     assert change.ref is not None

@@ -90,11 +90,16 @@ def default_expr(default: ir.Default | None, type_: ir.TypeRef) -> str:
         return "uuid.uuid4"
     if default.kind == "uuidv7":
         return "uuidv7"
-    if type_.name in _TYPED_LITERALS and default.value is not None:
+    return f"lambda: {value_literal(default.value, type_)}"
+
+
+def value_literal(value: Any, type_: ir.TypeRef) -> str:
+    """A spec literal (a default, a set_attribute value) as Python source of ``type_``."""
+    if type_.name in _TYPED_LITERALS and value is not None:
         from .tables import typed_literal
 
-        return f"lambda: {typed_literal(default.value, type_.name)[0]}"
-    return f"lambda: {py(default.value)}"
+        return typed_literal(value, type_.name)[0]
+    return py(value)
 
 
 # Types whose literal defaults are not written as plain YAML scalars (the models print them so).

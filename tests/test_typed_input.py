@@ -84,6 +84,11 @@ def _spec() -> str:
         f"  create: {{type: create, accept: [{names}]}}",
         f"  update: {{type: update, accept: [{names}]}}",
         "  destroy: {type: destroy}",
+        "  reprice:",
+        "    type: update",
+        "    changes:",
+        "      - set_attribute: {attribute: lit_decimal, value: 2.5}",
+        '      - set_attribute: {attribute: lit_date, value: "2024-03-01"}',
         "  retire: {type: destroy, soft: {attribute: gone_at}}",
         "  retire_utc: {type: destroy, soft: {attribute: gone_utc}}",
         "events: {event_log: Event}",
@@ -505,6 +510,7 @@ def test_defaults_and_soft_destroys_are_of_their_type(typed: SimpleNamespace) ->
         first = typed.samples.create(session, v_string="a")
         second = typed.samples.create(session, v_string="b")
         typed.samples.update(session, first, v_string="c")
+        typed.samples.reprice(session, second)
         typed.samples.retire(session, first)
         typed.samples.retire_utc(session, second)
         ids = (first.id, second.id)
@@ -521,6 +527,11 @@ def test_defaults_and_soft_destroys_are_of_their_type(typed: SimpleNamespace) ->
     )
     assert row["lit_utc"] == dt.datetime(2024, 1, 1, 8, tzinfo=dt.UTC)
     assert row["gone_at"].tzinfo is None and written[ids[1]]["gone_utc"].microsecond == 0
+    repriced = written[ids[1]]
+    assert (repriced["lit_decimal"], repriced["lit_date"]) == (
+        decimal.Decimal("2.5"),
+        dt.date(2024, 3, 1),
+    )
     with Session(typed.engine) as session, session.begin():
-        assert typed.replay(session).applied == 5
+        assert typed.replay(session).applied == 6
     assert _rows(typed, names) == written
