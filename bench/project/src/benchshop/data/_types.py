@@ -90,9 +90,12 @@ def _integer(bounds: tuple[int, int], name: str) -> Checker:
     low, high = bounds
 
     def check(value: Any) -> int:
-        if isinstance(value, bool) or not isinstance(value, int):
+        if type(value) is int:
+            number: int = value
+        elif isinstance(value, bool) or not isinstance(value, int):
             raise Refused(f"must be an int, not {_type_name(value)}")
-        number = int(value)  # an IntEnum, say, is stored as its number
+        else:
+            number = int(value)  # an IntEnum, say, is stored as its number
         if not low <= number <= high:
             raise Refused(f"must be within the {name} range {low}..{high}")
         return number
@@ -184,7 +187,7 @@ def _utc_datetime(whole_seconds: bool) -> Checker:
         if value.utcoffset() is None:
             raise Refused("must be a timezone-aware datetime")
         try:
-            utc: dt.datetime = value.astimezone(dt.UTC)
+            utc: dt.datetime = value if value.tzinfo is dt.UTC else value.astimezone(dt.UTC)
         except OverflowError:
             raise Refused("must be a datetime within years 1..9999 in UTC") from None
         if whole_seconds and utc.microsecond:
