@@ -152,7 +152,10 @@ _AWARE = st.datetimes(
 _JSON_FLOATS = st.floats(min_value=-(2.0**53) + 1, max_value=2.0**53 - 1)
 _JSON = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | _JSON_FLOATS | _TEXT,
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_TEXT, inner, max_size=3),
+    lambda inner: (
+        st.lists(inner, min_size=1, max_size=3)
+        | st.dictionaries(_TEXT, inner, min_size=1, max_size=3)
+    ),
     max_leaves=8,
 )
 _DECIMALS = st.integers(0, 10).flatmap(
