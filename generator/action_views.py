@@ -10,7 +10,15 @@ from . import ir
 from .filters import layout, statement
 from .printer import docstring, expr, py
 from .pyfmt import Call, Dict, Expr, Seq
-from .render import default_expr, python_type, ref_expr, type_kind, typed_dict_name
+from .render import (
+    default_expr,
+    python_type,
+    ref_expr,
+    type_details,
+    type_kind,
+    typed_dict_name,
+    value_literal,
+)
 
 # What an actions module may import besides the fixed lines of its template.
 STDLIB_MODULES = ("datetime", "decimal", "uuid")
@@ -116,6 +124,7 @@ def _attribute_def(attr: ir.Attribute) -> Call:
         value = getattr(attr.constraints, bound)
         if value is not None:
             kwargs.append((bound, py(value)))
+    kwargs += type_details(attr.type)
     return Call("engine.AttributeDef", [py(attr.name), py(type_kind(attr.type))], kwargs)
 
 
@@ -193,7 +202,7 @@ def _action_def(resource: ir.Resource, action: ir.Action, tracked: bool, version
             ("arguments", Dict([(py(a.name), _argument_def(a)) for a in action.arguments]))
         )
     if action.changes:
-        kwargs.append(("changes", Seq("(", [_change(c) for c in action.changes])))
+        kwargs.append(("changes", Seq("(", [_change(resource, c) for c in action.changes])))
     if action.validations:
         kwargs.append(("validations", Seq("(", [_validation(v) for v in action.validations])))
     if not tracked:
@@ -225,6 +234,7 @@ def _argument_def(arg: ir.Argument) -> Call:
         kwargs.append(("default", default_expr(arg.default, arg.type)))
     if arg.sensitive:
         kwargs.append(("sensitive", "True"))
+    kwargs += type_details(arg.type)
     return Call("engine.ArgumentDef", [py(arg.name), py(type_kind(arg.type))], kwargs)
 
 
@@ -233,7 +243,7 @@ def _where(where: Iterable[ir.Validation]) -> list[tuple[str, Expr]]:
     return [("where", Seq("(", checks))] if checks else []
 
 
-def _change(change: ir.Change) -> Call:
+def _change(resource: ir.Resource, change: ir.Change) -> Call:
     if change.kind == "set_attribute":
         kwargs: list[tuple[str, Expr]] = []
         if change.from_argument:
@@ -241,7 +251,9 @@ def _change(change: ir.Change) -> Call:
         elif change.from_actor:
             kwargs.append(("from_actor", py(change.from_actor)))
         else:
-            kwargs.append(("value", expr(change.value)))
+            attribute = resource.attribute(change.attribute or "")
+            value = value_literal(change.value, attribute.type) if attribute else expr(change.value)
+            kwargs.append(("value", value))
         return Call("rules.set_attribute", [py(change.attribute)], kwargs + _where(change.where))
     kind = "change" if change.kind == "call" else change.kind
     assert change.ref is not None

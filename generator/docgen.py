@@ -188,6 +188,8 @@ CODES = (
     ("ES282", "An enum without values, with a value twice, or a value over 63 bytes."),
     ("ES283", "A NUL character in a spec string."),
     ("ES298", "The tenant attribute is not of a tenant type (uuid, integer, string, text, ...)."),
+    ("ES251", "A sensitive attribute is input of a tracked action of an unencrypted log."),
+    ("ES295", "An array of arrays or of enums: array items must be a scalar type or a map."),
 )
 
 

@@ -27,6 +27,7 @@ RUNTIME_MODULES = (
     "_rules.py",
     "_support.py",
     "_upcast.py",
+    "_types.py",
     "changeset.py",
     "errors.py",
 )
@@ -63,21 +64,49 @@ def python_type(type_: ir.TypeRef, *, nullable: bool = False) -> str:
 
 
 def type_kind(type_: ir.TypeRef) -> str:
-    """The name the runtime decodes event values by (array items by their own type)."""
-    return type_.item.name if type_.name == "array" and type_.item is not None else type_.name
+    """The spec type's name, as the runtime checks and decodes values by it."""
+    return type_.name
+
+
+def type_details(type_: ir.TypeRef) -> list[tuple[str, str]]:
+    """The keyword arguments completing :func:`type_kind` for the runtime: item type, values."""
+    details: list[tuple[str, str]] = []
+    if type_.item is not None:
+        details.append(("item", py(type_.item.name)))
+    if type_.values:
+        details.append(("values", py(tuple(type_.values))))
+    return details
 
 
 def default_expr(default: ir.Default | None, type_: ir.TypeRef) -> str:
     """A zero-argument callable (as source) producing the default, or ``None``."""
     if default is None:
         return "None"
+    # Of the spec type exactly, as the runtime checks attributes set by defaults.
     if default.kind == "now":
+        if type_.name == "date":
+            return "lambda: utcnow().date()"
+        if type_.name == "naive_datetime":
+            return "lambda: utcnow().replace(tzinfo=None)"
         return "utcnow_seconds" if type_.name == "utc_datetime" else "utcnow"
     if default.kind == "uuid4":
         return "uuid.uuid4"
     if default.kind == "uuidv7":
         return "uuidv7"
-    return f"lambda: {py(default.value)}"
+    return f"lambda: {value_literal(default.value, type_)}"
+
+
+def value_literal(value: Any, type_: ir.TypeRef) -> str:
+    """A spec literal (a default, a set_attribute value) as Python source of ``type_``."""
+    if type_.name in _TYPED_LITERALS and value is not None:
+        from .tables import typed_literal
+
+        return typed_literal(value, type_.name)[0]
+    return py(value)
+
+
+# Types whose literal defaults are not written as plain YAML scalars (the models print them so).
+_TYPED_LITERALS = frozenset({"decimal", "date", "time", "float", *ir.TIMESTAMP_TYPES})
 
 
 def ref_module(ref: str) -> str:

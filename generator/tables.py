@@ -44,6 +44,7 @@ Import = tuple[str, str]
 JsonDict = dict[str, Any]
 
 SUPPORT = "._support"
+TYPES = "._types"
 
 NAMING_CONVENTION: dict[str, str] = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -178,9 +179,9 @@ def column_type(
     if name == "array":
         assert type_.item is not None, "array without an item type"
         item = column_type(type_.item, table=table, column=column)
-        array = Call("ARRAY", [item.expr])
-        expr = Call("JSON().with_variant", [array, '"postgresql"'])
-        imports = item.imports | _sa("JSON") | {("sqlalchemy.dialects.postgresql", "ARRAY")}
+        # ARRAY on PostgreSQL, JSON on SQLite with each item encoded as events encode it.
+        expr = Call("Array", [item.expr, py(type_.item.name)])
+        imports = item.imports | {(TYPES, "Array")}
         return ColumnType(expr, f"list[{item.python}]", imports, {"type": "array", "item": item.db})
     if name == "big_integer" and primary_key:
         # SQLite only autoincrements an INTEGER PRIMARY KEY.
@@ -257,10 +258,11 @@ def default_of(default: ir.Default | None, type_: ir.TypeRef) -> tuple[Expr | No
         return ("dict", set()) if not value else (f"lambda: {py(_thaw(value))}", set())
     if isinstance(value, list):
         return ("list", set()) if not value else (f"lambda: {py(_thaw(value))}", set())
-    return _typed_literal(value, type_.name)
+    return typed_literal(value, type_.name)
 
 
-def _typed_literal(value: object, kind: str) -> tuple[Expr, set[Import]]:
+def typed_literal(value: object, kind: str) -> tuple[str, set[Import]]:
+    """A literal default of ``kind`` as Python source, and the imports it needs."""
     if kind == "decimal":
         return f"decimal.Decimal({py(str(value))})", {("", "decimal")}
     if kind in ("uuid", "uuidv7"):

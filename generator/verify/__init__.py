@@ -21,7 +21,7 @@ Codes (ES201-ES203 are checked while the IR is built, see ``build.py``):
   ES242 unknown public field; ES243 advisory lock key not int32; ES244 route_to resource unknown;
   ES245 route_to action unknown; ES246 route_to action of another type; ES247 actor column named
   like an event field
-* ES250 foreign-key cycle among tracked resources; ES251 sensitive required input in a plain log
+* ES250 foreign-key cycle among tracked resources; ES251 sensitive input in a plain log
   (see ``replay.py``)
 * ES260 malformed reference to user code; ES261 reference whose package the generated code
   shadows (see ``references.py``)
@@ -30,6 +30,7 @@ Codes (ES201-ES203 are checked while the IR is built, see ``build.py``):
   tables equal ignoring case (see ``identifiers.py``)
 * ES280 a default or value that is not a value of its type; ES281 an enum default or value
   outside the enum; ES282 an enum value PostgreSQL refuses or given twice (see ``values.py``)
+* ES295 an array of arrays or of enums
 * ES298 tenant attribute of a type no tenant can have
 * ES310-ES313 upcasters (see ``upcasters.py``); ES300-ES308, the event-schema lock, are checked
   after these rules (see ``eventspec.contracts``)

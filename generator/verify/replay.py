@@ -1,8 +1,9 @@
 """Rules that make sure a tracked project can be replayed.
 
 * ES250 foreign-key cycle among tracked resources: clear-records cannot order the deletes
-* ES251 a sensitive, non-nullable attribute is accepted as input by a tracked action of a plain
-  (unencrypted) log: its value is stored as null, so replay cannot restore it
+* ES251 a sensitive attribute is accepted as input by a tracked action of a plain (unencrypted)
+  log: its value is stored as null, so replay cannot restore it (a required one fails replay, an
+  optional one silently replays to null)
 """
 
 from __future__ import annotations
@@ -39,17 +40,18 @@ def unreplayable_sensitive_inputs(project: Project) -> Iterator[Diagnostic]:
         for action in resource.tracked_actions():
             for position, name in enumerate(action.accept):
                 attribute = resource.attribute(name)
-                if attribute and attribute.sensitive and not attribute.allow_nil:
+                if attribute and attribute.sensitive:
                     yield at(
                         action.origin,
                         "ES251",
-                        f"'{name}' is sensitive and required, and an input of tracked action "
+                        f"'{name}' is sensitive and an input of tracked action "
                         f"'{action.name}': {log.name} stores it as null, so replay cannot "
                         "restore it",
                         "accept",
                         position,
-                        hint=f"encrypt {log.name} (encryption: {{key_env: ...}}), allow nil, or "
-                        "set it from an argument in a change so changed_attributes keeps it",
+                        hint=f"encrypt {log.name} (encryption: {{key_env: ...}}), make '{name}' "
+                        "not sensitive, or take an argument and set it in a change "
+                        "(changed_attributes then keeps it, unencrypted)",
                     )
 
 

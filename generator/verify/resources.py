@@ -70,6 +70,29 @@ def enum_values(project: Project) -> Iterator[Diagnostic]:
                 yield at(item.origin, "ES223", message, "values")
 
 
+def array_items(project: Project) -> Iterator[Diagnostic]:
+    """Array items are stored one by one as their own type: a scalar type or a map."""
+    for resource in project.resources:
+        inputs: list[Attribute | Argument] = [
+            *resource.attributes,
+            *(g for a in resource.actions for g in a.arguments),
+        ]
+        for item in inputs:
+            item_type = item.type.item
+            if item.type.name == "array" and item_type and item_type.name in ("array", "enum"):
+                what = (
+                    "an array" if item_type.name == "array" else "an enum (it cannot take values)"
+                )
+                message = f"'{item.name}' is an array of {what}"
+                yield at(
+                    item.origin,
+                    "ES295",
+                    message,
+                    "type",
+                    hint="use {array: TYPE} with a scalar TYPE or map; a map holds nested lists",
+                )
+
+
 def accept_lists(project: Project) -> Iterator[Diagnostic]:
     for resource in project.resources:
         for action in resource.actions:
@@ -205,6 +228,7 @@ RULES: tuple[Rule, ...] = (
     relationships,
     identities,
     enum_values,
+    array_items,
     accept_lists,
     upserts_and_soft_destroys,
     changes,

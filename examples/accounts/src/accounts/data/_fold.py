@@ -27,12 +27,12 @@ from sqlalchemy.schema import sort_tables
 from ._direct import nullable_columns, unobserved
 from ._engine import (
     ActionDef,
-    Decoder,
     Replaying,
     ResourceDef,
     _changeset,
     _prepare,
 )
+from ._types import Decoder
 from .changeset import Changeset
 from .errors import ReplayError
 

@@ -30,7 +30,9 @@ RESOURCE = engine.ResourceDef(
         "email": engine.AttributeDef("email", "string", allow_nil=False, max_length=320),
         "given_name": engine.AttributeDef("given_name", "string"),
         "hashed_password": engine.AttributeDef("hashed_password", "string", sensitive=True),
-        "status": engine.AttributeDef("status", "enum", default=lambda: "active"),
+        "status": engine.AttributeDef(
+            "status", "enum", default=lambda: "active", values=("active", "suspended")
+        ),
         "deleted_at": engine.AttributeDef("deleted_at", "utc_datetime_usec"),
         "created_at": engine.AttributeDef("created_at", "utc_datetime_usec", default=utcnow),
         "updated_at": engine.AttributeDef(

@@ -9,7 +9,6 @@ import uuid
 from typing import Any, ClassVar, Literal
 
 from sqlalchemy import (
-    JSON,
     BigInteger,
     Date,
     Enum,
@@ -23,10 +22,10 @@ from sqlalchemy import (
     UniqueConstraint,
     Uuid,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from ._support import EncryptedJSON, JSONMap, UTCDateTime, utcnow, uuidv7
+from ._types import Array
 
 __all__ = ["Account", "Article", "Base", "Document", "Event", "Ledger", "Member"]
 
@@ -211,8 +210,6 @@ class Member(Base):
     id: Mapped[uuid.UUID] = mapped_column(Uuid(), primary_key=True, default=uuidv7)
     handle: Mapped[str] = mapped_column(String(40))
     karma: Mapped[int | None] = mapped_column(Integer(), default=0, server_default="0")
-    tags: Mapped[list[str] | None] = mapped_column(
-        JSON().with_variant(ARRAY(String()), "postgresql"), default=[]
-    )
+    tags: Mapped[list[str] | None] = mapped_column(Array(String(), "string"), default=[])
     profile: Mapped[dict[str, Any] | None] = mapped_column(JSONMap)
     joined_on: Mapped[datetime.date | None] = mapped_column(Date())

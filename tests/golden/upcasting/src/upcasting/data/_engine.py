@@ -27,14 +27,15 @@ from ._direct import insert_record, settle, unobserved, update_record
 from ._events import as_written, write_event
 from ._locks import LockKey
 from ._rules import ChangeDef, Check
-from ._support import check_keys, json_decoder, utcnow
+from ._support import check_keys, utcnow
+from ._types import Checker, Decoder, Refused, checker, decoder
 from .changeset import Changeset
 from .errors import ValidationError
 
 HookFn = Callable[[Changeset, Any], None]
-Decoder = Callable[[Any], Any]
 LockKeyGenerator = Callable[[Changeset, LockKey], Any]
 _ATOMIC = "eventspec.atomic"  # session.info: inside one all-or-nothing SAVEPOINT
+_MISSING = object()
 
 
 # --- definitions (instantiated by the generated code) --------------------------------------------
@@ -43,7 +44,7 @@ _ATOMIC = "eventspec.atomic"  # session.info: inside one all-or-nothing SAVEPOIN
 @dataclass(frozen=True, slots=True)
 class AttributeDef:
     name: str
-    kind: str  # the spec type ("uuid", "utc_datetime_usec", "array", ...), for JSON decoding
+    kind: str  # the spec type ("uuid", "utc_datetime_usec", "array", ...)
     allow_nil: bool = True
     default: Callable[[], Any] | None = None
     update_default: Callable[[], Any] | None = None
@@ -55,6 +56,15 @@ class AttributeDef:
     min_length: int | None = None
     min: float | None = None
     max: float | None = None
+    item: str | None = None  # an array's item type
+    values: tuple[str, ...] = ()  # an enum's values
+    # Derived once: the type's checker (see _types.py), and its decoder of recorded values.
+    check: Checker = field(init=False, repr=False, compare=False)
+    decode: Decoder | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "check", checker(self.kind, self.item, self.values))
+        object.__setattr__(self, "decode", decoder(self.kind, self.item))
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +74,14 @@ class ArgumentDef:
     allow_nil: bool = True
     default: Callable[[], Any] | None = None
     sensitive: bool = False
+    item: str | None = None
+    values: tuple[str, ...] = ()
+    check: Checker = field(init=False, repr=False, compare=False)
+    decode: Decoder | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "check", checker(self.kind, self.item, self.values))
+        object.__setattr__(self, "decode", decoder(self.kind, self.item))
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +121,7 @@ class ResourceDef:
     decoders: Mapping[str, Decoder | None] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        decoders = {name: json_decoder(attr.kind) for name, attr in self.attributes.items()}
+        decoders = {name: attr.decode for name, attr in self.attributes.items()}
         object.__setattr__(self, "decoders", decoders)
 
 
@@ -123,15 +141,20 @@ class ActionDef:
     strategy: Literal["force_change", "as_arguments"] = "force_change"
     allowed_changes: frozenset[str] = frozenset()
 
-    # Derived once (replay reads them for every event): the input names, and their decoders.
+    # Derived once (every call and replayed event reads them): the input names, their
+    # checkers and their decoders.
     inputs: frozenset[str] = field(init=False, repr=False, compare=False)
+    checkers: Mapping[str, Checker] = field(init=False, repr=False, compare=False)
     decoders: Mapping[str, Decoder | None] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        kinds = {name: self.resource.attributes[name].kind for name in self.accept}
-        kinds.update((name, arg.kind) for name, arg in self.arguments.items())
-        object.__setattr__(self, "inputs", frozenset(kinds))
-        object.__setattr__(self, "decoders", {n: json_decoder(k) for n, k in kinds.items()})
+        specs: dict[str, AttributeDef | ArgumentDef] = {
+            name: self.resource.attributes[name] for name in self.accept
+        }
+        specs.update(self.arguments)
+        object.__setattr__(self, "inputs", frozenset(specs))
+        object.__setattr__(self, "checkers", {n: s.check for n, s in specs.items()})
+        object.__setattr__(self, "decoders", {n: s.decode for n, s in specs.items()})
 
     @property
     def writes_events(self) -> bool:
@@ -287,8 +310,8 @@ def _changeset(
     if unknown:
         name = sorted(unknown)[0]
         raise ValidationError(name, f"is not an input of {action.resource.name}.{action.name}")
-    for name, value in params.items():
-        _check_text(name, value)
+    # Each input as its type accepts it: what the row and the event hold from here on.
+    params = {name: _checked(action.checkers[name], name, v) for name, v in params.items()}
     arguments: dict[str, Any] = {}
     for arg in action.arguments.values():
         if arg.name in params:
@@ -306,7 +329,7 @@ def _changeset(
         action=action.name,
         action_type=action.type,
         record=record,
-        params=dict(params),
+        params=params,
         arguments=arguments,
         attributes=attributes,
         actor=actor,
@@ -328,7 +351,7 @@ def _prepare(cs: Changeset, action: ActionDef, replay: Replaying | None, *, defa
     elif defaults == "update" or action.soft_attribute is not None:
         # A soft destroy is an update of the row: update defaults apply to it too.
         if action.soft_attribute is not None:
-            cs.attributes[action.soft_attribute] = utcnow()
+            cs.attributes[action.soft_attribute] = _now(resource.attributes[action.soft_attribute])
         for attr in resource.attributes.values():
             if attr.update_default is not None and attr.name not in cs.attributes:
                 cs.attributes[attr.name] = attr.update_default()
@@ -386,8 +409,10 @@ def _check_attributes(cs: Changeset, action: ActionDef, defaults: str) -> None:
             if not attr.allow_nil and not attr.generated:
                 raise ValidationError(attr.name, "is required")
             continue
+        if cs.params.get(attr.name, _MISSING) is not value:
+            # Set by a default, a change or replay rather than checked as input: check it too.
+            value = cs.attributes[attr.name] = _checked(attr.check, attr.name, value)
         if isinstance(value, str):
-            _check_text(attr.name, value)
             if attr.max_length is not None and len(value) > attr.max_length:
                 raise ValidationError(attr.name, f"must be at most {attr.max_length} characters")
             if attr.min_length is not None and len(value) < attr.min_length:
@@ -406,11 +431,22 @@ def _check_attributes(cs: Changeset, action: ActionDef, defaults: str) -> None:
             raise ValidationError(arg.name, "is required")
 
 
-def _check_text(name: str, value: Any) -> None:
-    # SQLite stores NUL characters, PostgreSQL (text and JSONB) refuses them: refuse them on
-    # both, so an action behaves the same whatever the database.
-    if isinstance(value, str) and "\x00" in value:
-        raise ValidationError(name, "must not contain NUL characters")
+def _now(attr: AttributeDef) -> Any:
+    """The current time as a timestamp attribute of ``attr``'s type holds it."""
+    now = utcnow()
+    if attr.kind == "naive_datetime":
+        return now.replace(tzinfo=None)
+    return now.replace(microsecond=0) if attr.kind == "utc_datetime" else now
+
+
+def _checked(check: Checker, name: str, value: Any) -> Any:
+    """``value`` as its type accepts it (see _types.py); None is judged by allow_nil."""
+    if value is None:
+        return None
+    try:
+        return check(value)
+    except Refused as refused:
+        raise ValidationError(name, str(refused)) from None
 
 
 @contextmanager

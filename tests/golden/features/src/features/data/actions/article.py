@@ -28,7 +28,9 @@ RESOURCE = engine.ResourceDef(
         ),
         "title": engine.AttributeDef("title", "string", allow_nil=False),
         "slug": engine.AttributeDef("slug", "string", allow_nil=False),
-        "state": engine.AttributeDef("state", "enum", default=lambda: "draft"),
+        "state": engine.AttributeDef(
+            "state", "enum", default=lambda: "draft", values=("draft", "published", "archived")
+        ),
         "price": engine.AttributeDef("price", "decimal"),
         "published_at": engine.AttributeDef("published_at", "utc_datetime_usec"),
         "archived_at": engine.AttributeDef("archived_at", "utc_datetime_usec"),
@@ -89,7 +91,11 @@ PUBLISH = engine.ActionDef(
     resource=RESOURCE,
     name="publish",
     type="update",
-    arguments={"channel": engine.ArgumentDef("channel", "enum", default=lambda: "web")},
+    arguments={
+        "channel": engine.ArgumentDef(
+            "channel", "enum", default=lambda: "web", values=("web", "print")
+        ),
+    },
     changes=(
         rules.set_attribute("state", value="published"),
         rules.ChangeDef(

@@ -48,16 +48,20 @@ class CreateInput(TypedDict, total=False):
 
     title: Required[str]
     body: str | None
-    secret_note: str | None
     author_id: uuid.UUID | None
+    note: str | None
 
 
 CREATE = engine.ActionDef(
     resource=RESOURCE,
     name="create",
     type="create",
-    accept=frozenset({"author_id", "body", "secret_note", "title"}),
-    changes=(rules.set_attribute("author_id", from_actor="id", where=(rules.present("title"),)),),
+    accept=frozenset({"author_id", "body", "title"}),
+    arguments={"note": engine.ArgumentDef("note", "string", sensitive=True)},
+    changes=(
+        rules.set_attribute("author_id", from_actor="id", where=(rules.present("title"),)),
+        rules.set_attribute("secret_note", from_argument="note"),
+    ),
     validations=(
         rules.string_length("title", min=1, max=120),
         rules.call(features.validations.no_shouting, message="please do not shout"),

@@ -23,7 +23,9 @@ RESOURCE = engine.ResourceDef(
             "id", "uuid", allow_nil=False, default=uuid.uuid4, primary_key=True
         ),
         "title": engine.AttributeDef("title", "string", allow_nil=False),
-        "plan": engine.AttributeDef("plan", "enum", default=lambda: "free"),
+        "plan": engine.AttributeDef(
+            "plan", "enum", default=lambda: "free", values=("free", "pro", "team")
+        ),
         "seats": engine.AttributeDef("seats", "integer", allow_nil=False, default=lambda: 1),
         "note": engine.AttributeDef("note", "text"),
     },

@@ -23,7 +23,7 @@ RESOURCE = engine.ResourceDef(
             "id", "uuid", allow_nil=False, default=uuid.uuid4, primary_key=True
         ),
         "body": engine.AttributeDef("body", "string", allow_nil=False),
-        "kind": engine.AttributeDef("kind", "enum", default=lambda: "note"),
+        "kind": engine.AttributeDef("kind", "enum", default=lambda: "note", values=("note", "key")),
     },
     log=VAULT,
 )
