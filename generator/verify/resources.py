@@ -81,7 +81,9 @@ def array_items(project: Project) -> Iterator[Diagnostic]:
             item_type = item.type.item
             if item.type.name == "array" and item_type and item_type.name in ("array", "enum"):
                 what = (
-                    "an array" if item_type.name == "array" else "an enum (it cannot take values)"
+                    "an array"
+                    if item_type.name == "array"
+                    else "an enum (no database type is migrated for enum arrays yet)"
                 )
                 message = f"'{item.name}' is an array of {what}"
                 yield at(
@@ -89,7 +91,7 @@ def array_items(project: Project) -> Iterator[Diagnostic]:
                     "ES295",
                     message,
                     "type",
-                    hint="use {array: TYPE} with a scalar TYPE or map; a map holds nested lists",
+                    hint="use {array: TYPE} with a scalar TYPE or a map (string items for an enum)",
                 )
 
 
