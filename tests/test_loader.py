@@ -6,9 +6,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
+from eventspec.cli import main
 from eventspec.diagnostics import Origin
 from eventspec.ir import TypeRef
-from eventspec.loader import load_project, load_schema, read_documents
+from eventspec.loader import (
+    MAX_DEPTH,
+    MAX_FILE_BYTES,
+    MAX_NODES,
+    load_project,
+    load_schema,
+    read_documents,
+)
 
 VALID = Path(__file__).parent / "fixtures" / "valid"
 
@@ -80,6 +89,86 @@ def test_syntax_errors_are_located(tmp_path: Path) -> None:
     _, [diagnostic] = read_documents(path, "spec.yaml")
     assert diagnostic.code == "ES001"
     assert diagnostic.line == 3
+
+
+BILLION_LAUGHS = "".join(
+    f"{name}: &{name} [{','.join([item] * 9)}]\n"
+    for name, item in zip("abcdefghi", ['"lol"', *(f"*{c}" for c in "abcdefgh")], strict=True)
+)
+
+
+def _located(diagnostics: list[Any]) -> list[tuple[int, int, str]]:
+    return [(d.line, d.col, d.code) for d in diagnostics]
+
+
+def test_an_alias_bomb_is_refused_where_it_passes_the_limit(tmp_path: Path) -> None:
+    assert len(BILLION_LAUGHS.encode()) < 400  # a few hundred bytes, 9**9 values expanded
+    documents, diagnostics = read_documents(_write(tmp_path, BILLION_LAUGHS), "spec.yaml")
+    assert documents == []
+    # e holds 9**4 + ... values; f, on line 6, is the first anchor past 100,000
+    assert _located(diagnostics) == [(6, 8, "ES006")]
+    assert "100,000" in diagnostics[0].hint
+
+
+def test_the_node_limit_counts_values_without_aliases_too(tmp_path: Path) -> None:
+    path = _write(tmp_path, "[" + ", ".join(["1"] * MAX_NODES) + "]\n")
+    _, diagnostics = read_documents(path, "spec.yaml")
+    assert [d.code for d in diagnostics] == ["ES006"]
+    path = _write(tmp_path, "[" + ", ".join(["1"] * (MAX_NODES - 1)) + "]\n")
+    [document], diagnostics = read_documents(path, "spec.yaml")
+    assert diagnostics == [] and len(document.value) == MAX_NODES - 1  # type: ignore[arg-type]
+
+
+def test_nesting_beyond_the_limit_is_located_not_a_recursion_error(tmp_path: Path) -> None:
+    path = _write(tmp_path, "a: " + "[" * 500 + "]" * 500 + "\n")
+    documents, diagnostics = read_documents(path, "spec.yaml")
+    assert documents == []
+    assert _located(diagnostics) == [(1, 3 + MAX_DEPTH, "ES007")]  # the map is level 1
+    text = "a: " + "[" * (MAX_DEPTH - 1) + "]" * (MAX_DEPTH - 1) + "\n"
+    [_document], diagnostics = read_documents(_write(tmp_path, text), "spec.yaml")
+    assert diagnostics == []
+
+
+def test_depth_counts_what_an_alias_brings_in(tmp_path: Path) -> None:
+    half = MAX_DEPTH // 2 + 1
+    text = f"a: &deep {'[' * half}{']' * half}\nb: {'[' * half}*deep{']' * half}\n"
+    _, diagnostics = read_documents(_write(tmp_path, text), "spec.yaml")
+    assert _located(diagnostics) == [(2, 4 + half, "ES007")]
+
+
+@pytest.mark.parametrize("text", ["a: &x [1, *x]\n", "a: &x {b: {c: *x}}\n"])
+def test_an_alias_inside_its_own_anchor_is_refused(tmp_path: Path, text: str) -> None:
+    documents, diagnostics = read_documents(_write(tmp_path, text), "spec.yaml")
+    assert documents == []
+    assert [(d.line, d.code) for d in diagnostics] == [(1, "ES009")]
+    assert "'*x'" in diagnostics[0].message
+
+
+def test_anchors_do_not_leak_across_documents(tmp_path: Path) -> None:
+    text = "a: &x [1, 2]\nb: *x\n---\nc: &x [3]\nd: *x\n"
+    documents, diagnostics = read_documents(_write(tmp_path, text), "spec.yaml")
+    assert diagnostics == []
+    assert [d.value for d in documents] == [{"a": [1, 2], "b": [1, 2]}, {"c": [3], "d": [3]}]
+
+
+def test_a_file_above_the_size_limit_is_refused_unread(tmp_path: Path) -> None:
+    path = _write(tmp_path, "a: '" + "x" * MAX_FILE_BYTES + "'\n")
+    documents, diagnostics = read_documents(path, "spec.yaml")
+    assert documents == []
+    assert _located(diagnostics) == [(1, 1, "ES008")]
+    assert "1 MiB" in diagnostics[0].message
+    path = _write(tmp_path, "a: '" + "x" * (MAX_FILE_BYTES - 10) + "'\n")
+    [_document], diagnostics = read_documents(path, "spec.yaml")
+    assert diagnostics == []
+
+
+def test_validate_on_an_alias_bomb_exits_2_with_the_located_error(tmp_path: Path) -> None:
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "eventspec.yaml").write_text("package: app.data\noutput: app/data\n")
+    (tmp_path / "specs" / "bomb.yaml").write_text("kind: resource\n" + BILLION_LAUGHS)
+    result = CliRunner().invoke(main, ["validate", "--config", str(tmp_path / "eventspec.yaml")])
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith("specs/bomb.yaml:7:8: ES006 ")
 
 
 def test_unreadable_config_is_a_diagnostic(tmp_path: Path) -> None:
