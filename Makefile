@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 EXAMPLE := examples/accounts
 
-.PHONY: install demo test lint golden bench bench-smoke clean
+.PHONY: install demo test fuzz lint golden bench bench-smoke clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadfile -q
+
+# The long spec fuzz profile: >= 10,000 mutated specs through validate and generate (two shards).
+fuzz: $(STAMP)
+	$(BIN)/python -m pytest -n 2 -m fuzz -q -s tests/test_fuzz_specs.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check generator templates/runtime tests bench
