@@ -187,8 +187,11 @@ def read_documents(path: Path, display: str) -> tuple[list[Document], list[Diagn
             problems = _flatten_merges(node, display)
         if problems:
             diagnostics.extend(problems)
-        else:
+            continue
+        try:
             documents.append(Document(Source(path, node, display), construct(node)))
+        except ScalarError as exc:
+            diagnostics.append(_at(display, exc.node, "ES001", f"YAML syntax error: {exc}"))
     return documents, diagnostics
 
 
@@ -327,15 +330,41 @@ def _flatten_merges(node: yaml.Node, display: str) -> list[Diagnostic]:
     return []
 
 
+class ScalarError(ValueError):
+    """A scalar that its tag cannot read: ``!!int abc``, or an integer of 5,000 digits."""
+
+    def __init__(self, node: yaml.Node, message: str) -> None:
+        super().__init__(message)
+        self.node = node
+
+
 def construct(node: yaml.Node) -> object:
-    """Plain values from a checked node tree: dicts with str keys, lists and scalars."""
+    """Plain values from a checked node tree: dicts with str keys, lists and scalars.
+
+    Raises ScalarError for a scalar its (explicit) tag cannot read.
+    """
     if isinstance(node, yaml.MappingNode):
         return {str(key.value): construct(value) for key, value in node.value}
     if isinstance(node, yaml.SequenceNode):
         return [construct(item) for item in node.value]
     if node.tag == _YAML + "timestamp":
         return str(node.value)  # dates stay strings: no spec key is date-typed
-    return SafeConstructor().construct_object(node)
+    text = node.value if len(node.value) <= 40 else node.value[:40] + "..."
+    if node.tag == _YAML + "int" and len(node.value) > 4300:  # also bounds 1:2:3... (base 60)
+        raise ScalarError(node, f"cannot read {text!r} as {_tag(node)}: too many digits")
+    try:
+        value = SafeConstructor().construct_object(node)
+    except (ValueError, KeyError, ArithmeticError, yaml.YAMLError) as exc:
+        # int() refuses more than 4300 digits (CVE-2020-10735); !!int/!!float/!!bool read anything
+        reason = "too many digits" if "digits" in str(exc) else "not a valid value"
+        raise ScalarError(node, f"cannot read {text!r} as {_tag(node)}: {reason}") from exc
+    if isinstance(value, int) and value.bit_length() > _MAX_INT_BITS:
+        # 0x/0b/0o and sexagesimal integers are not bounded by int(); str() of them would fail
+        raise ScalarError(node, f"cannot read {text!r} as {_tag(node)}: too many digits")
+    return value
+
+
+_MAX_INT_BITS = 13_000  # about 3,900 decimal digits: str() and repr() of it always work
 
 
 def _tag(node: yaml.Node) -> str:

@@ -162,6 +162,33 @@ def test_a_file_above_the_size_limit_is_refused_unread(tmp_path: Path) -> None:
     assert diagnostics == []
 
 
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ("9" * 5000, "too many digits"),  # int() refuses it (CVE-2020-10735)
+        ("0x" + "f" * 5000, "too many digits"),  # int() would take it, str() of it fails
+        ("0x" + "f" * 4000, "too many digits"),  # short enough to read, 16,000 bits
+        (":".join(["59"] * 300_000), "too many digits"),  # base 60, quadratic to build
+        ("!!int abc", "not a valid value"),
+        ("!!float abc", "not a valid value"),
+        ("!!bool abc", "not a valid value"),
+    ],
+)
+def test_scalars_that_cannot_be_read_are_located(tmp_path: Path, value: str, reason: str) -> None:
+    path = _write(tmp_path, f"kind: resource\nmax: {value}\n")
+    documents, diagnostics = read_documents(path, "spec.yaml")
+    assert documents == []
+    assert _located(diagnostics) == [(2, 6, "ES001")]
+    assert diagnostics[0].message.endswith(reason)
+
+
+def test_big_but_readable_integers_and_base_60_still_load(tmp_path: Path) -> None:
+    path = _write(tmp_path, f"a: {'9' * 3000}\nb: 1:30\nc: 0x{'f' * 900}\n")
+    [document], diagnostics = read_documents(path, "spec.yaml")
+    assert diagnostics == []
+    assert document.value == {"a": int("9" * 3000), "b": 90, "c": 16**900 - 1}
+
+
 def test_validate_on_an_alias_bomb_exits_2_with_the_located_error(tmp_path: Path) -> None:
     (tmp_path / "specs").mkdir()
     (tmp_path / "eventspec.yaml").write_text("package: app.data\noutput: app/data\n")
