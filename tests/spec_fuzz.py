@@ -282,7 +282,31 @@ class Mutant:
 
 
 TREE_OPS = ("set", "delete", "rename", "swap", "duplicate", "splice", "set_name")
-TEXT_OPS = ("dup_line", "alias_bomb", "deep", "huge", "random_text", "cut", "bytes", "anchor")
+TEXT_OPS = (
+    "dup_line",
+    "alias_bomb",
+    "deep",
+    "huge",
+    "random_text",
+    "cut",
+    "bytes",
+    "anchor",
+    "tag",
+)
+TAGS = [
+    "!!int",
+    "!!float",
+    "!!bool",
+    "!!str",
+    "!!null",
+    "!!timestamp",
+    "!!binary",
+    "!!set",
+    "!!omap",
+    "!!python/object/apply:os.system",
+    "!custom",
+]
+SCALAR_TEXTS = ["abc", "1", "1.5", "yes", "~", "2024-01-02", "0x" + "f" * 4000, "9" * 5000, "1:2:3"]
 
 
 def _tree_op(draw: st.DrawFn, mutant: Mutant, rel: str, tree: Any, op: str) -> Any:
@@ -366,6 +390,15 @@ def _text_op(draw: st.DrawFn, mutant: Mutant, rel: str, text: str, op: str) -> s
         if kind == "string":
             return text + f"huge: '{'x' * size * 10}'\n"
         return text + "".join(f"k{i}: {i}\n" for i in range(size // 10))
+    if op == "tag":  # an explicit tag, or an odd scalar, in front of or instead of a value
+        index = draw(st.integers(0, len(lines) - 1), label="line")
+        tag = draw(st.sampled_from(["", *TAGS]), label="tag")
+        scalar = draw(st.sampled_from(SCALAR_TEXTS), label="scalar")
+        keep = draw(st.booleans(), label="keep")
+        new = f": {tag} " + (r"\1" if keep else scalar.replace("\\", "\\\\"))
+        lines[index] = re.sub(r":\s+(.*)$", new, lines[index], count=1)
+        mutant.log.append(f"{rel}: line {index + 1} = {lines[index]!r}")
+        return "".join(lines)
     if op == "random_text":
         new = draw(_text(200), label="text")
         mutant.log.append(f"{rel}: text {new!r}")
@@ -479,11 +512,21 @@ def run_mutant(root: Path, *, cli: bool = False) -> Outcome:
         plan = make_plan(project)
         for rel, text in plan.files.items():
             if rel.suffix == ".py":
-                try:
-                    compile(text, str(rel), "exec")
-                except SyntaxError as error:
-                    raise RuleBroken(f"generated {rel} does not compile: {error}") from error
+                problem = _compile_error(text)
+                if problem:
+                    raise RuleBroken(f"generated {rel} does not compile: {problem}")
         return Outcome([], project.package, plan.files)
+
+
+@functools.lru_cache(maxsize=1024)
+def _compile_error(source: str) -> str:
+    """Why ``source`` does not compile ("" when it does); most files repeat from mutant to mutant
+    (the runtime is copied verbatim), so each distinct text is compiled once."""
+    try:
+        compile(source, "<generated>", "exec")
+    except (SyntaxError, ValueError) as error:  # ValueError: a NUL byte in the source
+        return str(error)
+    return ""
 
 
 def _check_located(root: Path, rendered: list[str]) -> None:
@@ -498,6 +541,7 @@ def _check_located(root: Path, rendered: list[str]) -> None:
 
 
 def _run_cli(root: Path) -> None:
+    """`eventspec validate` through click: exit 0 or 2, a summary line, never a traceback."""
     from click.testing import CliRunner
     from eventspec.cli import main
 
