@@ -112,12 +112,22 @@ class Diagnostic:
     hint: str = field(default="", compare=False)
 
     def render(self) -> str:
-        text = f"{self.file}:{self.line}:{self.col}: {self.code} {self.message}"
+        """One line (and a hint line): spec text in a message cannot add lines or colours."""
+        file, message = _printable(self.file), _printable(self.message)
+        text = f"{file}:{self.line}:{self.col}: {self.code} {message}"
         if self.json_path:
-            text += f" (at {self.json_path})"
+            text += f" (at {_printable(self.json_path)})"
         if self.hint:
-            text += f"\n    hint: {self.hint}"
+            text += f"\n    hint: {_printable(self.hint)}"
         return text
+
+
+def _printable(text: str) -> str:
+    """``text`` with control and other non-printable characters escaped as in a Python literal:
+    a name or value quoted from a spec may hold a newline, NUL or a terminal escape sequence."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def format_json_path(path: Sequence[Any]) -> str:

@@ -264,6 +264,8 @@ def _expected(schema: Mapping[str, Any]) -> str:
 
 def _show(value: object) -> str:
     if isinstance(value, str):
+        if len(value) > 80:  # a huge value would swamp the message
+            return f"'{value[:60]}...' ({len(value):,} characters)"
         return f"'{value}'"
     if isinstance(value, bool) or value is None:
         return {True: "true", False: "false", None: "null"}[value]

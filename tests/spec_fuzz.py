@@ -533,9 +533,14 @@ def _check_located(root: Path, rendered: list[str]) -> None:
     if not rendered:
         raise RuleBroken("the project is invalid but no diagnostic says why")
     for text in rendered:
-        match = LOCATED.match(text)
+        first, *rest = text.split("\n")
+        match = LOCATED.match(first)
         if match is None:
             raise RuleBroken(f"not a located diagnostic: {text!r}")
+        if [line for line in rest if not line.startswith("    hint: ")] or len(rest) > 1:
+            raise RuleBroken(f"a diagnostic of more than its line and a hint: {text!r}")
+        if not first.isprintable() or any(not line.isprintable() for line in rest):
+            raise RuleBroken(f"spec text printed raw (control characters): {text!r}")
         if not (root / match["file"]).is_file():
             raise RuleBroken(f"diagnostic names a file that does not exist: {text!r}")
 

@@ -189,6 +189,29 @@ def test_big_but_readable_integers_and_base_60_still_load(tmp_path: Path) -> Non
     assert document.value == {"a": int("9" * 3000), "b": 90, "c": 16**900 - 1}
 
 
+def test_spec_text_in_a_message_cannot_add_lines_or_colours(tmp_path: Path) -> None:
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "eventspec.yaml").write_text("package: app.data\noutput: app/data\n")
+    forged = "x\nspecs/ok.yaml:1:1: ES000 \x1b[32mall good\x00"
+    text = f'kind: event_log\nname: Event\n"{forged.encode("unicode_escape").decode()}": 1\n'
+    (tmp_path / "specs" / "log.yaml").write_text(text)
+    _, [diagnostic] = load_project(tmp_path / "eventspec.yaml")
+    assert diagnostic.code == "ES102" and forged in diagnostic.message
+    line = diagnostic.render()
+    assert "\n" not in line and line.isprintable()
+    assert "unknown key 'x\\nspecs/ok.yaml:1:1: ES000 \\x1b[32mall good\\x00'" in line
+
+
+def test_a_huge_value_is_shortened_in_messages(tmp_path: Path) -> None:
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "eventspec.yaml").write_text("package: app.data\noutput: app/data\n")
+    text = f"kind: event_log\nname: Event\nadvisory_lock_key_generator: '{'E' * 5000}'\n"
+    (tmp_path / "specs" / "log.yaml").write_text(text)
+    _, diagnostics = load_project(tmp_path / "eventspec.yaml")
+    [message] = [d.message for d in diagnostics if d.code == "ES104"]
+    assert f"'{'E' * 60}...' (5,000 characters)" in message and len(message) < 300
+
+
 def test_validate_on_an_alias_bomb_exits_2_with_the_located_error(tmp_path: Path) -> None:
     (tmp_path / "specs").mkdir()
     (tmp_path / "eventspec.yaml").write_text("package: app.data\noutput: app/data\n")
