@@ -101,6 +101,10 @@ class Survey:
     def fail(self, signature: str, mutant: Mutant | None, detail: str) -> None:
         text = f"{mutant.describe()}\n  {detail}" if mutant is not None else detail
         self.failures.setdefault(signature, []).append(text)
+        progress = os.environ.get("EVENTSPEC_FUZZ_PROGRESS")
+        if progress:
+            with open(progress, "a", encoding="utf-8") as handle:
+                handle.write(f"{os.getpid()} FAILURE {signature}\n  {text[:3000]}\n")
 
     def summary(self) -> str:
         lines = [
