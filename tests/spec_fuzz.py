@@ -33,13 +33,24 @@ import yaml
 from hypothesis import strategies as st
 
 ROOT = Path(__file__).resolve().parent.parent
-BUDGET_SECONDS = 30.0  # per mutant; a loaded 2-core machine runs the biggest mutants in ~3 s
+BUDGET_SECONDS = 60.0  # per mutant: the biggest take ~2 s alone, 20 s on a machine loaded 10-fold
 LOCATED = re.compile(r"^(?P<file>[^\n]+?):(?P<line>[1-9]\d*):(?P<col>[1-9]\d*): ES\d{3} \S")
 
 # Mutations that find bugs owned by other parts of issue #12 (identifier rules, the literal
 # printer). They stay off until those parts land; turn one on by deleting it here, then run
 # `make fuzz`. Each names the reproducer the fuzzer found.
-KNOWN_GAPS: dict[str, str] = {}
+KNOWN_GAPS: dict[str, str] = {
+    "string_default": (
+        "issue #12 family 2 (helper names): a date/time `default` or `update_default` that does"
+        " not parse, e.g. 'now&x', passes validate and raises ValueError in generate"
+        " (tables.py _typed_literal)"
+    ),
+    "long_name": (
+        "issue #12 family 2 (helper names): identifiers are not limited to 63 bytes; a table"
+        " named with 5,000 characters makes `generate` fail with OSError (file name too long)"
+        " writing migrations/snapshots/<table>.json"
+    ),
+}
 
 
 def _seed_files(folder: Path) -> dict[str, str]:
@@ -278,7 +289,7 @@ class Mutant:
                 path.write_text(content, encoding="utf-8")
 
     def describe(self) -> str:
-        return f"seed {self.seed}: " + "; ".join(self.log)
+        return f"seed {self.seed}: " + "; ".join(line[:300] for line in self.log)
 
 
 TREE_OPS = ("set", "delete", "rename", "swap", "duplicate", "splice", "set_name")
@@ -463,7 +474,13 @@ def _check_gaps(mutant: Mutant, gaps: frozenset[str]) -> None:
             reject()
 
 
-GAP_FILTERS: dict[str, Callable[[Mutant], bool]] = {}
+_LONG_RUN = re.compile(r"(.)\1{60}")  # the long names of HOSTILE_STRINGS and IDENTIFIERS
+_STRING_DEFAULT = re.compile(r"'(default|update_default)'\] = '")
+
+GAP_FILTERS: dict[str, Callable[[Mutant], bool]] = {
+    "string_default": lambda mutant: any(_STRING_DEFAULT.search(line) for line in mutant.log),
+    "long_name": lambda mutant: any(_LONG_RUN.search(line) for line in mutant.log),
+}
 
 
 # --- running a mutant ---------------------------------------------------------------------------

@@ -212,6 +212,23 @@ def test_a_huge_value_is_shortened_in_messages(tmp_path: Path) -> None:
     assert f"'{'E' * 60}...' (5,000 characters)" in message and len(message) < 300
 
 
+def test_unknown_keys_are_listed_up_to_a_hundred_per_map(tmp_path: Path) -> None:
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "eventspec.yaml").write_text("package: app.data\noutput: app/data\n")
+    keys = "".join(f"k{i}: {i}\n" for i in range(12_000))
+    (tmp_path / "specs" / "log.yaml").write_text(f"kind: event_log\nname: Event\n{keys}")
+    _, diagnostics = load_project(tmp_path / "eventspec.yaml")
+    assert len(diagnostics) == 101 and {d.code for d in diagnostics} == {"ES102"}
+    assert (
+        diagnostics[0]
+        .render()
+        .startswith(
+            "specs/log.yaml:1:1: ES102 11,900 more unknown keys in event log 'Event' (not listed)"
+        )
+    )
+    assert "unknown key 'k99'" in diagnostics[-1].message
+
+
 def test_validate_on_an_alias_bomb_exits_2_with_the_located_error(tmp_path: Path) -> None:
     (tmp_path / "specs").mkdir()
     (tmp_path / "eventspec.yaml").write_text("package: app.data\noutput: app/data\n")
