@@ -582,12 +582,11 @@ def _run_cli(root: Path) -> None:
 
 
 def failure_signature(error: BaseException) -> str:
-    """Groups failures: the exception type and the innermost eventspec frame."""
-    frames = [
-        f
-        for f in traceback.extract_tb(error.__traceback__)
-        if "eventspec" in f.filename or "/generator/" in f.filename
-    ]
+    """Groups failures: the exception type and the innermost eventspec frame (or the innermost
+    frame at all, when eventspec is not on the stack)."""
+    stack = traceback.extract_tb(error.__traceback__)
+    frames = [f for f in stack if "eventspec" in f.filename or "/generator/" in f.filename]
+    frames = frames or stack[-1:]
     where = f"{Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else "?"
     return f"{type(error).__name__} at {where}"
 
