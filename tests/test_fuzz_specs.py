@@ -180,7 +180,7 @@ def test_a_valid_mutant_is_imported_migrated_and_an_invalid_one_located() -> Non
 @pytest.mark.parametrize("shard", [0, 1, 2])
 def test_long_profile(shard: int) -> None:
     examples = int(os.environ.get("EVENTSPEC_FUZZ_EXAMPLES", "3400"))
-    survey = Survey(import_every=25, migrate_every=4)
+    survey = Survey(import_every=10, migrate_every=3)
     _survey(examples, survey, derandomize=False)
     print(f"\nshard {shard}: {survey.summary()}")
     assert not survey.failures, survey.summary()
