@@ -698,9 +698,22 @@ def _checker() -> None:
     for root, package, migrate in jobs:
         try:
             _check_one(Path(root), package, migrate)
-        except Exception:
-            reports[root] = traceback.format_exc()
+        except Exception as error:
+            if not _in_hand_written_code(Path(root), package, error):
+                reports[root] = traceback.format_exc()
     print(json.dumps(reports))
+
+
+def _in_hand_written_code(root: Path, package: str, error: BaseException) -> bool:
+    """The seed's own modules (hooks, changes) failed, e.g. importing a resource the mutant
+    deleted: the user's code, not what eventspec generated."""
+    output = _import_base(root, package).joinpath(*package.split(".")).resolve()
+    innermost = [
+        Path(f.filename).resolve()
+        for f in traceback.extract_tb(error.__traceback__)
+        if Path(f.filename).resolve().is_relative_to(root.resolve())
+    ]
+    return bool(innermost) and not innermost[-1].is_relative_to(output)
 
 
 if __name__ == "__main__":
