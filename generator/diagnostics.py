@@ -6,6 +6,7 @@ printed as ``path:line:col: CODE message`` and blocks all output.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,20 +55,35 @@ class Source:
             if child is None:
                 return self.locate(json_path)
             parent = child
-        last = json_path[-1]
         if isinstance(parent, yaml.MappingNode):
-            for key, _value in parent.value:
-                if isinstance(key, yaml.ScalarNode) and key.value == str(last):
-                    return (key.start_mark.line + 1, key.start_mark.column + 1)
+            entry = _entries(parent).get(str(json_path[-1]))
+            if entry is not None:
+                return (entry[0].start_mark.line + 1, entry[0].start_mark.column + 1)
         return self.locate(json_path)
+
+
+# Each map's entries by key, built once: a document with thousands of unknown keys gets thousands
+# of diagnostics, and looking each one up by a scan of its map made that quadratic.
+_ENTRIES: weakref.WeakKeyDictionary[yaml.Node, dict[str, tuple[yaml.Node, yaml.Node]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _entries(node: yaml.MappingNode) -> dict[str, tuple[yaml.Node, yaml.Node]]:
+    entries = _ENTRIES.get(node)
+    if entries is None:
+        entries = {}
+        for key, value in node.value:
+            if isinstance(key, yaml.ScalarNode):
+                entries.setdefault(str(key.value), (key, value))
+        _ENTRIES[node] = entries
+    return entries
 
 
 def _child(node: yaml.Node, step: str | int) -> yaml.Node | None:
     if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            if isinstance(key, yaml.ScalarNode) and key.value == str(step):
-                return value  # type: ignore[no-any-return]
-        return None
+        entry = _entries(node).get(str(step))
+        return entry[1] if entry is not None else None
     if isinstance(node, yaml.SequenceNode) and isinstance(step, int):
         items: list[yaml.Node] = node.value
         return items[step] if 0 <= step < len(items) else None
@@ -96,12 +112,22 @@ class Diagnostic:
     hint: str = field(default="", compare=False)
 
     def render(self) -> str:
-        text = f"{self.file}:{self.line}:{self.col}: {self.code} {self.message}"
+        """One line (and a hint line): spec text in a message cannot add lines or colours."""
+        file, message = _printable(self.file), _printable(self.message)
+        text = f"{file}:{self.line}:{self.col}: {self.code} {message}"
         if self.json_path:
-            text += f" (at {self.json_path})"
+            text += f" (at {_printable(self.json_path)})"
         if self.hint:
-            text += f"\n    hint: {self.hint}"
-        return text.replace("\x00", "\\x00")  # a NUL from a spec (ES283) is shown, not printed
+            text += f"\n    hint: {_printable(self.hint)}"
+        return text
+
+
+def _printable(text: str) -> str:
+    """``text`` with control and other non-printable characters escaped as in a Python literal:
+    a name or value quoted from a spec may hold a newline, NUL or a terminal escape sequence."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def format_json_path(path: Sequence[Any]) -> str:

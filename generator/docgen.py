@@ -42,6 +42,12 @@ is not a keyword, written as Python reads it (NFKC), and not a name the generate
 it lands; the database names derived from it must fit 63 bytes and stay distinct (ES270-ES275).
 Custom code is referenced as `"pkg.module:name"`; the generated code imports it.
 A complete, working set of specs: [`examples/accounts/specs`](../examples/accounts/specs).
+
+Specs are read with limits, so that `eventspec validate` can run on someone else's pull request: a
+file may hold at most 1 MiB (ES008) and 100,000 YAML values, where each use of an alias counts
+what it refers to again (ES006, which stops "billion laughs" alias bombs); lists and maps nest at
+most 64 deep (ES007) and an alias cannot be used inside its own anchor (ES009). A real spec is a
+few KB, a few hundred values and about 8 levels deep.
 """
 
 RULES = """\
@@ -62,6 +68,10 @@ CODES = (
     ("ES003", "A YAML tag or key that plain YAML data does not have (`!!python/object`, ...)."),
     ("ES004", "`kind` missing or not `resource` / `event_log`."),
     ("ES005", "A file or folder (such as `specs`) that cannot be read."),
+    ("ES006", "More than 100,000 YAML values in one file, each use of an alias counted again."),
+    ("ES007", "Lists and maps nested more than 64 deep (through aliases too)."),
+    ("ES008", "A file larger than 1 MiB (refused unread)."),
+    ("ES009", "An alias used inside its own anchor (a recursive structure)."),
     ("ES101", "Unknown type name."),
     ("ES102", "Unknown key (the message lists the allowed keys and suggests the closest one)."),
     ("ES103", "Wrong type of value."),

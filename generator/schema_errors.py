@@ -41,6 +41,7 @@ _PATTERN_HELP = {
     r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$": "expected a dotted import path like 'accounts.data'",
     r"^[A-Za-z_][A-Za-z0-9_]*$": "expected an environment variable name",
 }
+_MAX_UNKNOWN_KEYS = 100  # listed one by one per map; each costs a search for the closest name
 _JSON_TYPES = {
     "object": "a map",
     "array": "a list",
@@ -120,11 +121,16 @@ class _Explainer:
         schema: Mapping[str, Any] = error.schema if isinstance(error.schema, Mapping) else {}
         if keyword == "additionalProperties" and isinstance(value, dict):
             known = sorted(schema.get("properties", {}))
-            return [
+            unknown = [key for key in value if key not in known]
+            out = [
                 self._diag((*path, key), "ES102", self._unknown_key(key, path, known), key=True)
-                for key in value
-                if key not in known
+                for key in unknown[:_MAX_UNKNOWN_KEYS]
             ]
+            if len(unknown) > _MAX_UNKNOWN_KEYS:  # a generated or hostile file: say how many
+                rest = len(unknown) - _MAX_UNKNOWN_KEYS
+                message = f"{rest:,} more unknown keys in {self.container(path)} (not listed)"
+                out.append(self._diag(path, "ES102", message))
+            return out
         if keyword == "required" and isinstance(value, dict):
             return [
                 self._diag(path, "ES105", f"missing key '{key}' in {self.container(path)}")
@@ -264,6 +270,8 @@ def _expected(schema: Mapping[str, Any]) -> str:
 
 def _show(value: object) -> str:
     if isinstance(value, str):
+        if len(value) > 80:  # a huge value would swamp the message
+            return f"'{value[:60]}...' ({len(value):,} characters)"
         return f"'{value}'"
     if isinstance(value, bool) or value is None:
         return {True: "true", False: "false", None: "null"}[value]

@@ -6,9 +6,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
+from eventspec.cli import main
 from eventspec.diagnostics import Origin
 from eventspec.ir import TypeRef
-from eventspec.loader import load_project, load_schema, read_documents
+from eventspec.loader import (
+    MAX_DEPTH,
+    MAX_FILE_BYTES,
+    MAX_NODES,
+    load_project,
+    load_schema,
+    read_documents,
+)
 
 VALID = Path(__file__).parent / "fixtures" / "valid"
 
@@ -80,6 +89,153 @@ def test_syntax_errors_are_located(tmp_path: Path) -> None:
     _, [diagnostic] = read_documents(path, "spec.yaml")
     assert diagnostic.code == "ES001"
     assert diagnostic.line == 3
+
+
+BILLION_LAUGHS = "".join(
+    f"{name}: &{name} [{','.join([item] * 9)}]\n"
+    for name, item in zip("abcdefghi", ['"lol"', *(f"*{c}" for c in "abcdefgh")], strict=True)
+)
+
+
+def _located(diagnostics: list[Any]) -> list[tuple[int, int, str]]:
+    return [(d.line, d.col, d.code) for d in diagnostics]
+
+
+def test_an_alias_bomb_is_refused_where_it_passes_the_limit(tmp_path: Path) -> None:
+    assert len(BILLION_LAUGHS.encode()) < 400  # a few hundred bytes, 9**9 values expanded
+    documents, diagnostics = read_documents(_write(tmp_path, BILLION_LAUGHS), "spec.yaml")
+    assert documents == []
+    # e holds 9**4 + ... values; f, on line 6, is the first anchor past 100,000
+    assert _located(diagnostics) == [(6, 8, "ES006")]
+    assert "100,000" in diagnostics[0].hint
+
+
+def test_the_node_limit_counts_values_without_aliases_too(tmp_path: Path) -> None:
+    path = _write(tmp_path, "[" + ", ".join(["1"] * MAX_NODES) + "]\n")
+    _, diagnostics = read_documents(path, "spec.yaml")
+    assert [d.code for d in diagnostics] == ["ES006"]
+    path = _write(tmp_path, "[" + ", ".join(["1"] * (MAX_NODES - 1)) + "]\n")
+    [document], diagnostics = read_documents(path, "spec.yaml")
+    assert diagnostics == [] and len(document.value) == MAX_NODES - 1  # type: ignore[arg-type]
+
+
+def test_nesting_beyond_the_limit_is_located_not_a_recursion_error(tmp_path: Path) -> None:
+    path = _write(tmp_path, "a: " + "[" * 500 + "]" * 500 + "\n")
+    documents, diagnostics = read_documents(path, "spec.yaml")
+    assert documents == []
+    assert _located(diagnostics) == [(1, 3 + MAX_DEPTH, "ES007")]  # the map is level 1
+    text = "a: " + "[" * (MAX_DEPTH - 1) + "]" * (MAX_DEPTH - 1) + "\n"
+    [_document], diagnostics = read_documents(_write(tmp_path, text), "spec.yaml")
+    assert diagnostics == []
+
+
+def test_depth_counts_what_an_alias_brings_in(tmp_path: Path) -> None:
+    half = MAX_DEPTH // 2 + 1
+    text = f"a: &deep {'[' * half}{']' * half}\nb: {'[' * half}*deep{']' * half}\n"
+    _, diagnostics = read_documents(_write(tmp_path, text), "spec.yaml")
+    assert _located(diagnostics) == [(2, 4 + half, "ES007")]
+
+
+@pytest.mark.parametrize("text", ["a: &x [1, *x]\n", "a: &x {b: {c: *x}}\n"])
+def test_an_alias_inside_its_own_anchor_is_refused(tmp_path: Path, text: str) -> None:
+    documents, diagnostics = read_documents(_write(tmp_path, text), "spec.yaml")
+    assert documents == []
+    assert [(d.line, d.code) for d in diagnostics] == [(1, "ES009")]
+    assert "'*x'" in diagnostics[0].message
+
+
+def test_anchors_do_not_leak_across_documents(tmp_path: Path) -> None:
+    text = "a: &x [1, 2]\nb: *x\n---\nc: &x [3]\nd: *x\n"
+    documents, diagnostics = read_documents(_write(tmp_path, text), "spec.yaml")
+    assert diagnostics == []
+    assert [d.value for d in documents] == [{"a": [1, 2], "b": [1, 2]}, {"c": [3], "d": [3]}]
+
+
+def test_a_file_above_the_size_limit_is_refused_unread(tmp_path: Path) -> None:
+    path = _write(tmp_path, "a: '" + "x" * MAX_FILE_BYTES + "'\n")
+    documents, diagnostics = read_documents(path, "spec.yaml")
+    assert documents == []
+    assert _located(diagnostics) == [(1, 1, "ES008")]
+    assert "1 MiB" in diagnostics[0].message
+    path = _write(tmp_path, "a: '" + "x" * (MAX_FILE_BYTES - 10) + "'\n")
+    [_document], diagnostics = read_documents(path, "spec.yaml")
+    assert diagnostics == []
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ("9" * 5000, "too many digits"),  # int() refuses it (CVE-2020-10735)
+        ("0x" + "f" * 5000, "too many digits"),  # int() would take it, str() of it fails
+        ("0x" + "f" * 4000, "too many digits"),  # short enough to read, 16,000 bits
+        (":".join(["59"] * 300_000), "too many digits"),  # base 60, quadratic to build
+        ("!!int abc", "not a valid value"),
+        ("!!float abc", "not a valid value"),
+        ("!!bool abc", "not a valid value"),
+    ],
+)
+def test_scalars_that_cannot_be_read_are_located(tmp_path: Path, value: str, reason: str) -> None:
+    path = _write(tmp_path, f"kind: resource\nmax: {value}\n")
+    documents, diagnostics = read_documents(path, "spec.yaml")
+    assert documents == []
+    assert _located(diagnostics) == [(2, 6, "ES001")]
+    assert diagnostics[0].message.endswith(reason)
+
+
+def test_big_but_readable_integers_and_base_60_still_load(tmp_path: Path) -> None:
+    path = _write(tmp_path, f"a: {'9' * 3000}\nb: 1:30\nc: 0x{'f' * 900}\n")
+    [document], diagnostics = read_documents(path, "spec.yaml")
+    assert diagnostics == []
+    assert document.value == {"a": int("9" * 3000), "b": 90, "c": 16**900 - 1}
+
+
+def test_spec_text_in_a_message_cannot_add_lines_or_colours(tmp_path: Path) -> None:
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "eventspec.yaml").write_text("package: app.data\noutput: app/data\n")
+    forged = "x\nspecs/ok.yaml:1:1: ES000 \x1b[32mall good\x00"
+    text = f'kind: event_log\nname: Event\n"{forged.encode("unicode_escape").decode()}": 1\n'
+    (tmp_path / "specs" / "log.yaml").write_text(text)
+    _, [diagnostic] = load_project(tmp_path / "eventspec.yaml")
+    assert diagnostic.code == "ES102" and forged in diagnostic.message
+    line = diagnostic.render()
+    assert "\n" not in line and line.isprintable()
+    assert "unknown key 'x\\nspecs/ok.yaml:1:1: ES000 \\x1b[32mall good\\x00'" in line
+
+
+def test_a_huge_value_is_shortened_in_messages(tmp_path: Path) -> None:
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "eventspec.yaml").write_text("package: app.data\noutput: app/data\n")
+    text = f"kind: event_log\nname: Event\nadvisory_lock_key_generator: '{'E' * 5000}'\n"
+    (tmp_path / "specs" / "log.yaml").write_text(text)
+    _, diagnostics = load_project(tmp_path / "eventspec.yaml")
+    [message] = [d.message for d in diagnostics if d.code == "ES104"]
+    assert f"'{'E' * 60}...' (5,000 characters)" in message and len(message) < 300
+
+
+def test_unknown_keys_are_listed_up_to_a_hundred_per_map(tmp_path: Path) -> None:
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "eventspec.yaml").write_text("package: app.data\noutput: app/data\n")
+    keys = "".join(f"k{i}: {i}\n" for i in range(12_000))
+    (tmp_path / "specs" / "log.yaml").write_text(f"kind: event_log\nname: Event\n{keys}")
+    _, diagnostics = load_project(tmp_path / "eventspec.yaml")
+    assert len(diagnostics) == 101 and {d.code for d in diagnostics} == {"ES102"}
+    assert (
+        diagnostics[0]
+        .render()
+        .startswith(
+            "specs/log.yaml:1:1: ES102 11,900 more unknown keys in event log 'Event' (not listed)"
+        )
+    )
+    assert "unknown key 'k99'" in diagnostics[-1].message
+
+
+def test_validate_on_an_alias_bomb_exits_2_with_the_located_error(tmp_path: Path) -> None:
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "eventspec.yaml").write_text("package: app.data\noutput: app/data\n")
+    (tmp_path / "specs" / "bomb.yaml").write_text("kind: resource\n" + BILLION_LAUGHS)
+    result = CliRunner().invoke(main, ["validate", "--config", str(tmp_path / "eventspec.yaml")])
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith("specs/bomb.yaml:7:8: ES006 ")
 
 
 def test_unreadable_config_is_a_diagnostic(tmp_path: Path) -> None:
