@@ -12,6 +12,7 @@ from .printer import docstring, expr, py
 from .pyfmt import Call, Dict, Expr, Seq
 from .render import (
     default_expr,
+    is_typed,
     python_type,
     ref_expr,
     type_details,
@@ -252,7 +253,9 @@ def _change(resource: ir.Resource, change: ir.Change) -> Call:
             kwargs.append(("from_actor", py(change.from_actor)))
         else:
             attribute = resource.attribute(change.attribute or "")
-            value = value_literal(change.value, attribute.type) if attribute else expr(change.value)
+            value: Expr = expr(change.value)
+            if attribute is not None and change.value is not None and is_typed(attribute.type):
+                value = value_literal(change.value, attribute.type)
             kwargs.append(("value", value))
         return Call("rules.set_attribute", [py(change.attribute)], kwargs + _where(change.where))
     kind = "change" if change.kind == "call" else change.kind
