@@ -128,7 +128,6 @@ _SIMPLE: dict[str, tuple[str, str, JsonDict]] = {
     "integer": ("Integer", "int", {"type": "integer"}),
     "big_integer": ("BigInteger", "int", {"type": "big_integer"}),
     "float": ("Float", "float", {"type": "float"}),
-    "decimal": ("Numeric", "decimal.Decimal", {"type": "numeric"}),
     "boolean": ("Boolean", "bool", {"type": "boolean"}),
     "uuid": ("Uuid", "uuid.UUID", {"type": "uuid"}),
     "uuidv7": ("Uuid", "uuid.UUID", {"type": "uuid"}),
@@ -183,6 +182,9 @@ def column_type(
         expr = Call("Array", [item.expr, py(type_.item.name)])
         imports = item.imports | {(TYPES, "Array")}
         return ColumnType(expr, f"list[{item.python}]", imports, {"type": "array", "item": item.db})
+    if name == "decimal":  # exact on SQLite too: see the runtime's ExactNumeric
+        imports = frozenset({(TYPES, "ExactNumeric"), ("", "decimal")})
+        return ColumnType(Call("ExactNumeric"), "decimal.Decimal", imports, {"type": "numeric"})
     if name == "big_integer" and primary_key:
         # SQLite only autoincrements an INTEGER PRIMARY KEY.
         expr = Call("BigInteger().with_variant", ["Integer()", '"sqlite"'])

@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from functools import cache
 from typing import Any
 
-from sqlalchemy import JSON
+from sqlalchemy import JSON, Numeric
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
@@ -127,16 +127,17 @@ def _decimal(value: Any) -> decimal.Decimal:
     number = decimal.Decimal(value)
     if not number.is_finite():
         raise Refused("must be a finite number (not NaN or infinity)")
-    # SQLite keeps NUMERIC as a double, read back to 10 places: a value it would round is
-    # refused on both databases, so what is written is what every database reads back.
+    # SQLite keeps NUMERIC as a double; ExactNumeric reads back its shortest repr. A value that
+    # round trip would change is refused on both databases, so every database reads back what was
+    # written: any decimal of up to 15 significant digits passes.
     try:
-        exact = decimal.Decimal(f"{float(number):.10f}") == number
+        exact = decimal.Decimal(repr(float(number))) == number
     except OverflowError:
         exact = False
     if not exact:
         raise Refused(
-            "must be a decimal that SQLite stores exactly: at most 10 decimal places, and "
-            "within what a double holds to 10 places (about 15 significant digits)"
+            "must be a decimal that a double holds exactly (up to 15 significant digits), "
+            "so that SQLite reads back what PostgreSQL does"
         )
     return number
 
@@ -330,3 +331,30 @@ class Array(TypeDecorator[list[Any]]):
             return value  # type: ignore[no-any-return]
         decode = decoder(self.kind)
         return [item if item is None or decode is None else decode(item) for item in value]
+
+
+class ExactNumeric(TypeDecorator[decimal.Decimal]):
+    """NUMERIC that reads back the decimal that was written, on SQLite too.
+
+    SQLite stores a NUMERIC value as a double, which SQLAlchemy reads back at 10 places
+    (``12345678.12`` came back as ``12345678.1199999993``). This reads the double's shortest repr
+    instead, exact for every decimal the runtime accepts; PostgreSQL keeps NUMERIC exactly.
+    """
+
+    impl = Numeric
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(Numeric(asdecimal=False))
+        return dialect.type_descriptor(Numeric())
+
+    def process_bind_param(self, value: decimal.Decimal | None, dialect: Dialect) -> Any:
+        if value is None or dialect.name != "sqlite":
+            return value
+        return float(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> decimal.Decimal | None:
+        if value is None or isinstance(value, decimal.Decimal):
+            return value
+        return decimal.Decimal(repr(value) if isinstance(value, float) else value)

@@ -16,7 +16,6 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
-    Numeric,
     String,
     Text,
     UniqueConstraint,
@@ -25,7 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from ._support import EncryptedJSON, JSONMap, UTCDateTime, utcnow, uuidv7
-from ._types import Array
+from ._types import Array, ExactNumeric
 
 __all__ = ["Account", "Article", "Base", "Document", "Event", "Ledger", "Member"]
 
@@ -69,7 +68,7 @@ class Article(Base):
         default="draft",
         server_default="draft",
     )
-    price: Mapped[decimal.Decimal | None] = mapped_column(Numeric())
+    price: Mapped[decimal.Decimal | None] = mapped_column(ExactNumeric())
     published_at: Mapped[datetime.datetime | None] = mapped_column(UTCDateTime())
     archived_at: Mapped[datetime.datetime | None] = mapped_column(UTCDateTime())
 
