@@ -10,7 +10,6 @@ A project generated for these tests gives one resource, Ticket, every rule no ot
 from __future__ import annotations
 
 import importlib
-import sys
 import textwrap
 import uuid
 from collections.abc import Iterator
@@ -19,8 +18,6 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from eventspec.loader import load_project
-from eventspec.plan import make_plan, write
 from features.data.actions import document as documents
 from features.data.errors import ValidationError as FeaturesValidationError
 from features.data.models import Document
@@ -28,6 +25,7 @@ from features.data.models import Event as FeaturesEvent
 from sqlalchemy import Engine, event, func, select
 from sqlalchemy.orm import Session
 
+from tests.projects import generated_package
 from tests.test_replay import snapshot
 
 TICKET = """
@@ -138,24 +136,13 @@ def before_write(changeset: Any, record: Any) -> None:
 @pytest.fixture(scope="module")
 def package(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleNamespace]:
     """The generated Ticket package, imported once for the module."""
-    root = tmp_path_factory.mktemp("rules")
     name = f"rules_{uuid.uuid4().hex[:8]}"
-    (root / "specs").mkdir()
-    spec = textwrap.dedent(TICKET).replace("PACKAGE", name)
-    (root / "specs" / "ticket.yaml").write_text(spec, encoding="utf-8")
-    (root / "specs" / "event_log.yaml").write_text("kind: event_log\nname: Event\n")
-    (root / "eventspec.yaml").write_text(
-        f"package: {name}.data\noutput: src/{name}/data\nspecs: specs\nmigrations: migrations\n",
-        encoding="utf-8",
-    )
-    project, diagnostics = load_project(root / "eventspec.yaml")
-    assert project is not None, [d.render() for d in diagnostics]
-    write(make_plan(project))
-    source = root / "src" / name
-    (source / "__init__.py").write_text("", encoding="utf-8")
-    (source / "hooks.py").write_text(HOOKS.replace("PACKAGE", name), encoding="utf-8")
-    sys.path.insert(0, str(root / "src"))
-    try:
+    specs = {
+        "ticket.yaml": textwrap.dedent(TICKET).replace("PACKAGE", name),
+        "event_log.yaml": "kind: event_log\nname: Event\n",
+    }
+    with generated_package(tmp_path_factory.mktemp("rules"), name, specs) as source:
+        (source / "hooks.py").write_text(HOOKS.replace("PACKAGE", name), encoding="utf-8")
         yield SimpleNamespace(
             models=importlib.import_module(f"{name}.data.models"),
             tickets=importlib.import_module(f"{name}.data.actions.ticket"),
@@ -163,10 +150,6 @@ def package(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleNamespac
             replay=importlib.import_module(f"{name}.data.replay").replay,
             seen=importlib.import_module(f"{name}.hooks").SEEN,
         )
-    finally:
-        sys.path.remove(str(root / "src"))
-        for module in [m for m in sys.modules if m == name or m.startswith(name + ".")]:
-            del sys.modules[module]
 
 
 @pytest.fixture

@@ -15,19 +15,18 @@ import datetime as dt
 import decimal
 import importlib
 import math
-import sys
 import uuid
 from collections.abc import Callable, Iterator
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from eventspec.loader import load_project
-from eventspec.plan import make_plan, write
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.orm import Session
+
+from tests.projects import generated_package
 
 SCALARS = (
     "string",
@@ -99,34 +98,18 @@ def _spec() -> str:
 @pytest.fixture(scope="module")
 def package(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleNamespace]:
     """The generated package, imported once for the module."""
-    root = tmp_path_factory.mktemp("typed")
     name = f"typed_{uuid.uuid4().hex[:8]}"
-    (root / "specs").mkdir()
-    (root / "specs" / "all.yaml").write_text(_spec(), encoding="utf-8")
-    (root / "eventspec.yaml").write_text(
-        f"package: {name}.data\noutput: src/{name}/data\nspecs: specs\nmigrations: migrations\n",
-        encoding="utf-8",
-    )
-    project, diagnostics = load_project(root / "eventspec.yaml")
-    assert project is not None, [d.render() for d in diagnostics]
-    write(make_plan(project))
-    (root / "src" / name / "__init__.py").write_text("", encoding="utf-8")
-    sys.path.insert(0, str(root / "src"))
-    try:
+    with generated_package(tmp_path_factory.mktemp("typed"), name, {"all.yaml": _spec()}):
         modules = {
             part: importlib.import_module(f"{name}.data.{part}")
             for part in ("models", "replay", "errors", "actions.sample")
         }
-    finally:
-        sys.path.remove(str(root / "src"))
-    yield SimpleNamespace(
-        models=modules["models"],
-        replay=modules["replay"].replay,
-        ValidationError=modules["errors"].ValidationError,
-        samples=modules["actions.sample"],
-    )
-    for module in [m for m in sys.modules if m == name or m.startswith(name + ".")]:
-        del sys.modules[module]
+        yield SimpleNamespace(
+            models=modules["models"],
+            replay=modules["replay"].replay,
+            ValidationError=modules["errors"].ValidationError,
+            samples=modules["actions.sample"],
+        )
 
 
 @pytest.fixture
