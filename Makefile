@@ -38,6 +38,7 @@ lint: $(STAMP)
 
 golden: $(STAMP)
 	$(BIN)/python tests/regen_golden.py
+	$(BIN)/python -m bench.regen
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
