@@ -18,7 +18,7 @@ nesting too deep, ES008 file too large, ES009 an alias inside its own anchor.
 from __future__ import annotations
 
 import json
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
@@ -98,6 +98,9 @@ def load_project(
     if diagnostics:
         return None, sorted(set(diagnostics))
     settings: dict[str, Any] = config.value  # type: ignore[assignment]
+    unusable = list(_unusable_paths(settings, root, Origin(config.source)))
+    if unusable:
+        return None, unusable
     specs_dir = root / settings.get("specs", "specs")
     if not specs_dir.is_dir():
         message = (
@@ -115,6 +118,19 @@ def load_project(
         # Only a valid project is compared with the event-schema lock (ES3xx).
         diagnostics = lock_diagnostics(project, accept_breaking)
     return (None if diagnostics else project), sorted(set(diagnostics))
+
+
+def _unusable_paths(settings: dict[str, Any], root: Path, origin: Origin) -> Iterator[Diagnostic]:
+    """ES005 for a configured folder the operating system cannot even look up (a name too long)."""
+    for key in ("output", "specs", "migrations"):
+        value = settings.get(key)
+        if not isinstance(value, str):
+            continue
+        try:
+            (root / value).exists()
+        except OSError as error:
+            message = f"{key} folder cannot be used: {error.strerror or error}"
+            yield at(origin, "ES005", message, key)
 
 
 def _load_specs(specs_dir: Path, root: Path) -> tuple[list[SpecDocument], list[Diagnostic]]:
