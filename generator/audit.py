@@ -99,10 +99,10 @@ def events(
     """
     from sqlalchemy import select
 
-    from .cli import _load, _pick_log, import_generated, resolve_database_url
+    from .commands.database import import_generated, load, pick_log, resolve_database_url
 
-    project = _load(config_path)
-    log = _pick_log(project, event_log)
+    project = load(config_path)
+    log = pick_log(project, event_log)
     url = resolve_database_url(project, database_url)
     fields = display_fields(log, show_all)
     if not fields:
@@ -185,7 +185,7 @@ def _with_upcast(
     """Add ``replay_<field>`` to every row, and after each shown field it belongs to."""
     from types import SimpleNamespace
 
-    from .cli import import_generated
+    from .commands.database import import_generated
     from .log_views import upcasters_constant
 
     upcast = import_generated(project, "_upcast").upcast
@@ -354,7 +354,7 @@ def reading(url: str, errors: ModuleType, table: str) -> Iterator[Any]:
     """
     from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
 
-    from .cli import _redact, session_for
+    from .commands.database import redact, session_for
 
     try:
         with session_for(url) as session:
@@ -365,7 +365,7 @@ def reading(url: str, errors: ModuleType, table: str) -> Iterator[Any]:
         raise click.ClickException(f"cannot use the database URL: {error}") from error
     except SQLAlchemyError as error:
         cause = str(error.orig if isinstance(error, DBAPIError) else error).strip()
-        message = f"database {_redact(url)}: {cause.splitlines()[0] if cause else repr(error)}"
+        message = f"database {redact(url)}: {cause.splitlines()[0] if cause else repr(error)}"
         if table in cause:
             message += " (are its tables created? `alembic upgrade head`)"
         raise click.ClickException(message) from error

@@ -56,9 +56,9 @@ def rotate_keys(
     an interrupted run is finished by running it again.
     """
     from .audit import reading
-    from .cli import _load, _redact, import_generated, resolve_database_url
+    from .commands.database import import_generated, load, redact, resolve_database_url
 
-    project = _load(config_path)
+    project = load(config_path)
     log = _encrypted_log(project, event_log)
     url = resolve_database_url(project, database_url)
     table = getattr(import_generated(project, "models"), log.name).__table__
@@ -80,7 +80,7 @@ def rotate_keys(
                     "in a terminal"
                 )
             click.confirm(
-                f"Re-encrypt the {total} events of {log.name} in {_redact(url)} with key "
+                f"Re-encrypt the {total} events of {log.name} in {redact(url)} with key "
                 f"{keyring.current_key_id} (the first of {len(keys)} in "
                 f"{log.encryption_key_env})? From then on every reader needs that key.",
                 abort=True,
@@ -102,10 +102,10 @@ def rotate_keys(
 
 
 def _encrypted_log(project: ir.Project, name: str | None) -> ir.EventLog:
-    from .cli import _pick_log
+    from .commands.database import pick_log
 
     if name is not None:
-        log = _pick_log(project, name)
+        log = pick_log(project, name)
         if not log.encrypted:
             raise click.UsageError(f"{log.name} is not encrypted (it has no encryption: key_env)")
         return log
