@@ -16,8 +16,9 @@ from typing import Any
 
 import click
 
-from . import ir
+from . import ir, textwidth
 from .options import config_option, database_option, event_log_option
+from .textwidth import ljust, width
 
 CLIP = 48  # table cells longer than this are clipped (--wide shows them whole)
 _RELATIVE = re.compile(r"^(\d+)\s*([smhdw])$")
@@ -421,14 +422,14 @@ def _table(
     if clip is not None:
         for line in cells:
             for i, text in enumerate(line):
-                if len(text) > clip:
-                    line[i], clipped = text[: clip - 1] + "…", True
-    widths = [max(len(name), *(len(line[i]) for line in cells)) for i, name in enumerate(shown)]
+                if width(text) > clip:
+                    line[i], clipped = textwidth.clip(text, clip - 1) + "…", True
+    widths = [max(width(name), *(width(line[i]) for line in cells)) for i, name in enumerate(shown)]
 
     def render(line: Sequence[str]) -> str:
-        return "  ".join(text.ljust(width) for text, width in zip(line, widths, strict=True))
+        return "  ".join(ljust(text, cols) for text, cols in zip(line, widths, strict=True))
 
-    out = [render(shown).rstrip(), render(["-" * width for width in widths]).rstrip()]
+    out = [render(shown).rstrip(), render(["-" * cols for cols in widths]).rstrip()]
     out += [render(line).rstrip() for line in cells]
     notes = [f"{len(rows)} event{'s' if len(rows) != 1 else ''}"]
     if more:

@@ -12,6 +12,7 @@ from eventspec import ir
 from eventspec.cli import main
 from eventspec.render import environment
 from eventspec.render_models import render_models
+from eventspec.textwidth import width
 from features.actors import Service
 from features.data.actions import account as accounts
 from features.data.actions import member as members
@@ -298,3 +299,34 @@ def test_sensitive_values_are_hidden_unless_asked_for(features: Engine, database
     shown = events(database_url, "--all", "--json", "--show-sensitive")
     assert json_lines(shown)[0]["data"] == {"owner": "ann", "pin": "s3cret-ann"}
     assert "changed-pin" in shown.stdout and "note: values" not in shown.stderr
+
+
+def terminal_columns(line: str) -> list[str]:
+    """``line`` as a terminal lays it out: one entry per column, a wide character's second half
+    an empty string."""
+    out: list[str] = []
+    for char in line:
+        out += [char, ""][: width(char)]
+    return out
+
+
+def test_wide_characters_keep_the_table_aligned(features: Engine, database_url: str) -> None:
+    with Session(features) as session, session.begin():
+        accounts.open(session, owner="山田太郎")  # CJK: two terminal columns a character
+        accounts.open(session, owner="ann 👍")
+        accounts.open(session, owner="zoe\u0301")  # a combining accent: no column of its own
+    header, rule, *rows, _ = events(database_url, "--all").stdout.splitlines()
+    starts = [i for i, char in enumerate(rule) if char == "-" and (i == 0 or rule[i - 1] == " ")]
+    assert len(starts) >= 8 and len(rows) == 3
+    for line in (header, *rows):  # every cell starts where its column does, after two spaces
+        shown = terminal_columns(line)
+        assert all(shown[start - 2 : start] == [" ", " "] for start in starts[1:]), line
+        assert len(shown) <= len(rule)
+    assert "山田太郎" in rows[0] and "ann 👍" in rows[1] and "zoe\u0301" in rows[2]
+    with Session(features) as session, session.begin():
+        accounts.open(session, owner="長" * 40)  # 80 columns: clipped, though only 40 characters
+    *_, last, notes = events(database_url, "--all").stdout.splitlines()
+    assert "長" * 40 not in last and "長…" in last and "long cells clipped" in notes
+    clipped = last[last.index('{"owner"') : last.index("…") + 1]
+    assert 46 <= width(clipped) <= 48  # eventspec.audit.CLIP columns; a wide character not halved
+    assert "長" * 40 in events(database_url, "--all", "--wide").stdout
