@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Literal
 
 from .diagnostics import Origin
+from .plural import plural as plural  # the default table name of a spec
 
 ScalarType = Literal[
     "string",
@@ -425,11 +426,3 @@ def snake_case(name: str) -> str:
 
 def _next_is_lower(name: str, i: int) -> bool:
     return i + 1 < len(name) and name[i + 1].islower()
-
-
-def plural(word: str) -> str:
-    if word.endswith(("s", "x", "z", "ch", "sh")):
-        return word + "es"
-    if word.endswith("y") and len(word) > 1 and word[-2] not in "aeiou":
-        return word[:-1] + "ies"
-    return word + "s"

@@ -7,6 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+from eventspec.ir import snake_case
+from eventspec.plural import plural
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -26,3 +30,64 @@ def test_python_m_eventspec_is_the_eventspec_command(tmp_path: Path) -> None:
     assert module("generate", "--check", cwd=tmp_path / "shop").stdout.endswith("up to date\n")
     wrong = module("validate", "--config", "missing.yaml", cwd=tmp_path)
     assert wrong.returncode == 2 and "Usage: eventspec validate" in wrong.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("person", "people"),
+        ("child", "children"),
+        ("sales_person", "sales_people"),
+        ("category", "categories"),
+        ("product_category", "product_categories"),
+        ("status", "statuses"),
+        ("http_status", "http_statuses"),
+        ("bus", "buses"),
+        ("address", "addresses"),
+        ("box", "boxes"),
+        ("batch", "batches"),
+        ("wish", "wishes"),
+        ("quiz", "quizzes"),
+        ("day", "days"),
+        ("key", "keys"),
+        ("soliloquy", "soliloquies"),
+        ("analysis", "analyses"),
+        ("axis", "axes"),
+        ("leaf", "leaves"),
+        ("roof", "roofs"),
+        ("knife", "knives"),
+        ("hero", "heroes"),
+        ("photo", "photos"),
+        ("criterion", "criteria"),
+        ("datum", "data"),
+        ("human", "humans"),
+        ("woman", "women"),
+        ("sheep", "sheep"),
+        ("series", "series"),
+        ("metadata", "metadata"),
+        ("user", "users"),
+        ("order_item", "order_items"),
+        ("event", "events"),
+        ("y", "ys"),
+    ],
+)
+def test_plural(name: str, expected: str) -> None:
+    assert plural(name) == expected
+
+
+def test_default_table_names_are_english_plurals(tmp_path: Path) -> None:
+    assert module("init", "crm", cwd=tmp_path).returncode == 0
+    project = tmp_path / "crm"
+    for name in ("Person", "Child", "OrderStatus"):
+        (project / "specs" / f"{snake_case(name)}.yaml").write_text(
+            f"kind: resource\nname: {name}\n"
+            "attributes:\n  id: {type: uuid, primary_key: true, default: uuid4}\n"
+            "actions:\n  create: {type: create}\n"
+        )
+    generated = module("generate", cwd=project)
+    assert generated.returncode == 0, generated.stderr
+    models = (project / "crm_data" / "models.py").read_text()
+    for table in ("people", "children", "order_statuses"):
+        assert f'__tablename__ = "{table}"' in models
+    (migration,) = (project / "migrations" / "versions").glob("*.py")
+    assert 'op.create_table(\n        "people",' in migration.read_text()
