@@ -3,6 +3,7 @@ modelines, package metadata, English plurals."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 from eventspec.ir import snake_case
 from eventspec.plural import plural
+from sqlalchemy import Engine, inspect
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -91,3 +93,33 @@ def test_default_table_names_are_english_plurals(tmp_path: Path) -> None:
         assert f'__tablename__ = "{table}"' in models
     (migration,) = (project / "migrations" / "versions").glob("*.py")
     assert 'op.create_table(\n        "people",' in migration.read_text()
+
+
+def alembic(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    command = [str(Path(sys.executable).parent / "alembic"), *args]
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=120)
+
+
+def test_env_py_reads_eventspec_yaml_as_yaml(
+    tmp_path: Path, database_url: str, engine: Engine
+) -> None:
+    """Flow style, quoting and comments: what a line-by-line reading of the file would miss."""
+    assert module("init", "shop", cwd=tmp_path).returncode == 0
+    project = tmp_path / "shop"
+    config = (
+        "# the project, in YAML flow style\n"
+        "{package: shop_data, output: 'src/shop_data',  # the package under src/\n"
+        " specs: specs, migrations: migrations,\n"
+        f" database_url: {json.dumps(database_url)}}}\n"
+    )
+    (project / "eventspec.yaml").write_text(config)
+    generated = module("generate", cwd=project)
+    assert generated.returncode == 0, generated.stderr
+    upgraded = alembic("upgrade", "head", cwd=project)
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert {"authors", "events", "alembic_version"} <= set(inspect(engine).get_table_names())
+    (project / "eventspec.yaml").write_text(config.replace("}", ""))
+    broken = alembic("upgrade", "head", cwd=project)
+    assert broken.returncode == 1 and "Traceback" not in broken.stderr
+    assert "eventspec.yaml: while parsing a flow mapping" in broken.stderr
+    assert "(eventspec validate explains)" in broken.stderr

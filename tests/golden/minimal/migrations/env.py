@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib
 import os
-import re
 import sys
 from logging.config import fileConfig
 from pathlib import Path
@@ -25,16 +24,21 @@ config = context.config
 
 
 def settings() -> dict[str, str]:
-    """The top-level scalar settings of eventspec.yaml (no YAML library needed)."""
+    """The string settings of eventspec.yaml (``output``, ``database_url``), read with PyYAML."""
     path = ROOT / "eventspec.yaml"
     if not path.exists():
         return {}
-    values: dict[str, str] = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        match = re.match(r"^([A-Za-z_]\w*):\s*(.*?)\s*(?:\s#.*)?$", line)
-        if match and match.group(2):
-            values[match.group(1)] = match.group(2).strip("\"'")
-    return values
+    try:
+        import yaml  # installed with eventspec; a deployment without eventspec needs PyYAML
+    except ImportError:
+        raise SystemExit(f"{path} is read with PyYAML: pip install PyYAML") from None
+    try:
+        values = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        raise SystemExit(f"{path}: {error} (eventspec validate explains)") from None
+    if not isinstance(values, dict):
+        return {}
+    return {key: value for key, value in values.items() if isinstance(value, str)}
 
 
 def database_url(values: dict[str, str]) -> str:
