@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -10,11 +9,11 @@ from typing import Any
 import click
 
 from .commands.database import load
+from .commands.schema import SCHEMA_DIR, SCHEMA_NAMES
 from .options import config_option, database_option, event_log_option
 
 EXIT_DRIFT = 1
 EXIT_INVALID = 2
-SCHEMA_NAMES = ("project", "resource", "event_log")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -118,11 +117,21 @@ def generate(
 
 @main.command()
 @click.argument("name", type=click.Choice(SCHEMA_NAMES), default="resource")
-def schema(name: str) -> None:
-    """Print the JSON Schema of a spec kind (point your editor's YAML plugin at it)."""
-    from .loader import load_schema
+@click.option(
+    "--write",
+    "write_to",
+    is_flag=False,
+    flag_value=SCHEMA_DIR.as_posix(),
+    type=click.Path(file_okay=False, path_type=Path),
+    metavar="[DIR]",
+    help=f"Write all three schemas into DIR (default {SCHEMA_DIR}) instead of printing one.",
+)
+def schema(name: str, write_to: Path | None) -> None:
+    """Print the JSON Schema of a spec kind, or write all three for your editor's YAML plugin
+    (the specs `eventspec init` writes point at .eventspec/schemas/)."""
+    from .commands.schema import schema as command
 
-    click.echo(json.dumps(load_schema(name), indent=2))
+    command(name, write_to)
 
 
 @main.command()

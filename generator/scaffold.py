@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import yaml
 
@@ -16,6 +16,10 @@ specs: specs
 migrations: migrations
 database_url: sqlite:///{db}.db
 """
+
+# Event logs in a folder of their own: an editor can map schemas by glob, specs/*.yaml to
+# resource.json and specs/event_logs/*.yaml to event_log.json (the loader itself reads ``kind:``).
+EVENT_LOG_DIR = PurePosixPath("specs/event_logs")
 
 EVENT_LOG = """\
 kind: event_log
@@ -58,8 +62,10 @@ class ScaffoldError(ValueError):
 
 
 def scaffold(directory: Path, package: str | None = None) -> list[Path]:
-    """Write the starter files; refuse to overwrite an existing project."""
+    """Write the starter files, each spec with a modeline naming its JSON Schema, and the
+    schemas; refuse to overwrite an existing project."""
     from .build import package_problem
+    from .commands.schema import modeline, schema_files
     from .migrations.scaffold import scaffold_alembic
 
     if (directory / "eventspec.yaml").exists():
@@ -74,11 +80,13 @@ def scaffold(directory: Path, package: str | None = None) -> list[Path]:
         raise ScaffoldError(f"--package {package!r} {problem}")
     output = package.replace(".", "/")
     project = PROJECT.format(package=_yaml(package), output=_yaml(output), db=name)  # name: \w+
-    files: dict[Path, str] = {
-        Path("eventspec.yaml"): project,
-        Path("specs/event_log.yaml"): EVENT_LOG.format(),
-        Path("specs/author.yaml"): RESOURCE,
+    specs = {
+        PurePosixPath("eventspec.yaml"): ("project", project),
+        EVENT_LOG_DIR / "event.yaml": ("event_log", EVENT_LOG.format()),
+        PurePosixPath("specs/author.yaml"): ("resource", RESOURCE),
     }
+    files = {Path(rel): modeline(rel, kind) + text for rel, (kind, text) in specs.items()}
+    files.update(schema_files())  # what the modelines point at
     files.update(scaffold_alembic(directory, package, "migrations"))
     created = []
     for rel, text in sorted(files.items()):

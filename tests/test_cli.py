@@ -125,7 +125,7 @@ def test_three_mistakes_give_three_located_errors_and_write_nothing(project: Pat
         .replace("create_timestamp: created_at", "create_timestamp: created")
         .replace("accept: [name]}", "accept: [nam]}")
     )
-    log = project / "specs" / "event_log.yaml"
+    log = project / "specs" / "event_logs" / "event.yaml"
     log.write_text(log.read_text() + "advisory_lock_key_default: 4294967296\n")
     before = tree(project)
     result = run("generate", cwd=project)
