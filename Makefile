@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 EXAMPLE := examples/accounts
 
-.PHONY: install demo test test-slow fuzz lint golden bench bench-smoke clean
+.PHONY: install demo test test-slow test-wheel fuzz lint golden bench bench-smoke clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,11 @@ test: $(STAMP)
 # The long profiles of the property tests (marked slow).
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadfile -q -m "slow and not fuzz"
+
+# A wheel of this checkout, installed in a fresh virtualenv: init, generate, alembic upgrade head,
+# generate --check, an action, on SQLite and PostgreSQL (about two minutes; in make test-slow too).
+test-wheel: $(STAMP)
+	$(BIN)/python -m pytest -q -m slow tests/test_wheel.py
 
 # The long spec fuzz profile: 10,200 mutated specs through validate and generate (three shards).
 fuzz: $(STAMP)

@@ -8,6 +8,7 @@ import re
 import shlex
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -233,3 +234,15 @@ def test_the_pre_commit_hook_is_the_drift_gate(tmp_path: Path) -> None:
     spec.write_text(spec.read_text().replace(destroy, destroy + "  touch: {type: update}\n"))
     stale = module(*args, cwd=project)
     assert stale.returncode == 1 and "+def touch(" in stale.stdout
+
+
+def test_every_package_folder_is_in_the_wheel() -> None:
+    """pyproject.toml lists the packages by hand (the import names differ from the folders)."""
+    setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    roots = {"eventspec": "generator", **setuptools["package-dir"]}
+    folders = {}
+    for name, folder in roots.items():
+        for init in (ROOT / folder).rglob("__init__.py"):
+            relative = init.parent.relative_to(ROOT / folder).parts
+            folders[".".join((name, *relative))] = init.parent
+    assert sorted(setuptools["packages"]) == sorted(folders)
