@@ -27,7 +27,12 @@ attributes:
   email: {type: string, allow_nil: false}
 actions:
   create: {type: create, accept: [email]}
-events: {event_log: Event}
+events:
+  event_log: Event
+  current_action_versions: {create: 2}
+  upcasters:
+    create:
+      - {from_version: 1, steps: [{call: PACKAGE.upcasters:broken}]}
 """,
     # Not tracked: a foreign key into a tracked table (accepted, so that it generates).
     "token.yaml": """\
@@ -53,11 +58,23 @@ actions:
 }
 
 
+UPCASTERS = """\
+from typing import Any
+
+
+def broken(event: dict[str, Any]) -> dict[str, Any]:
+    event["data"] = None
+    return event
+"""
+
+
 @pytest.fixture(scope="module")
 def package(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleNamespace]:
     name = f"errs_{uuid.uuid4().hex[:8]}"
     root = tmp_path_factory.mktemp("errs")
-    with generated_package(root, name, SPECS):
+    specs = {file: text.replace("PACKAGE", name) for file, text in SPECS.items()}
+    with generated_package(root, name, specs) as source:
+        (source / "upcasters.py").write_text(UPCASTERS, encoding="utf-8")
         modules = {
             part: importlib.import_module(f"{name}.data.{part}")
             for part in ("models", "replay", "errors")
@@ -85,14 +102,15 @@ def rows(session: Session, app: SimpleNamespace) -> dict[str, list[Any]]:
     }
 
 
-def bad_event(session: Session, app: SimpleNamespace) -> int:
-    """An event replay cannot apply: User.create without the required email."""
+def bad_event(session: Session, app: SimpleNamespace, version: int = 2) -> int:
+    """An event replay cannot apply: User.create without the required email (version 2), or one
+    whose upcaster fails (version 1)."""
     row = {
         "record_id": uuid.uuid4(),
         "resource": "User",
         "action": "create",
         "action_type": "create",
-        "version": 1,
+        "version": version,
         "occurred_at": dt.datetime(2020, 1, 2, tzinfo=dt.UTC),
         "data": {"email": None},
         "metadata": {},
@@ -115,11 +133,26 @@ def test_an_event_failure_names_event_version_target_and_cause(app: SimpleNamesp
     assert (error.event_id, error.event, error.version, error.target) == (
         bad,
         "User.create",
-        1,
+        2,
         "User.create",
     )
-    assert str(error) == f"replay failed at event {bad} (User.create v1): email: is required"
+    assert str(error) == f"replay failed at event {bad} (User.create v2): email: is required"
     assert error.table is None and error.referencing_table is None
+
+
+def test_a_failing_upcaster_names_its_event(app: SimpleNamespace) -> None:
+    with Session(app.engine) as session, session.begin():
+        bad = bad_event(session, app, version=1)
+    with (
+        Session(app.engine) as session,
+        session.begin(),
+        pytest.raises(app.ReplayError) as caught,
+    ):
+        app.replay(session)
+    assert str(caught.value) == (
+        f"replay failed at event {bad} (User.create v1 -> upcaster): "
+        "TypeError: upcaster broken returned no data dict"
+    )
 
 
 def test_a_foreign_key_from_an_untracked_table_blocks_the_clear(app: SimpleNamespace) -> None:
@@ -200,7 +233,7 @@ def test_a_failing_replay_is_one_line_and_exit_1(app: SimpleNamespace, database_
     assert isinstance(result.exception, SystemExit)
     assert "Traceback" not in result.output
     assert result.stderr.splitlines()[-1] == (
-        f"error: replay failed at event {bad} (User.create v1): email: is required"
+        f"error: replay failed at event {bad} (User.create v2): email: is required"
     )
 
 
@@ -226,3 +259,18 @@ def test_an_unreachable_database_is_one_line(package: SimpleNamespace) -> None:
     assert result.exit_code == 1
     assert result.stderr.startswith("error: database: ") and "Traceback" not in result.output
     assert len(result.stderr.splitlines()) == 1
+
+
+def test_events_upcast_reports_a_failing_upcaster_in_one_line(
+    app: SimpleNamespace, database_url: str
+) -> None:
+    with Session(app.engine) as session, session.begin():
+        bad = bad_event(session, app, version=1)
+    config = str(app.root / "eventspec.yaml")
+    command = ["events", "--config", config, "--database-url", database_url, "--upcast", "--all"]
+    result = CliRunner().invoke(main, command)
+    assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+    assert result.stderr == (
+        f"error: replay failed at event {bad} (User.create v1 -> upcaster): "
+        "TypeError: upcaster broken returned no data dict\n"
+    )
