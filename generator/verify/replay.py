@@ -71,6 +71,8 @@ _CLEARED = {
 def untracked_references(project: Project) -> Iterator[Diagnostic]:
     for resource in project.resources:
         own = resource.events.event_log if resource.events else None
+        if own is not None and project.event_log(own) is None:
+            continue  # an unknown log is ES230
         for rel in resource.relationships:
             destination = project.resource(rel.destination)
             if rel.type != "belongs_to" or rel.allow_replay_clear or destination is None:
