@@ -142,7 +142,10 @@ def events(
     if limit is not None:
         rows = rows[:limit][::-1]
     if upcast:  # before masking: upcasters read the values as stored
-        fields = _with_upcast(project, log, fields, rows)
+        from .commands.errors import replay_errors
+
+        with replay_errors(show_traceback=False):  # an upcaster that fails: one line
+            fields = _with_upcast(project, log, fields, rows)
     hidden_values = _mask(project, rows) if masked else set()
     if hidden:
         click.echo(

@@ -388,6 +388,7 @@ def _relationship(
         allow_nil=raw.get("allow_nil", True),
         attribute_type=parse_type(attribute_type) if attribute_type else None,
         on_delete=raw.get("on_delete"),
+        allow_replay_clear=raw.get("allow_replay_clear", False),
     )
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from .commands.database import load
+from .commands.errors import TRACEBACK_HELP
 from .commands.schema import SCHEMA_DIR, SCHEMA_NAMES
 from .options import config_option, database_option, event_log_option
 
@@ -160,6 +161,7 @@ def init(directory: Path, package: str | None) -> None:
 @click.option("--point-in-time", help="Replay events that occurred up to this ISO instant.")
 @event_log_option()
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--traceback", "show_traceback", is_flag=True, help=TRACEBACK_HELP)
 def replay(
     config_path: Path,
     database_url: str | None,
@@ -167,14 +169,18 @@ def replay(
     point_in_time: str | None,
     event_log: str | None,
     yes: bool,
+    show_traceback: bool,
 ) -> None:
     """Delete the tracked records and rebuild them from the event log.
 
-    Runs in one transaction: on failure nothing changes.
+    Runs in one transaction: on failure nothing changes, and the error (the event, the action it
+    replayed into, the cause) is printed on one line; exit status 1.
     """
     from .commands import replay as command
 
-    command.replay(config_path, database_url, last_event_id, point_in_time, event_log, yes)
+    command.replay(
+        config_path, database_url, last_event_id, point_in_time, event_log, yes, show_traceback
+    )
 
 
 from .audit import events  # noqa: E402  (registers the `events` command)

@@ -177,6 +177,11 @@ CODES = (
         "ES314",
         "An upcaster step names a key `renamed_from` renames first (steps see current names).",
     ),
+    (
+        "ES315",
+        "A foreign key from a resource an event log does not track into one it tracks: replaying "
+        "that log would fail on it, or cascade to it (`allow_replay_clear` accepts it).",
+    ),
     ("ES270", "A name Python reads as another one (not NFKC-normalised, e.g. `ﬁeld`)."),
     (
         "ES271",

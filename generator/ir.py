@@ -110,6 +110,8 @@ class Relationship:
     allow_nil: bool = True
     attribute_type: TypeRef | None = None  # belongs_to FK type; None: the destination's PK type
     on_delete: Literal["cascade", "restrict", "set_null"] | None = None
+    # belongs_to into a resource of another event log: its replay may clear the rows (ES315).
+    allow_replay_clear: bool = False
 
 
 @dataclass(frozen=True)

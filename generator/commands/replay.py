@@ -21,6 +21,7 @@ from .database import (
     resolve_database_url,
     session_for,
 )
+from .errors import replay_errors
 
 
 def replay(
@@ -30,6 +31,7 @@ def replay(
     point_in_time: str | None,
     event_log: str | None,
     yes: bool,
+    show_traceback: bool = False,
 ) -> None:
     """Replay in place: clear the tracked tables and rebuild them, in one transaction."""
     project = load(config_path)
@@ -49,6 +51,11 @@ def replay(
         )
     module = import_generated(project, "replay")
     run: Any = getattr(module, replay_function(project, log))
-    with session_for(url) as session, progress() as on_progress, session.begin():
+    with (
+        replay_errors(show_traceback),
+        session_for(url) as session,
+        progress() as on_progress,
+        session.begin(),
+    ):
         result = run(session, last_event_id=last_id, point_in_time=instant, on_progress=on_progress)
     click.echo(str(result))

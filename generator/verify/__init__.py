@@ -21,7 +21,8 @@ Codes (ES201-ES203 are checked while the IR is built, see ``build.py``):
   ES242 unknown public field; ES243 advisory lock key not int32; ES244 route_to resource unknown;
   ES245 route_to action unknown; ES246 route_to action of another type; ES247 actor column named
   like an event field
-* ES250 foreign-key cycle among tracked resources; ES251 sensitive input in a plain log
+* ES250 foreign-key cycle among tracked resources; ES251 sensitive input in a plain log; ES315 a
+  foreign key from an untracked resource into a tracked one
   (see ``replay.py``)
 * ES260 malformed reference to user code; ES261 reference whose package the generated code
   shadows (see ``references.py``)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class EventspecError(Exception):
     """Base class of every error the generated package raises."""
@@ -21,13 +23,62 @@ class NotFoundError(EventspecError):
 
 
 class ReplayError(EventspecError):
-    """Replay failed on one event; the caller's transaction should be rolled back."""
+    """Replay failed, on one event or while clearing the tracked tables before the first.
 
-    def __init__(self, event_id: object, target: str, cause: BaseException) -> None:
-        super().__init__(f"replay failed at event {event_id} ({target}): {cause}")
+    Replay runs in a SAVEPOINT of the caller's transaction, which is rolled back: nothing changed.
+    ``event_id`` is None when no event was at fault (clearing the tables failed).
+    """
+
+    def __init__(
+        self,
+        event_id: object,
+        target: str,
+        cause: BaseException,
+        *,
+        event: str | None = None,
+        version: int | None = None,
+        detail: str | None = None,
+    ) -> None:
         self.event_id = event_id
-        self.target = target
+        self.target = target  # the action replayed into, "Resource.action"; or the step that failed
         self.cause = cause
+        self.event = event or target  # what the event recorded, "Resource.action"
+        self.version = version
+        # A clear blocked by a foreign key: the table being cleared, the table whose rows still
+        # point into it, and the constraint (None when the database does not name them).
+        self.table: str | None = None
+        self.referencing_table: str | None = None
+        self.constraint: str | None = None
+        super().__init__(self._describe(detail))
+
+    @classmethod
+    def of_event(cls, event: Any, target: str, cause: BaseException) -> ReplayError:
+        """The error of ``event`` (a row of the log, as replay read it) replayed into ``target``."""
+        recorded = f"{event.resource}.{event.action}"
+        return cls(event.id, target, cause, event=recorded, version=event.version)
+
+    def _describe(self, detail: str | None) -> str:
+        cause = detail or _summary(self.cause)
+        if self.event_id is None:
+            return f"replay failed before its first event, in {self.target}: {cause}"
+        label = self.event if self.version is None else f"{self.event} v{self.version}"
+        if self.target != self.event:
+            label += f" -> {self.target}"
+        return f"replay failed at event {self.event_id} ({label}): {cause}"
+
+
+def _summary(error: BaseException) -> str:
+    """``error`` in one line: its first line, behind its class unless it is one of ours.
+
+    A database error gives the driver's first line only: not the SQL statement or its parameters,
+    which may hold the values of sensitive attributes.
+    """
+    orig = getattr(error, "orig", None)
+    text = str(orig if isinstance(orig, BaseException) else error).strip()
+    first = text.splitlines()[0].strip() if text else ""
+    if isinstance(error, EventspecError) and first:
+        return first
+    return f"{type(error).__name__}: {first}" if first else type(error).__name__
 
 
 class ConfigurationError(EventspecError):

@@ -307,7 +307,7 @@ def fold_page(session: Session, routed: Routed) -> tuple[Counter[str], list[str]
             try:
                 warning = _fold_event(page, event, target)
             except Exception as error:
-                raise ReplayError(event.id, label, error) from error
+                raise ReplayError.of_event(event, label, error) from error
             if warning:
                 warnings.append(warning)
             else:

@@ -16,6 +16,8 @@ from typing import Any, Literal, cast
 
 from sqlalchemy import Row
 
+from .errors import ReplayError
+
 EventDict = dict[str, Any]
 Step = Callable[[EventDict], EventDict]
 Where = Literal["data", "changed_attributes"]
@@ -165,7 +167,12 @@ class Upcasters:
 def upcast(event: Any, upcasters: Mapping[tuple[str, str], Upcasters]) -> Any:
     """``event`` as replay reads it: itself, or an :class:`UpcastEvent`."""
     chain = upcasters.get((event.resource, event.action))
-    return event if chain is None else chain.apply(event)
+    if chain is None:
+        return event
+    try:
+        return chain.apply(event)
+    except Exception as error:
+        raise ReplayError.of_event(event, "upcaster", error) from error
 
 
 def upcast_page(

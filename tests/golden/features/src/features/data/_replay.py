@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Row, func, select, true
 from sqlalchemy.orm import Session
 
+from ._clear import blocked_clear
 from ._engine import (
     ActionDef,
     EventLogDef,
@@ -99,7 +100,7 @@ def run_replay(
     # flushed through the ORM instead.
     fold = eligible(session, targets)
     with atomic(session):
-        clear(session)
+        _clear(session, log, clear, models)
         _forget(session, models)
         for stored in _pages(session, log, cutoff, batch_size):
             # Upcasting comes first: routes match the version the upcasters reached.
@@ -135,6 +136,20 @@ def run_replay(
             _forget(session, models)  # records code loaded mid-fold may be stale
     result.elapsed = time.perf_counter() - started
     return result
+
+
+def _clear(
+    session: Session, log: EventLogDef, clear: Callable[[Session], None], models: set[type[Any]]
+) -> None:
+    """Run ``clear`` in a SAVEPOINT of its own, so that after a failure the database can still be
+    asked which rows blocked it."""
+    try:
+        with session.begin_nested():
+            clear(session)
+    except Exception as error:
+        step = getattr(clear, "__name__", "clear_records")
+        cleared = {model.__table__.name for model in models}
+        raise blocked_clear(session, log.name, step, cleared, error) from error
 
 
 def _reset_sequences(session: Session, actions: Mapping[tuple[str, str], ActionDef]) -> None:
@@ -178,7 +193,7 @@ def _replay_page(session: Session, routed: Routed) -> tuple[Counter[str], list[s
             try:
                 warning = _apply(session, event, target, made)
             except Exception as error:
-                raise ReplayError(event.id, label, error) from error
+                raise ReplayError.of_event(event, label, error) from error
             if warning:
                 warnings.append(warning)
             else:
@@ -248,8 +263,8 @@ def _targets(
             return route.targets
     target = actions.get((event.resource, event.action))
     if target is None:
-        raise ReplayError(
-            event.id,
+        raise ReplayError.of_event(
+            event,
             f"{event.resource}.{event.action}",
             LookupError(
                 "no such action to replay into; declare a replay_override routing it "
