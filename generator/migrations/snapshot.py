@@ -280,5 +280,8 @@ def load(text: str, name: str) -> Table:
     except (KeyError, TypeError, ValueError, AttributeError) as error:
         raise SnapshotError(f"{name}: not a table snapshot ({error!r})") from error
     if table.to_json() != body:
-        raise SnapshotError(f"{name}: holds keys this version of eventspec does not know")
+        raise SnapshotError(
+            f"{name}: holds keys or values this version of eventspec does not read; restore it "
+            "from version control, or use the eventspec version that wrote it"
+        )
     return table
