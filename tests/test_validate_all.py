@@ -107,3 +107,52 @@ def test_config_errors_and_spec_schema_errors_show_together(project: Path) -> No
     _unknown_accept(project)
     # Nothing is built without valid settings, so the semantic error waits for the next run.
     assert _codes(project) == [("eventspec.yaml", "ES103"), ("specs/org.yaml", "ES102")]
+
+
+PROJECTS = [
+    Path(__file__).parent / "golden" / "features",
+    Path(__file__).parent / "golden" / "minimal",
+    Path(__file__).parent / "golden" / "upcasting",
+    Path(__file__).parent.parent / "examples" / "accounts",
+]
+
+
+def _documents() -> list[tuple[Path, str, int]]:
+    """(project, spec file, index of a document in it) for every document of every project."""
+    out = []
+    for folder in PROJECTS:
+        for path in sorted((folder / "specs").glob("*.yaml")):
+            count = sum(1 for line in path.read_text().splitlines() if line.startswith("kind:"))
+            out += [(folder, path.name, i) for i in range(count)]
+    return out
+
+
+@pytest.mark.parametrize(
+    ("folder", "name", "index"),
+    _documents(),
+    ids=lambda v: v.name if isinstance(v, Path) else str(v),
+)
+def test_any_one_document_left_out_reports_only_its_own_error(
+    tmp_path: Path, folder: Path, name: str, index: int
+) -> None:
+    project = tmp_path / "project"
+    shutil.copytree(folder / "specs", project / "specs")
+    shutil.copy(folder / "eventspec.yaml", project / "eventspec.yaml")
+    path = project / "specs" / name
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    kinds = [i for i, line in enumerate(lines) if line.startswith("kind:")]
+    lines.insert(kinds[index] + 1, "zz_unknown: 1\n")
+    path.write_text("".join(lines), encoding="utf-8")
+    assert _codes(project) == [(f"specs/{name}", "ES102")]
+
+
+@pytest.mark.parametrize("folder", PROJECTS, ids=lambda p: p.name)
+def test_any_one_file_that_is_not_yaml_reports_only_its_own_error(
+    tmp_path: Path, folder: Path
+) -> None:
+    for path in sorted((folder / "specs").glob("*.yaml")):
+        project = tmp_path / path.stem
+        shutil.copytree(folder / "specs", project / "specs")
+        shutil.copy(folder / "eventspec.yaml", project / "eventspec.yaml")
+        (project / "specs" / path.name).write_text("kind: [resource\n", encoding="utf-8")
+        assert _codes(project) == [(f"specs/{path.name}", "ES001")]
