@@ -29,6 +29,7 @@ from .ir import (
     EventLog,
     Events,
     Identity,
+    LeftOut,
     Multitenancy,
     Project,
     Relationship,
@@ -63,8 +64,13 @@ class SpecDocument:
 
 
 def build_project(
-    settings: Raw, root: Path, origin: Origin, specs: list[SpecDocument]
+    settings: Raw,
+    root: Path,
+    origin: Origin,
+    specs: list[SpecDocument],
+    left_out: LeftOut | None = None,
 ) -> tuple[Project, list[Diagnostic]]:
+    """The IR of the schema-valid ``specs``; ``left_out`` names the documents that were not."""
     names = _Names()
     problem = package_problem(str(settings["package"]))
     if problem is not None:
@@ -88,6 +94,7 @@ def build_project(
         database_url=settings.get("database_url"),
         resources=tuple(sorted(resources, key=lambda r: r.name)),
         event_logs=tuple(sorted(logs, key=lambda e: e.name)),
+        left_out=left_out or LeftOut(),
     )
     return project, names.out
 

@@ -394,6 +394,18 @@ class EventLog:
 
 
 @dataclass(frozen=True)
+class LeftOut:
+    """Spec documents left out of the project because they failed their own checks (already
+    reported): references to their names are not checked, so one mistake is reported once."""
+
+    names: frozenset[str] = frozenset()
+    unnamed: bool = False  # a document whose name could not be read: any name may be its
+
+    def __contains__(self, name: object) -> bool:
+        return self.unnamed or name in self.names
+
+
+@dataclass(frozen=True)
 class Project:
     """The whole compilation unit: the project config plus every spec it found."""
 
@@ -406,6 +418,7 @@ class Project:
     database_url: str | None = None
     resources: tuple[Resource, ...] = ()  # sorted by name
     event_logs: tuple[EventLog, ...] = ()  # sorted by name
+    left_out: LeftOut = field(default_factory=LeftOut, compare=False, repr=False)
 
     def resource(self, name: str) -> Resource | None:
         return next((r for r in self.resources if r.name == name), None)

@@ -11,7 +11,7 @@ from .. import ir
 from ..tables import table_defs
 from .diff import diff
 from .revision import heads, revision_file
-from .snapshot import Snap, dump, load
+from .snapshot import Table, dump, load
 
 SLUG_LENGTH = 60
 
@@ -44,11 +44,11 @@ def plan_migrations(
     versions = project.migrations / "versions"
     snapshots = project.migrations / "snapshots"
     files = dict(existing) if existing is not None else read_files(project)
-    stored: dict[str, Snap] = {}
+    stored: dict[str, Table] = {}
     for path, text in sorted(files.items()):
         if path.parent == snapshots and path.suffix == ".json":
             snap = load(text, path.as_posix())
-            stored[str(snap["table"])] = snap
+            stored[snap.name] = snap
     revisions = {p: t for p, t in files.items() if p.parent == versions}
     result = diff(stored, table_defs(project), allow_destructive=allow_destructive)
     if not result.upgrade:

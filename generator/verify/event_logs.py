@@ -27,6 +27,8 @@ def actor_keys(project: Project) -> Iterator[Diagnostic]:
                 continue
             resource = project.resource(actor.actor)
             if resource is None:
+                if actor.actor in project.left_out:
+                    continue
                 known = names(r.name for r in project.resources)
                 message = f"actor '{actor.actor}' of '{actor.name}' is not a resource "
                 message += f'(resources: {known}); use "pkg.module:Class" for other actors'
@@ -85,6 +87,8 @@ def _route_targets(
     for target in override.route_to:
         resource = project.resource(target.resource)
         if resource is None:
+            if target.resource in project.left_out:
+                continue
             known = names(r.name for r in project.resources)
             message = f"route_to names unknown resource '{target.resource}' (resources: {known})"
             yield at(target.origin, "ES244", message, "resource")

@@ -17,7 +17,8 @@ def _sections(project: Project) -> Iterator[tuple[Resource, Events]]:
 
 def event_log_exists(project: Project) -> Iterator[Diagnostic]:
     for resource, events in _sections(project):
-        if project.event_log(events.event_log) is None:
+        log = events.event_log
+        if project.event_log(log) is None and log not in project.left_out:
             known = names(e.name for e in project.event_logs)
             message = f"events of '{resource.name}' name unknown event log '{events.event_log}' "
             message += f"(event logs: {known})"

@@ -32,6 +32,8 @@ def relationships(project: Project) -> Iterator[Diagnostic]:
         for rel in resource.relationships:
             destination = project.resource(rel.destination)
             if destination is None:
+                if rel.destination in project.left_out:
+                    continue  # its own file's errors are reported
                 message = f"relationship '{rel.name}' points to unknown resource "
                 message += f"'{rel.destination}' (resources: {known})"
                 yield at(rel.origin, "ES210", message, "destination")

@@ -23,13 +23,15 @@ def upcaster_actions(project: Project) -> Iterator[Diagnostic]:
     for resource in tracked(project):
         assert resource.events is not None
         log = project.event_log(resource.events.event_log)
+        # A log left out after its own errors may route any old action: none is reported.
+        unknown_routes = log is None and resource.events.event_log in project.left_out
         routed = {
             o.action for o in (log.replay_overrides if log else ()) if o.resource == resource.name
         }
         seen: dict[tuple[str, int], bool] = {}
         for upcaster in resource.events.upcasters:
             action = resource.action(upcaster.action)
-            if action is None and upcaster.action not in routed:
+            if action is None and upcaster.action not in routed and not unknown_routes:
                 yield at(
                     upcaster.origin,
                     "ES310",
