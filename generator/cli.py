@@ -168,11 +168,11 @@ def replay(
     command.replay(config_path, database_url, last_event_id, point_in_time, event_log, yes)
 
 
-from .audit import events  # noqa: E402  (registers the `events` command)
+from .commands.events import events  # noqa: E402  (registers the `events` command)
 
 main.add_command(events)
 
-from .rotate import rotate_keys  # noqa: E402  (registers `rotate-keys`)
+from .commands.rotate_keys import rotate_keys  # noqa: E402  (registers `rotate-keys`)
 
 main.add_command(rotate_keys)
 

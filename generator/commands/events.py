@@ -16,8 +16,8 @@ from typing import Any
 
 import click
 
-from . import ir
-from .options import config_option, database_option, event_log_option
+from .. import ir
+from ..options import config_option, database_option, event_log_option
 
 CLIP = 48  # table cells longer than this are clipped (--wide shows them whole)
 _RELATIVE = re.compile(r"^(\d+)\s*([smhdw])$")
@@ -99,7 +99,7 @@ def events(
     """
     from sqlalchemy import select
 
-    from .commands.database import import_generated, load, pick_log, resolve_database_url
+    from .database import import_generated, load, pick_log, resolve_database_url
 
     project = load(config_path)
     log = pick_log(project, event_log)
@@ -185,8 +185,8 @@ def _with_upcast(
     """Add ``replay_<field>`` to every row, and after each shown field it belongs to."""
     from types import SimpleNamespace
 
-    from .commands.database import import_generated
-    from .log_views import upcasters_constant
+    from ..log_views import upcasters_constant
+    from .database import import_generated
 
     upcast = import_generated(project, "_upcast").upcast
     upcasters = getattr(import_generated(project, "replay"), upcasters_constant(log), {})
@@ -354,7 +354,7 @@ def reading(url: str, errors: ModuleType, table: str) -> Iterator[Any]:
     """
     from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
 
-    from .commands.database import redact, session_for
+    from .database import redact, session_for
 
     try:
         with session_for(url) as session:

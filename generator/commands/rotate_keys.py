@@ -9,8 +9,8 @@ from typing import Any
 
 import click
 
-from . import ir
-from .options import config_option, database_option, event_log_option
+from .. import ir
+from ..options import config_option, database_option, event_log_option
 
 
 @dataclass
@@ -55,8 +55,8 @@ def rotate_keys(
     Each batch is committed on its own; events already under the current key are skipped, so
     an interrupted run is finished by running it again.
     """
-    from .audit import reading
-    from .commands.database import import_generated, load, redact, resolve_database_url
+    from .database import import_generated, load, redact, resolve_database_url
+    from .events import reading
 
     project = load(config_path)
     log = _encrypted_log(project, event_log)
@@ -102,7 +102,7 @@ def rotate_keys(
 
 
 def _encrypted_log(project: ir.Project, name: str | None) -> ir.EventLog:
-    from .commands.database import pick_log
+    from .database import pick_log
 
     if name is not None:
         log = pick_log(project, name)
