@@ -244,5 +244,29 @@ def rotate_keys(
     command.run(config_path, database_url, event_log, batch_size, dry_run, yes)
 
 
+@main.command()
+@config_option
+@database_option
+@click.option("--json", "as_json", is_flag=True, help="Print the checks as a JSON list.")
+def doctor(config_path: Path, database_url: str | None, as_json: bool) -> None:
+    """Check a deployed project: the specs, the generated code, the database and its events.
+
+    \b
+    Each line is OK, WARN or FAIL:
+      specs           the specs are valid
+      generated code  the committed code is what the specs generate (`generate --check`)
+      database        the database answers
+      migrations      the database is at the migrations' head
+      events LOG      events per resource and action, and the newest one
+      actors LOG      events without an actor, in a log that records actors (WARN)
+      records LOG     rows of tracked tables that no event is about (WARN)
+
+    Exit code by the worst line: 0 all OK, 1 a WARN, 2 a FAIL.
+    """
+    from .commands import doctor as command
+
+    command.run(config_path, database_url, as_json)
+
+
 if __name__ == "__main__":
     main()
