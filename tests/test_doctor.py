@@ -1,0 +1,199 @@
+"""`eventspec doctor` on a scaffolded project, on both databases: each check OK, WARN or FAIL."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+from alembic import command
+from alembic.config import Config
+from click.testing import CliRunner, Result
+from eventspec.cli import main
+from sqlalchemy import Engine, Uuid, column, insert, table
+from sqlalchemy.orm import Session
+
+PACKAGE = "shop_data"
+
+
+def run(*args: str) -> Result:
+    return CliRunner().invoke(main, list(args))
+
+
+def unload() -> None:
+    for name in [m for m in sys.modules if m == PACKAGE or m.startswith(PACKAGE + ".")]:
+        del sys.modules[name]
+
+
+class Shop:
+    """The project `eventspec init` scaffolds (one Author resource, actors are Authors)."""
+
+    def __init__(self, root: Path, url: str) -> None:
+        self.root, self.url = root, url
+        self.config = str(root / "eventspec.yaml")
+
+    def cli(self, *args: str) -> Result:
+        return run(*args, "--config", self.config)
+
+    def doctor(self, *args: str) -> Result:
+        return self.cli("doctor", "--database-url", self.url, *args)
+
+    def checks(self) -> dict[str, dict[str, Any]]:
+        result = self.doctor("--json")
+        assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+        return {check["name"]: check for check in json.loads(result.stdout)}
+
+    def upgrade(self) -> None:
+        config = Config(str(self.root / "alembic.ini"))
+        config.cmd_opts = argparse.Namespace(x=[f"database_url={self.url}"])
+        config.attributes["configure_logger"] = False
+        unload()
+        command.upgrade(config, "head")
+
+    def actions(self) -> ModuleType:
+        unload()
+        return importlib.import_module(f"{PACKAGE}.actions.author")
+
+    def add_attribute(self) -> None:
+        spec = self.root / "specs" / "author.yaml"
+        text_ = spec.read_text(encoding="utf-8")
+        spec.write_text(
+            text_.replace("  email: {", "  bio: {type: string}\n  email: {", 1), encoding="utf-8"
+        )
+
+
+@pytest.fixture
+def shop(tmp_path: Path, database_url: str) -> Iterator[Shop]:
+    assert run("init", str(tmp_path / "shop")).exit_code == 0
+    project = Shop(tmp_path / "shop", database_url)
+    assert project.cli("generate").exit_code == 0
+    sys.path.insert(0, str(project.root))
+    try:
+        yield project
+    finally:
+        sys.path.remove(str(project.root))
+        unload()
+
+
+def write_history(shop: Shop, engine: Engine, *, anonymous_update: bool = False) -> None:
+    """Ann signs up (no actor yet), then edits her name as herself (and once more, maybe not)."""
+    authors = shop.actions()
+    with Session(engine, expire_on_commit=False) as session, session.begin():
+        ann = authors.create(session, name="Ann", email="ann@example.com")
+        authors.update(session, ann, name="Ann B.", actor=ann)
+        if anonymous_update:
+            authors.update(session, ann, name="Ann C.")
+
+
+def test_a_healthy_project_is_all_ok(shop: Shop, engine: Engine) -> None:
+    shop.upgrade()
+    write_history(shop, engine)
+    result = shop.doctor()
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    checks = [line for line in lines if line[:4].strip()]  # not continued details, not blank
+    assert [line.split()[0] for line in checks[:7]] == ["OK"] * 7
+    assert [line[6:20].strip() for line in checks[:7]] == [
+        "specs",
+        "generated code",
+        "database",
+        "migrations",
+        "events Event",
+        "actors Event",
+        "records Event",
+    ]
+    assert lines[-1] == "7 OK, 0 WARN, 0 FAIL"
+    checks = shop.checks()
+    assert checks["events Event"]["data"]["total"] == 2
+    assert checks["events Event"]["data"]["counts"] == [
+        {"resource": "Author", "action": "create", "events": 1},
+        {"resource": "Author", "action": "update", "events": 1},
+    ]
+    assert checks["events Event"]["data"]["newest"]["action"] == "update"
+    # The sign-up has no actor, but no create event ever has one: counted, not a warning.
+    assert checks["actors Event"]["data"]["never_with_actor"] == [
+        {"resource": "Author", "action": "create", "events": 1}
+    ]
+
+
+def test_stale_generated_code_fails(shop: Shop) -> None:
+    shop.upgrade()
+    shop.add_attribute()
+    result = shop.doctor()
+    assert result.exit_code == 2, result.output
+    check = shop.checks()["generated code"]
+    assert check["status"] == "FAIL"
+    assert "shop_data/models.py" in check["data"]["changed"]
+    assert "run `eventspec generate`" in check["detail"]
+
+
+def test_migrations_not_at_head_fail(shop: Shop, engine: Engine) -> None:
+    engine.connect().close()  # an empty database (SQLite: the file exists)
+    checks = shop.checks()  # nothing applied yet
+    assert checks["migrations"]["status"] == "FAIL"
+    assert "no migration applied" in checks["migrations"]["detail"]
+    assert checks["events Event"]["status"] == "FAIL"  # its table does not exist yet
+    shop.upgrade()
+    applied = shop.checks()["migrations"]["data"]["head"]
+    shop.add_attribute()
+    assert shop.cli("generate", "--name", "add_bio").exit_code == 0
+    checks = shop.checks()
+    assert checks["generated code"]["status"] == "OK"
+    assert checks["migrations"]["status"] == "FAIL"
+    assert checks["migrations"]["data"]["database"] == applied
+    assert checks["migrations"]["data"]["head"] != applied
+    assert "`alembic upgrade head`" in checks["migrations"]["detail"]
+    shop.upgrade()
+    assert shop.checks()["migrations"]["status"] == "OK"
+
+
+def test_rows_written_outside_the_actions_warn(shop: Shop, engine: Engine) -> None:
+    shop.upgrade()
+    write_history(shop, engine)
+    with engine.begin() as connection:  # a row no action wrote: no event is about it
+        authors = table("authors", column("id", Uuid()), column("name"), column("email"))
+        connection.execute(insert(authors).values(id=uuid.uuid4(), name="R", email="r@example.com"))
+    result = shop.doctor()
+    assert result.exit_code == 1, result.output
+    check = shop.checks()["records Event"]
+    assert check["status"] == "WARN"
+    assert check["data"]["without_events"] == [
+        {"resource": "Author", "rows": 2, "without_events": 1}
+    ]
+    assert "WARN  records Event" in result.stdout
+
+
+def test_events_without_the_expected_actor_warn(shop: Shop, engine: Engine) -> None:
+    shop.upgrade()
+    write_history(shop, engine, anonymous_update=True)
+    result = shop.doctor()
+    assert result.exit_code == 1, result.output
+    check = shop.checks()["actors Event"]
+    assert check["status"] == "WARN"
+    assert check["data"]["without_actor"] == [
+        {"resource": "Author", "action": "update", "events": 1}
+    ]
+    assert "1 event without the actor" in check["detail"]
+
+
+def test_an_unreachable_database_fails_in_one_line(shop: Shop) -> None:
+    if shop.url.startswith("sqlite"):
+        shop.url = f"sqlite:///{shop.root / 'missing' / 'no.db'}"
+    else:
+        shop.url = "postgresql+psycopg://postgres:secret@127.0.0.1:1/nowhere"
+    result = shop.doctor()
+    assert result.exit_code == 2, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "Traceback" not in result.output
+    line = next(line for line in result.stdout.splitlines() if line.startswith("FAIL"))
+    assert line.split()[1] == "database"
+    assert "secret" not in result.output  # the password is redacted
+    assert [c["name"] for c in shop.checks().values()] == ["specs", "generated code", "database"]
+    assert not (shop.root / "missing").exists()
