@@ -197,3 +197,16 @@ def test_an_unreachable_database_fails_in_one_line(shop: Shop) -> None:
     assert "secret" not in result.output  # the password is redacted
     assert [c["name"] for c in shop.checks().values()] == ["specs", "generated code", "database"]
     assert not (shop.root / "missing").exists()
+
+
+@pytest.mark.parametrize("command", ["doctor", "events"])
+def test_a_url_naming_a_driver_not_installed_is_one_line(command: str) -> None:
+    config = str(
+        Path(__file__).resolve().parent.parent / "examples" / "accounts" / "eventspec.yaml"
+    )
+    result = run(command, "--config", config, "--database-url", "mysql://u:secret@host/db")
+    assert result.exit_code in (1, 2), result.output
+    assert isinstance(result.exception, SystemExit), result.exception
+    words = " ".join(result.output.split())  # doctor wraps long details
+    assert "No module named 'MySQLdb' (is its driver installed?)" in words
+    assert "secret" not in result.output

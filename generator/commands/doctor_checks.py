@@ -93,6 +93,9 @@ def database(url: str | None) -> tuple[Check, Engine | None]:
         engine = create_engine(parsed)
     except (ArgumentError, NoSuchModuleError, ValueError) as error:
         return Check(name, "FAIL", f"cannot use the database URL: {first_line(error)}"), None
+    except ImportError as error:  # the URL names a driver that is not installed
+        detail = f"cannot use the database URL: {error} (is its driver installed?)"
+        return Check(name, "FAIL", detail), None
     try:
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
@@ -114,7 +117,7 @@ def migrations(project: ir.Project, engine: Engine) -> Check:
         script = ScriptDirectory(folder)
         heads = set(script.get_heads())
         known = {revision.revision for revision in script.walk_revisions()}
-    except (CommandError, OSError) as error:
+    except (CommandError, OSError, SyntaxError, ImportError) as error:
         return Check(name, "FAIL", f"cannot read {project.migrations.as_posix()}: {error}")
     if not heads:
         return Check(name, "WARN", f"no migrations in {project.migrations.as_posix()}")

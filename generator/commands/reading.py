@@ -28,6 +28,10 @@ def reading(url: str, errors: ModuleType, table: str) -> Iterator[Any]:
         raise click.ClickException(str(error)) from error
     except (ArgumentError, NoSuchModuleError) as error:
         raise click.ClickException(f"cannot use the database URL: {error}") from error
+    except ImportError as error:  # the URL names a driver that is not installed
+        raise click.ClickException(
+            f"cannot use the database URL: {error} (is its driver installed?)"
+        ) from error
     except SQLAlchemyError as error:
         cause = str(error.orig if isinstance(error, DBAPIError) else error).strip()
         message = f"database {redact(url)}: {cause.splitlines()[0] if cause else repr(error)}"
