@@ -13,7 +13,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from sqlalchemy import Connection, DateTime, Engine, and_, case, column, exists, func, select, table
+from sqlalchemy import (
+    Connection,
+    DateTime,
+    Engine,
+    and_,
+    case,
+    column,
+    create_engine,
+    exists,
+    func,
+    select,
+    table,
+    text,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
 
@@ -78,8 +91,6 @@ def database_url(project: ir.Project | None, flag: str | None) -> str | None:
 
 def database(url: str | None) -> tuple[Check, Engine | None]:
     """The database answers ``SELECT 1``. A SQLite file that does not exist is not created."""
-    from sqlalchemy import create_engine, text
-
     name = "database"
     if not url:
         detail = "no database URL: pass --database-url, set EVENTSPEC_DATABASE_URL or database_url"
@@ -91,7 +102,7 @@ def database(url: str | None) -> tuple[Check, Engine | None]:
         if file and file != ":memory:" and not file.startswith("file:") and not Path(file).exists():
             return Check(name, "FAIL", f"{shown}: the file {file} does not exist"), None
         engine = create_engine(parsed)
-    except (ArgumentError, NoSuchModuleError, ValueError) as error:
+    except (ArgumentError, NoSuchModuleError, ValueError, OSError) as error:
         return Check(name, "FAIL", f"cannot use the database URL: {first_line(error)}"), None
     except ImportError as error:  # the URL names a driver that is not installed
         detail = f"cannot use the database URL: {error} (is its driver installed?)"
@@ -161,7 +172,7 @@ def events(log: ir.EventLog, connection: Connection) -> Check:
     ).one()
     per = [{"resource": r, "action": a, "events": int(n)} for r, a, n in counts]
     when = _instant(newest.occurred_at)
-    detail = f"{total} event{'s' if total != 1 else ''}; newest {newest.id}: "
+    detail = f"{total} event{'s' if total != 1 else ''}, newest id {newest.id}: "
     detail += f"{newest.resource}.{newest.action} at {when}\n"
     detail += ", ".join(f"{r}.{a} {n}" for r, a, n in counts)
     newest_data = {"id": str(newest.id), "occurred_at": when}
