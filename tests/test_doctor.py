@@ -17,10 +17,13 @@ from alembic import command
 from alembic.config import Config
 from click.testing import CliRunner, Result
 from eventspec.cli import main
-from sqlalchemy import Engine, Uuid, column, insert, table
+from sqlalchemy import Engine, Uuid, column, insert, select, table
 from sqlalchemy.orm import Session
 
+from tests.conftest import FEATURES
+
 PACKAGE = "shop_data"
+FEATURES_CONFIG = str(FEATURES / "eventspec.yaml")
 
 
 def run(*args: str) -> Result:
@@ -210,3 +213,46 @@ def test_a_url_naming_a_driver_not_installed_is_one_line(command: str) -> None:
     words = " ".join(result.output.split())  # doctor wraps long details
     assert "No module named 'MySQLdb' (is its driver installed?)" in words
     assert "secret" not in result.output
+
+
+def test_several_logs_one_encrypted(features: Engine, database_url: str) -> None:
+    """The features project: two logs, the Ledger one encrypted and keyed by UUIDv7 ids."""
+    from features.data.actions import account as accounts
+    from features.data.models import Ledger
+
+    with Session(features, expire_on_commit=False) as session, session.begin():
+        ann = accounts.open(session, owner="ann", pin="1234")
+        accounts.deposit(session, ann, amount=5)
+    with Session(features) as session:
+        newest = session.scalars(select(Ledger.id).order_by(Ledger.id.desc()).limit(1)).one()
+    result = run("doctor", "--config", FEATURES_CONFIG, "--database-url", database_url, "--json")
+    checks = {check["name"]: check for check in json.loads(result.stdout)}
+    # Its tables were created without alembic: the one failure, exit 2.
+    assert result.exit_code == 2
+    assert [n for n, c in checks.items() if c["status"] != "OK"] == ["migrations"]
+    ledger = checks["events Ledger"]["data"]
+    assert ledger["total"] == 2
+    assert ledger["newest"] == {
+        "id": str(newest),
+        "occurred_at": ledger["newest"]["occurred_at"],
+        "resource": "Account",
+        "action": "deposit",
+    }
+    assert checks["records Ledger"]["detail"] == "every row has events (Account)"
+    assert checks["events Event"]["detail"] == "no events yet"
+    assert "actors Ledger" not in checks  # the Ledger records no actors
+
+
+def test_invalid_specs_fail_without_a_traceback(tmp_path: Path) -> None:
+    assert run("init", str(tmp_path / "shop")).exit_code == 0
+    config = tmp_path / "shop" / "eventspec.yaml"
+    spec = tmp_path / "shop" / "specs" / "author.yaml"
+    spec.write_text(spec.read_text(encoding="utf-8").replace("type: string", "type: strin", 1))
+    result = run("doctor", "--config", str(config), "--json")
+    assert result.exit_code == 2, result.output
+    assert isinstance(result.exception, SystemExit)
+    checks = json.loads(result.stdout)
+    assert [(c["name"], c["status"]) for c in checks] == [("specs", "FAIL"), ("database", "FAIL")]
+    assert "ES" in checks[0]["detail"] and "run `eventspec validate`" in checks[0]["detail"]
+    missing = run("doctor", "--config", str(tmp_path / "nowhere.yaml"))
+    assert missing.exit_code == 2 and "FAIL  specs" in missing.stdout

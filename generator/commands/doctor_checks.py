@@ -29,6 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.types import Uuid
 
 from .. import ir
 from ..diagnostics import render_all
@@ -291,9 +292,15 @@ def _orphans(resource: ir.Resource, log: ir.EventLog, connection: Connection) ->
 
 
 def _log_table(log: ir.EventLog) -> Any:
-    names = ("id", "resource", "action", "record_id", *(actor.name for actor in log.actors))
+    """The event table's columns doctor reads; typed where a value is shown or compared."""
+    uuid_id = log.primary_key_type == "uuidv7"
+    uuid_record = log.record_id_type == "uuid"
     return table(
-        log.table, column("occurred_at", DateTime(timezone=True)), *(column(n) for n in names)
+        log.table,
+        column("id", Uuid()) if uuid_id else column("id"),
+        column("record_id", Uuid()) if uuid_record else column("record_id"),
+        column("occurred_at", DateTime(timezone=True)),
+        *(column(name) for name in ("resource", "action", *(a.name for a in log.actors))),
     )
 
 
