@@ -1,20 +1,20 @@
-"""The ``eventspec`` command line."""
+"""The ``eventspec`` command line: click declarations only.
+
+Each command is one call into its module of the commands layer (``eventspec.commands``), imported
+when the command runs so that ``eventspec --help`` does not load the pipeline or SQLAlchemy. The
+commands layer never imports this module.
+"""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
-from .commands.database import load
 from .commands.errors import TRACEBACK_HELP
 from .commands.schema import SCHEMA_DIR, SCHEMA_NAMES
 from .options import config_option, database_option, event_log_option
-
-EXIT_DRIFT = 1
-EXIT_INVALID = 2
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -48,9 +48,9 @@ def _accept_breaking_option(function: Any) -> Any:
 def validate(config_path: Path, accept_breaking: tuple[str, ...]) -> None:
     """Check the specs, and compare them with the event-schema lock; print every error with its
     location, exit 2 if there is any."""
-    project = load(config_path, accept_breaking)
-    count = len(project.resources) + len(project.event_logs)
-    click.echo(f"ok: {count} specs valid ({config_path})")
+    from .commands import validate as command
+
+    command.run(config_path, accept_breaking)
 
 
 @main.command()
@@ -74,46 +74,9 @@ def generate(
 ) -> None:
     """Generate the package, migrations and event-schema lock from the specs (deterministic,
     atomic). A change that would leave recorded events unreplayable is an error (ES301-ES308)."""
-    from .migrations import SnapshotError
-    from .plan import drift, make_plan, write
+    from .commands import generate as command
 
-    project = load(config_path, accept_breaking)
-    try:
-        plan = make_plan(
-            project,
-            name=name,
-            allow_destructive=allow_destructive,
-            accept_breaking=accept_breaking,
-        )
-    except SnapshotError as error:
-        click.echo(f"error: {error}", err=True)
-        sys.exit(EXIT_INVALID)
-    for warning in plan.warnings:
-        click.secho(f"warning: {warning}", fg="yellow", err=True)
-    if check or dry_run:
-        changes = drift(plan)
-        for label, paths in (
-            ("changed", changes.changed),
-            ("missing", changes.missing),
-            ("extra", changes.extra),
-        ):
-            for path in paths:
-                click.echo(f"{label}: {path.as_posix()}")
-        if check:
-            click.echo("".join(changes.diff), nl=False)
-            if changes:
-                click.echo("generated files are out of date: run `eventspec generate`", err=True)
-                sys.exit(EXIT_DRIFT)
-            click.echo("up to date")
-        elif not changes:
-            click.echo("nothing would change")
-        return
-    changes = write(plan)
-    written = len(changes.changed) + len(changes.missing)
-    click.echo(
-        f"wrote {written} file{'s' if written != 1 else ''}, removed {len(changes.extra)}"
-        f" ({project.output.as_posix()}, {project.migrations.as_posix()})"
-    )
+    command.run(config_path, check, dry_run, name, allow_destructive, accept_breaking)
 
 
 @main.command()
@@ -130,9 +93,9 @@ def generate(
 def schema(name: str, write_to: Path | None) -> None:
     """Print the JSON Schema of a spec kind, or write all three for your editor's YAML plugin
     (the specs `eventspec init` writes point at .eventspec/schemas/)."""
-    from .commands.schema import schema as command
+    from .commands import schema as command
 
-    command(name, write_to)
+    command.run(name, write_to)
 
 
 @main.command()
@@ -140,15 +103,9 @@ def schema(name: str, write_to: Path | None) -> None:
 @click.option("--package", help="Import path of the generated package (default: <dir>_data).")
 def init(directory: Path, package: str | None) -> None:
     """Scaffold a project: eventspec.yaml, an event log, one resource and an alembic env."""
-    from .scaffold import ScaffoldError, scaffold
+    from .commands import init as command
 
-    try:
-        created = scaffold(directory, package)
-    except (FileExistsError, ScaffoldError) as error:
-        raise click.UsageError(str(error)) from error
-    for path in created:
-        click.echo(f"created {path.as_posix()}")
-    click.echo(f"next: cd {directory} && eventspec generate && alembic upgrade head")
+    command.run(directory, package)
 
 
 # --- commands that touch a database --------------------------------------------------------------
@@ -183,13 +140,148 @@ def replay(
     )
 
 
-from .audit import events  # noqa: E402  (registers the `events` command)
+@main.command()
+@config_option
+@database_option
+@event_log_option()
+@click.option("--resource", metavar="NAME", help="Only events of this resource, e.g. User.")
+@click.option(
+    "--record-id", metavar="ID", help="Only events of this record: its full history, in order."
+)
+@click.option("--action", metavar="NAME", help="Only events of this action, e.g. update.")
+@click.option(
+    "--actor", metavar="COLUMN=VALUE", help="Only events by this actor, e.g. user_id=5f0c..."
+)
+@click.option("--since", metavar="WHEN", help="From this instant on: ISO 8601, or 30m, 2h, 7d ago.")
+@click.option("--until", metavar="WHEN", help="Up to this instant: ISO 8601, or 30m, 2h, 7d ago.")
+@click.option(
+    "--limit", type=click.IntRange(min=1), metavar="N", help="Only the latest N matching events."
+)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line, nothing clipped.")
+@click.option("--all", "show_all", is_flag=True, help="Every field, not only public_fields.")
+@click.option("--wide", is_flag=True, help="Do not clip long table cells.")
+@click.option(
+    "--upcast",
+    is_flag=True,
+    help="Next to each shown version, data and changed_attributes, show it as replay reads it "
+    "(after upcasters and renamed_from renames): replay_version, replay_data, ...",
+)
+@click.option(
+    "--show-sensitive",
+    is_flag=True,
+    help="Show values of sensitive attributes and arguments (hidden otherwise, even with --all).",
+)
+def events(
+    config_path: Path,
+    database_url: str | None,
+    event_log: str | None,
+    resource: str | None,
+    record_id: str | None,
+    action: str | None,
+    actor: str | None,
+    since: str | None,
+    until: str | None,
+    limit: int | None,
+    as_json: bool,
+    show_all: bool,
+    wide: bool,
+    upcast: bool,
+    show_sensitive: bool,
+) -> None:
+    """Show the event log: who changed which record, when, from where, and what they sent.
 
-main.add_command(events)
+    Events are listed oldest first, in id order (the order they were committed in). Only the
+    fields named in the log's public_fields are shown unless --all is given; the data, metadata
+    and changed_attributes of an encrypted log need its key in the environment. Values of
+    sensitive attributes and arguments in data and changed_attributes are shown as [sensitive]
+    unless --show-sensitive is given.
 
-from .rotate import rotate_keys  # noqa: E402  (registers `rotate-keys`)
+    \b
+    The whole history of one record, every field:
+      eventspec events --resource User --record-id 5f0c... --all
+    """
+    from .commands import events as command
 
-main.add_command(rotate_keys)
+    command.run(
+        config_path,
+        database_url,
+        event_log,
+        resource,
+        record_id,
+        action,
+        actor,
+        since,
+        until,
+        limit,
+        as_json,
+        show_all,
+        wide,
+        upcast,
+        show_sensitive,
+    )
+
+
+@main.command("rotate-keys")
+@config_option
+@database_option
+@event_log_option("Which event log (default: the encrypted one).")
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    metavar="N",
+    default=500,
+    show_default=True,
+    help="Events per transaction.",
+)
+@click.option("--dry-run", is_flag=True, help="Count what would be re-encrypted; change nothing.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def rotate_keys(
+    config_path: Path,
+    database_url: str | None,
+    event_log: str | None,
+    batch_size: int,
+    dry_run: bool,
+    yes: bool,
+) -> None:
+    """Re-encrypt every event of an encrypted log with the current (first) key.
+
+    \b
+    1. Put the new key first in the log's key variable and keep the old ones after it:
+       NEW,OLD. Give every process that reads or writes the log this list.
+    2. Run `eventspec rotate-keys`.
+    3. Remove the old keys from the variable.
+
+    Each batch is committed on its own; events already under the current key are skipped, so
+    an interrupted run is finished by running it again.
+    """
+    from .commands import rotate_keys as command
+
+    command.run(config_path, database_url, event_log, batch_size, dry_run, yes)
+
+
+@main.command()
+@config_option
+@database_option
+@click.option("--json", "as_json", is_flag=True, help="Print the checks as a JSON list.")
+def doctor(config_path: Path, database_url: str | None, as_json: bool) -> None:
+    """Check a deployed project: the specs, the generated code, the database and its events.
+
+    \b
+    Each line is OK, WARN or FAIL:
+      specs           the specs are valid
+      generated code  the committed code is what the specs generate (`generate --check`)
+      database        the database answers
+      migrations      the database is at the migrations' head
+      events LOG      events per resource and action, and the newest one
+      actors LOG      events without an actor, in a log that records actors (WARN)
+      records LOG     rows of tracked tables that no event is about (WARN)
+
+    Exit code by the worst line: 0 all OK, 1 a WARN, 2 a FAIL.
+    """
+    from .commands import doctor as command
+
+    command.run(config_path, database_url, as_json)
+
 
 if __name__ == "__main__":
     main()

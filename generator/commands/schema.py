@@ -36,7 +36,8 @@ def modeline(spec: PurePosixPath, kind: str) -> str:
     return f"# yaml-language-server: $schema={target}\n"
 
 
-def schema(name: str, write_to: Path | None) -> None:
+def run(name: str, write_to: Path | None) -> None:
+    """Print the schema of ``name``, or write all three into ``write_to``."""
     if write_to is None:
         click.echo(schema_text(name), nl=False)
         return

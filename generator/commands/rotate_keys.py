@@ -9,8 +9,9 @@ from typing import Any
 
 import click
 
-from . import ir
-from .options import config_option, database_option, event_log_option
+from .. import ir
+from .database import import_generated, load, pick_log, redact, resolve_database_url
+from .reading import reading
 
 
 @dataclass
@@ -22,21 +23,7 @@ class Rotation:
     batches: int = 0
 
 
-@click.command("rotate-keys")
-@config_option
-@database_option
-@event_log_option("Which event log (default: the encrypted one).")
-@click.option(
-    "--batch-size",
-    type=click.IntRange(min=1),
-    metavar="N",
-    default=500,
-    show_default=True,
-    help="Events per transaction.",
-)
-@click.option("--dry-run", is_flag=True, help="Count what would be re-encrypted; change nothing.")
-@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-def rotate_keys(
+def run(
     config_path: Path,
     database_url: str | None,
     event_log: str | None,
@@ -44,20 +31,7 @@ def rotate_keys(
     dry_run: bool,
     yes: bool,
 ) -> None:
-    """Re-encrypt every event of an encrypted log with the current (first) key.
-
-    \b
-    1. Put the new key first in the log's key variable and keep the old ones after it:
-       NEW,OLD. Give every process that reads or writes the log this list.
-    2. Run `eventspec rotate-keys`.
-    3. Remove the old keys from the variable.
-
-    Each batch is committed on its own; events already under the current key are skipped, so
-    an interrupted run is finished by running it again.
-    """
-    from .audit import reading
-    from .commands.database import import_generated, load, redact, resolve_database_url
-
+    """Re-encrypt, batch by batch, what is not under the current key (count only: dry_run)."""
     project = load(config_path)
     log = _encrypted_log(project, event_log)
     url = resolve_database_url(project, database_url)
@@ -102,8 +76,6 @@ def rotate_keys(
 
 
 def _encrypted_log(project: ir.Project, name: str | None) -> ir.EventLog:
-    from .commands.database import pick_log
-
     if name is not None:
         log = pick_log(project, name)
         if not log.encrypted:
