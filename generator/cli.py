@@ -12,8 +12,7 @@ from typing import Any
 
 import click
 
-from .commands.errors import TRACEBACK_HELP
-from .commands.schema import SCHEMA_DIR, SCHEMA_NAMES
+from .commands import errors, schema
 from .options import config_option, database_option, event_log_option
 
 
@@ -79,18 +78,18 @@ def generate(
     command.run(config_path, check, dry_run, name, allow_destructive, accept_breaking)
 
 
-@main.command()
-@click.argument("name", type=click.Choice(SCHEMA_NAMES), default="resource")
+@main.command("schema")
+@click.argument("name", type=click.Choice(schema.SCHEMA_NAMES), default="resource")
 @click.option(
     "--write",
     "write_to",
     is_flag=False,
-    flag_value=SCHEMA_DIR.as_posix(),
+    flag_value=schema.SCHEMA_DIR.as_posix(),
     type=click.Path(file_okay=False, path_type=Path),
     metavar="[DIR]",
-    help=f"Write all three schemas into DIR (default {SCHEMA_DIR}) instead of printing one.",
+    help=f"Write all three schemas into DIR (default {schema.SCHEMA_DIR}) instead of printing one.",
 )
-def schema(name: str, write_to: Path | None) -> None:
+def schema_command(name: str, write_to: Path | None) -> None:
     """Print the JSON Schema of a spec kind, or write all three for your editor's YAML plugin
     (the specs `eventspec init` writes point at .eventspec/schemas/)."""
     from .commands import schema as command
@@ -118,7 +117,7 @@ def init(directory: Path, package: str | None) -> None:
 @click.option("--point-in-time", help="Replay events that occurred up to this ISO instant.")
 @event_log_option()
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-@click.option("--traceback", "show_traceback", is_flag=True, help=TRACEBACK_HELP)
+@click.option("--traceback", "show_traceback", is_flag=True, help=errors.TRACEBACK_HELP)
 def replay(
     config_path: Path,
     database_url: str | None,
