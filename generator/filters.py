@@ -12,8 +12,6 @@ import ast
 import unicodedata
 from collections.abc import Iterable
 
-import jinja2
-
 from .pyfmt import Call, Dict, Expr, Seq, flat
 
 WIDTH = 100
@@ -160,14 +158,3 @@ def import_name_key(name: str) -> tuple[int, str]:
     else:
         kind = 2
     return (kind, name.lower())
-
-
-def register_filters(env: jinja2.Environment) -> None:
-    env.filters.update(
-        {
-            "layout": layout,
-            "statement": statement,
-            "from_import": from_import,
-            "annotated": annotated,
-        }
-    )

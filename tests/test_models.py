@@ -16,7 +16,7 @@ from eventspec import ir
 from eventspec.diagnostics import Origin, Source
 from eventspec.render import environment
 from eventspec.render_models import render_models
-from eventspec.tables import UTC_DATETIME_DB, sa_type
+from eventspec.typemap import UTC_DATETIME_DB, sa_type
 from sqlalchemy import Engine, inspect, select
 from sqlalchemy.orm import Session, configure_mappers
 

@@ -16,8 +16,8 @@ from dataclasses import dataclass, replace
 
 from ..diagnostics import Diagnostic, Origin, at
 from ..ir import EventLog, Project, Resource, Validation, snake_case
-from ..render import ref_module, typed_dict_name
 from ..reserved import ACTIONS_MODULE, generated_names
+from ..symbols import ref_module, typed_dict_name
 from ..tables import NAMING_CONVENTION, TableDef, event_log_table, resource_table
 from .common import Rule, node_at
 from .references import reference_problem
