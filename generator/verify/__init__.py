@@ -1,6 +1,6 @@
 """Semantic rules: one small function per rule, each returning located diagnostics (ES2xx).
 
-Codes (ES201-ES203 are checked while the IR is built, see ``build.py``):
+Codes (ES201-ES203 are checked while the IR is built, see ``build_checks.py``):
 
 * ES204 an action name collides with another action's bulk variant ``<action>_many``
 * ES205 two inputs or model attributes of one resource share a name
