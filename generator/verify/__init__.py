@@ -27,7 +27,7 @@ Codes (ES201-ES203 are checked while the IR is built, see ``build_checks.py``):
   shadows (see ``references.py``)
 * ES271 two spec-derived names equal in one generated module; ES272 a database name over 63
   bytes; ES273 two database names equal; ES274 a table name SQLite or alembic owns; ES275 two
-  tables equal ignoring case (see ``identifiers.py``)
+  tables equal ignoring case (see ``identifiers.py``, ``db_names.py``)
 * ES280 a default or value that is not a value of its type; ES281 an enum default or value
   outside the enum; ES282 an enum value PostgreSQL refuses or given twice (see ``values.py``)
 * ES295 an array of arrays or of enums
@@ -41,6 +41,7 @@ from __future__ import annotations
 from ..diagnostics import Diagnostic
 from ..ir import Project
 from . import (
+    db_names,
     event_logs,
     events,
     identifiers,
@@ -55,7 +56,9 @@ from .common import Rule
 
 RULES: tuple[Rule, ...] = (
     *names.RULES,
-    *identifiers.RULES,
+    identifiers.python_names,
+    *db_names.RULES,
+    identifiers.model_class_references,
     *resources.RULES,
     *events.RULES,
     *event_logs.RULES,
