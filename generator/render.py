@@ -15,14 +15,13 @@ from typing import Any
 
 import jinja2
 
-from . import filters, ir
-from .defaults import default_expr
+from . import ir
+from .filters import annotated
 from .log_views import event_logs_view, replay_view
 from .package_views import actions_module_view, clear_records_view, package_view
 from .printer import comment, docstring, py
 from .render_models import models_view
-from .symbols import HEADER, ref_expr, typed_dict_name
-from .typemap import python_type, type_kind
+from .symbols import HEADER, ref_expr
 
 RUNTIME_MODULES = (
     "_bulk.py",
@@ -40,20 +39,13 @@ RUNTIME_MODULES = (
     "errors.py",
 )
 
+# What templates may call; everything else reaches them formatted, inside their views.
 FILTERS: dict[str, Callable[..., Any]] = {
     "py": py,
     "docstring": docstring,
     "comment": comment,
-    "python_type": python_type,
-    "type_kind": type_kind,
-    "default_expr": default_expr,
     "ref_expr": ref_expr,
-    "typed_dict_name": typed_dict_name,
-    "snake_case": ir.snake_case,
-    "layout": filters.layout,
-    "statement": filters.statement,
-    "from_import": filters.from_import,
-    "annotated": filters.annotated,
+    "annotated": annotated,
 }
 
 
