@@ -7,19 +7,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from . import ir
+from .defaults import default_expr, is_typed, value_literal
 from .filters import layout, statement
 from .printer import docstring, expr, py
 from .pyfmt import Call, Dict, Expr, Seq
-from .render import (
-    default_expr,
-    is_typed,
-    python_type,
-    ref_expr,
-    type_details,
-    type_kind,
-    typed_dict_name,
-    value_literal,
-)
+from .symbols import ref_expr, typed_dict_name
+from .typemap import python_type, type_details, type_kind
 
 # What an actions module may import besides the fixed lines of its template.
 STDLIB_MODULES = ("datetime", "decimal", "uuid")

@@ -39,11 +39,20 @@ class Source:
         if node is None:
             return (1, 1)
         for step in json_path:
-            child = _child(node, step)
+            child = child_node(node, step)
             if child is None:
                 break
             node = child
         return (node.start_mark.line + 1, node.start_mark.column + 1)
+
+    def node_at(self, json_path: JsonPath) -> yaml.Node | None:
+        """The YAML node at ``json_path``, or None when the path runs past the tree."""
+        node = self.node
+        for step in json_path:
+            if node is None:
+                return None
+            node = child_node(node, step)
+        return node
 
     def locate_key(self, json_path: JsonPath) -> tuple[int, int]:
         """Like :meth:`locate`, but points at the key of the last step rather than its value."""
@@ -51,7 +60,7 @@ class Source:
             return self.locate(json_path)
         parent = self.node
         for step in json_path[:-1]:
-            child = _child(parent, step)
+            child = child_node(parent, step)
             if child is None:
                 return self.locate(json_path)
             parent = child
@@ -80,7 +89,8 @@ def _entries(node: yaml.MappingNode) -> dict[str, tuple[yaml.Node, yaml.Node]]:
     return entries
 
 
-def _child(node: yaml.Node, step: str | int) -> yaml.Node | None:
+def child_node(node: yaml.Node, step: str | int) -> yaml.Node | None:
+    """The value of key ``step`` of a mapping, or item ``step`` of a sequence, or None."""
     if isinstance(node, yaml.MappingNode):
         entry = _entries(node).get(str(step))
         return entry[1] if entry is not None else None

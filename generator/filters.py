@@ -4,6 +4,11 @@ ruff treats brackets in two ways. A call that does not fit first "hugs": its arg
 indented line between the brackets; only when that line is too long does every argument get its own
 line and a trailing comma. Collection literals (tuples, lists, dicts) and ``from`` imports skip the
 hugging step. Templates use these helpers, so generated code needs no formatter run.
+
+Why not run a formatter instead: ruff ships as a binary, not a library, so generating would need a
+subprocess per file and a pinned ruff on every user's machine; black lays some constructs out
+differently from ruff. Layout here covers only what the views build (calls, collections,
+annotations, imports) and the golden tests check every generated file with ``ruff format``.
 """
 
 from __future__ import annotations
@@ -11,8 +16,6 @@ from __future__ import annotations
 import ast
 import unicodedata
 from collections.abc import Iterable
-
-import jinja2
 
 from .pyfmt import Call, Dict, Expr, Seq, flat
 
@@ -160,14 +163,3 @@ def import_name_key(name: str) -> tuple[int, str]:
     else:
         kind = 2
     return (kind, name.lower())
-
-
-def register_filters(env: jinja2.Environment) -> None:
-    env.filters.update(
-        {
-            "layout": layout,
-            "statement": statement,
-            "from_import": from_import,
-            "annotated": annotated,
-        }
-    )

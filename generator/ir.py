@@ -11,72 +11,16 @@ from pathlib import Path
 from typing import Literal
 
 from .diagnostics import Origin
+from .ir_types import SCALAR_TYPES as SCALAR_TYPES
+from .ir_types import TIMESTAMP_TYPES as TIMESTAMP_TYPES
+from .ir_types import VALIDATION_KINDS as VALIDATION_KINDS
+from .ir_types import ActionType as ActionType
+from .ir_types import Constraints as Constraints
+from .ir_types import Default as Default
+from .ir_types import ReplayStrategy as ReplayStrategy
+from .ir_types import ScalarType as ScalarType
+from .ir_types import TypeRef as TypeRef
 from .plural import plural as plural  # the default table name of a spec
-
-ScalarType = Literal[
-    "string",
-    "text",
-    "integer",
-    "big_integer",
-    "float",
-    "decimal",
-    "boolean",
-    "uuid",
-    "uuidv7",
-    "date",
-    "time",
-    "utc_datetime",
-    "utc_datetime_usec",
-    "naive_datetime",
-    "map",
-    "binary",
-    "enum",
-]
-SCALAR_TYPES: tuple[str, ...] = ScalarType.__args__  # type: ignore[attr-defined]
-TIMESTAMP_TYPES = frozenset({"utc_datetime", "utc_datetime_usec", "naive_datetime"})
-ActionType = Literal["create", "update", "destroy"]
-# Built-in validations; ``call`` runs user code. The first two take a list of attributes.
-VALIDATION_KINDS = (
-    "present",
-    "absent",
-    "match",
-    "one_of",
-    "compare",
-    "string_length",
-    "attribute_equals",
-    "attribute_does_not_equal",
-    "call",
-)
-ReplayStrategy = Literal["force_change", "as_arguments"]
-
-
-@dataclass(frozen=True)
-class TypeRef:
-    """An attribute or argument type: a scalar, an enum with values, or an array of a type."""
-
-    name: str  # one of SCALAR_TYPES, or "array"
-    values: tuple[str, ...] = ()  # enum values
-    item: TypeRef | None = None  # array item type
-
-    @property
-    def is_timestamp(self) -> bool:
-        return self.name in TIMESTAMP_TYPES
-
-
-@dataclass(frozen=True)
-class Default:
-    """A default value: ``now``, ``uuid4``, ``uuidv7`` or a literal."""
-
-    kind: Literal["now", "uuid4", "uuidv7", "literal"]
-    value: object = None  # the literal, for kind == "literal"
-
-
-@dataclass(frozen=True)
-class Constraints:
-    max_length: int | None = None
-    min_length: int | None = None
-    min: float | None = None
-    max: float | None = None
 
 
 @dataclass(frozen=True)
@@ -90,7 +34,7 @@ class Attribute:
     update_default: Default | None = None
     writable: bool = True
     sensitive: bool = False
-    constraints: Constraints = Constraints()
+    constraints: Constraints = field(default_factory=Constraints)
     description: str = ""
     renamed_from: str | None = None
     # Set for the foreign key column a belongs_to relationship adds: the relationship's name.

@@ -1,14 +1,44 @@
-"""What the event-log and replay templates print, as formatted source."""
+"""The views of the ``event_logs`` and ``replay`` modules: what their templates print, formatted."""
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
 from . import ir
+from .defaults import thaw
 from .filters import statement
 from .printer import py
 from .pyfmt import Call, Dict, Expr, Seq
-from .render import ref_expr, ref_module
+from .symbols import header, ref_expr, ref_module
+
+
+@dataclass(frozen=True)
+class EventLogsView:
+    header: str
+    imports: tuple[str, ...]  # user modules: actor classes, lock key generators
+    model_imports: tuple[str, ...]
+    definitions: tuple[str, ...]  # "<LOG> = engine.EventLogDef(...)", formatted
+
+
+@dataclass(frozen=True)
+class ReplayLog:
+    log: ir.EventLog
+    function: str  # "replay", or "replay_<log>" when there are several logs
+    actions_definition: str  # "<LOG>_ACTIONS = {...}"
+    routes_definition: str  # "<LOG>_ROUTES = (...)"
+    upcasters_definition: str  # "<LOG>_UPCASTERS: ... = {...}", or "" when no event needs one
+
+
+@dataclass(frozen=True)
+class ReplayView:
+    header: str
+    project: ir.Project
+    logs: tuple[ReplayLog, ...]
+    upcast_modules: tuple[str, ...]  # user modules of ``call`` upcaster steps
+    uses_upcast: bool
+    uses_uuid: bool
+    clear_names: tuple[str, ...]
+    log_constants: tuple[str, ...]
 
 
 def replay_function(project: ir.Project, log: ir.EventLog) -> str:
@@ -16,7 +46,7 @@ def replay_function(project: ir.Project, log: ir.EventLog) -> str:
     return "replay" if len(project.event_logs) == 1 else f"replay_{log.module}"
 
 
-def event_logs_context(project: ir.Project) -> dict[str, Any]:
+def event_logs_view(project: ir.Project) -> EventLogsView:
     imports: set[str] = set()
     models: set[str] = set()
     definitions = []
@@ -42,71 +72,78 @@ def event_logs_context(project: ir.Project) -> dict[str, Any]:
         if log.encrypted:
             kwargs.append(("encrypted", "True"))
         definitions.append(statement(log.name.upper(), Call("engine.EventLogDef", kwargs=kwargs)))
-    return {"imports": imports, "model_imports": sorted(models), "definitions": definitions}
-
-
-def replay_context(project: ir.Project) -> dict[str, Any]:
-    def actions_definition(log: ir.EventLog) -> str:
-        """The actions an event of ``log`` may replay into: its resources' and its routes'."""
-        names = {r.name for r in project.resources_of(log)}
-        names |= {t.resource for o in log.replay_overrides for t in o.route_to}
-        modules = sorted(r.module for r in project.resources if r.name in names)
-        return statement(
-            f"{log.name.upper()}_ACTIONS", Dict([(f"{m}.ACTIONS", None) for m in modules])
-        )
-
-    def routes_definition(log: ir.EventLog) -> str:
-        routes: list[Expr] = []
-        for override in log.replay_overrides:
-            targets: list[Expr] = []
-            for target in override.route_to:
-                resource = project.resource(target.resource)
-                module = resource.module if resource else ir.snake_case(target.resource)
-                targets.append(f"{module}.{target.action.upper()}")
-            routes.append(
-                Call(
-                    "_replay.Route",
-                    [
-                        py(override.resource),
-                        py(override.action),
-                        Call("frozenset", [Seq("{", [str(v) for v in override.versions])]),
-                        Seq("(", targets),
-                    ],
-                )
-            )
-        return statement(f"{log.name.upper()}_ROUTES", Seq("(", routes))
-
-    def upcasters_definition(log: ir.EventLog) -> str:
-        """``<LOG>_UPCASTERS``, or "" when no event of ``log`` needs upcasting."""
-        entries = upcaster_entries(project, log)
-        if not entries:
-            return ""
-        target = f"{upcasters_constant(log)}: dict[tuple[str, str], _upcast.Upcasters]"
-        return statement(target, Dict(entries))
-
-    upcast_refs = sorted(
-        {
-            step.ref
-            for resource in project.resources
-            if resource.events
-            for upcaster in resource.events.upcasters
-            for step in upcaster.steps
-            if step.ref
-        }
+    return EventLogsView(
+        header=header(*project.event_logs),
+        imports=tuple(sorted(imports)),
+        model_imports=tuple(sorted(models)),
+        definitions=tuple(definitions),
     )
-    return {
-        "upcasters_definition": upcasters_definition,
-        "has_upcasters": {
-            log.name: bool(upcaster_entries(project, log)) for log in project.event_logs
-        },
-        "upcast_modules": sorted({ref_module(ref) for ref in upcast_refs}),
-        "actions_definition": actions_definition,
-        "routes_definition": routes_definition,
-        "function_name": lambda log: replay_function(project, log),
-        "clear_names": sorted(f"clear_{log.module}" for log in project.event_logs),
-        "log_constants": sorted(log.name.upper() for log in project.event_logs),
-        "uses_uuid": any(log.primary_key_type == "uuidv7" for log in project.event_logs),
+
+
+def replay_view(project: ir.Project) -> ReplayView:
+    logs = tuple(
+        ReplayLog(
+            log=log,
+            function=replay_function(project, log),
+            actions_definition=_actions_definition(project, log),
+            routes_definition=_routes_definition(project, log),
+            upcasters_definition=_upcasters_definition(project, log),
+        )
+        for log in project.event_logs
+    )
+    upcast_refs = {
+        step.ref
+        for resource in project.resources
+        if resource.events
+        for upcaster in resource.events.upcasters
+        for step in upcaster.steps
+        if step.ref
     }
+    return ReplayView(
+        header=header(*project.event_logs),
+        project=project,
+        logs=logs,
+        upcast_modules=tuple(sorted({ref_module(ref) for ref in upcast_refs})),
+        uses_upcast=any(entry.upcasters_definition for entry in logs),
+        uses_uuid=any(log.primary_key_type == "uuidv7" for log in project.event_logs),
+        clear_names=tuple(sorted(f"clear_{log.module}" for log in project.event_logs)),
+        log_constants=tuple(sorted(log.name.upper() for log in project.event_logs)),
+    )
+
+
+def _actions_definition(project: ir.Project, log: ir.EventLog) -> str:
+    """The actions an event of ``log`` may replay into: its resources' and its routes'."""
+    names = {r.name for r in project.resources_of(log)}
+    names |= {t.resource for o in log.replay_overrides for t in o.route_to}
+    modules = sorted(r.module for r in project.resources if r.name in names)
+    return statement(f"{log.name.upper()}_ACTIONS", Dict([(f"{m}.ACTIONS", None) for m in modules]))
+
+
+def _routes_definition(project: ir.Project, log: ir.EventLog) -> str:
+    routes: list[Expr] = []
+    for override in log.replay_overrides:
+        targets: list[Expr] = []
+        for target in override.route_to:
+            resource = project.resource(target.resource)
+            module = resource.module if resource else ir.snake_case(target.resource)
+            targets.append(f"{module}.{target.action.upper()}")
+        versions = Call("frozenset", [Seq("{", [str(v) for v in override.versions])])
+        routes.append(
+            Call(
+                "_replay.Route",
+                [py(override.resource), py(override.action), versions, Seq("(", targets)],
+            )
+        )
+    return statement(f"{log.name.upper()}_ROUTES", Seq("(", routes))
+
+
+def _upcasters_definition(project: ir.Project, log: ir.EventLog) -> str:
+    """``<LOG>_UPCASTERS``, or "" when no event of ``log`` needs upcasting."""
+    entries = upcaster_entries(project, log)
+    if not entries:
+        return ""
+    target = f"{upcasters_constant(log)}: dict[tuple[str, str], _upcast.Upcasters]"
+    return statement(target, Dict(entries))
 
 
 def upcasters_constant(log: ir.EventLog) -> str:
@@ -161,15 +198,6 @@ def _step(step: ir.UpcastStep) -> Call:
     if step.kind == "drop":
         return Call("_upcast.drop", [py(step.key), *where])
     if step.kind == "set_default":
-        return Call("_upcast.set_default", [py(step.key), py(_thaw(step.value)), *where])
-    values = {key: _thaw(value) for key, value in step.values}
+        return Call("_upcast.set_default", [py(step.key), py(thaw(step.value)), *where])
+    values = {key: thaw(value) for key, value in step.values}
     return Call("_upcast.map_values", [py(step.key), py(values), *where])
-
-
-def _thaw(value: Any) -> Any:
-    """A spec value as JSON holds it (the IR keeps lists as tuples)."""
-    if isinstance(value, tuple):
-        return [_thaw(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _thaw(v) for k, v in value.items()}
-    return value

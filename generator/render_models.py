@@ -1,4 +1,4 @@
-"""Render ``<package>/models.py``: the declarative base, one model per resource and event log."""
+"""The view of ``models.py``: the declarative base, one model per resource and event log."""
 
 from __future__ import annotations
 
@@ -8,18 +8,12 @@ from dataclasses import dataclass
 import jinja2
 
 from . import ir
-from .filters import from_import, register_filters, statement
+from .filters import from_import, statement
 from .printer import docstring, py
 from .pyfmt import Call, Dict, Expr, Seq
-from .render import header
-from .tables import (
-    NAMING_CONVENTION,
-    ColumnDef,
-    Import,
-    TableDef,
-    event_log_table,
-    resource_table,
-)
+from .symbols import header
+from .tables import NAMING_CONVENTION, ColumnDef, TableDef, event_log_table, resource_table
+from .typemap import Import
 
 
 @dataclass(frozen=True)
@@ -30,10 +24,23 @@ class ModelView:
     body: tuple[str, ...]  # formatted statements: __tablename__, __table_args__, columns, ...
 
 
+@dataclass(frozen=True)
+class ModelsView:
+    header: str
+    package: str
+    import_blocks: tuple[str, ...]  # sections of import statements, sorted as ruff sorts them
+    all_names: str  # the ``__all__`` statement
+    naming_convention: str  # the MetaData naming convention's items, one per line
+    models: tuple[ModelView, ...]
+
+
 def render_models(project: ir.Project, env: jinja2.Environment) -> str:
     """The source of ``models.py`` for ``project``."""
-    if "statement" not in env.filters:
-        register_filters(env)
+    return env.get_template("models.py.j2").render(vars(models_view(project)))
+
+
+def models_view(project: ir.Project) -> ModelsView:
+    """What ``models.py`` prints for ``project``."""
     imports: set[Import] = {
         ("sqlalchemy", "MetaData"),
         ("sqlalchemy.orm", "DeclarativeBase"),
@@ -53,13 +60,13 @@ def render_models(project: ir.Project, env: jinja2.Environment) -> str:
         models.append(_view(table, log.description, "Event log", body))
     models.sort(key=lambda m: m.class_name)
     naming = "\n".join(f'            "{k}": "{v}",' for k, v in sorted(NAMING_CONVENTION.items()))
-    return env.get_template("models.py.j2").render(
+    return ModelsView(
         header=header(*project.resources, *project.event_logs),
         package=project.package,
-        import_blocks=import_blocks(imports),
+        import_blocks=tuple(import_blocks(imports)),
         all_names=statement("__all__", Seq("[", [py(n) for n in _all_names(models)])),
         naming_convention=naming,
-        models=models,
+        models=tuple(models),
     )
 
 

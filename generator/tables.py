@@ -2,49 +2,20 @@
 
 ``models.py`` renders these definitions as Python source and the migration planner turns the very
 same definitions into snapshots and SQLAlchemy ``Table`` objects, so models and migrations cannot
-disagree. Each column type carries three views of itself: the SQLAlchemy expression as source text
-for the template, the Python annotation, and a JSON descriptor of the database type (``db``) that
-:func:`sa_type` turns back into a ``TypeEngine`` for migrations.
+disagree. Column types come from the one type table (:mod:`eventspec.typemap`), defaults from the
+one default renderer (:mod:`eventspec.defaults`).
 """
 
 from __future__ import annotations
 
-import datetime
-import decimal
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
-
-from sqlalchemy import (
-    ARRAY,
-    JSON,
-    BigInteger,
-    Boolean,
-    Date,
-    DateTime,
-    Enum,
-    Float,
-    Integer,
-    LargeBinary,
-    Numeric,
-    String,
-    Text,
-    Time,
-    Uuid,
-)
-from sqlalchemy.dialects import postgresql
-from sqlalchemy.types import TypeEngine
+from dataclasses import dataclass
 
 from . import ir
+from .defaults import default_source, server_default_of
 from .printer import py
 from .pyfmt import Call, Expr
-
-# (module, name); module "" means ``import name``; "._support" is the generated runtime module.
-Import = tuple[str, str]
-JsonDict = dict[str, Any]
-
-SUPPORT = "._support"
-TYPES = "._types"
+from .typemap import SUPPORT, ColumnType, Import, column_type
+from .typemap import sa_type as sa_type  # the migrations read a column's type through here
 
 NAMING_CONVENTION: dict[str, str] = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -55,14 +26,6 @@ NAMING_CONVENTION: dict[str, str] = {
 }
 
 _ON_DELETE = {"cascade": "CASCADE", "restrict": "RESTRICT", "set_null": "SET NULL"}
-
-
-@dataclass(frozen=True)
-class ColumnType:
-    expr: Expr  # SQLAlchemy type as Python source, e.g. Call("String", ["320"])
-    python: str  # annotation without ``| None``, e.g. "str"
-    imports: frozenset[Import]
-    db: JsonDict = field(compare=False)  # database type descriptor, JSON-serializable
 
 
 @dataclass(frozen=True)
@@ -120,196 +83,12 @@ class TableDef:
         return next((c for c in self.columns if c.name == name), None)
 
 
-# --- types ------------------------------------------------------------------------------------
-
-_SIMPLE: dict[str, tuple[str, str, JsonDict]] = {
-    # IR type: (SQLAlchemy class, Python annotation, db descriptor)
-    "text": ("Text", "str", {"type": "text"}),
-    "integer": ("Integer", "int", {"type": "integer"}),
-    "big_integer": ("BigInteger", "int", {"type": "big_integer"}),
-    "float": ("Float", "float", {"type": "float"}),
-    "boolean": ("Boolean", "bool", {"type": "boolean"}),
-    "uuid": ("Uuid", "uuid.UUID", {"type": "uuid"}),
-    "uuidv7": ("Uuid", "uuid.UUID", {"type": "uuid"}),
-    "date": ("Date", "datetime.date", {"type": "date"}),
-    "time": ("Time", "datetime.time", {"type": "time"}),
-    "naive_datetime": ("DateTime", "datetime.datetime", {"type": "datetime", "timezone": False}),
-    "binary": ("LargeBinary", "bytes", {"type": "binary"}),
-}
-_PY_IMPORTS: dict[str, Import] = {
-    "decimal.Decimal": ("", "decimal"),
-    "uuid.UUID": ("", "uuid"),
-    "datetime.date": ("", "datetime"),
-    "datetime.time": ("", "datetime"),
-    "datetime.datetime": ("", "datetime"),
-}
-# UTCDateTime's impl in the runtime module (checked by the tests).
-UTC_DATETIME_DB: JsonDict = {"type": "datetime", "timezone": True}
-JSON_DB: JsonDict = {"type": "json"}
-
-
-def column_type(
-    type_: ir.TypeRef,
-    *,
-    table: str,
-    column: str,
-    max_length: int | None = None,
-    primary_key: bool = False,
-) -> ColumnType:
-    """The column type of an attribute of ``type_`` stored in ``table.column``."""
-    name = type_.name
-    if name == "string":
-        expr: Expr = Call("String", [str(max_length)] if max_length else [])
-        return ColumnType(expr, "str", _sa("String"), {"type": "string", "length": max_length})
-    if name in ("utc_datetime", "utc_datetime_usec"):
-        args = ['"second"'] if name == "utc_datetime" else []
-        imports = frozenset({(SUPPORT, "UTCDateTime"), ("", "datetime")})
-        return ColumnType(Call("UTCDateTime", args), "datetime.datetime", imports, UTC_DATETIME_DB)
-    if name == "map":
-        imports = frozenset({(SUPPORT, "JSONMap"), ("typing", "Any")})
-        return ColumnType("JSONMap", "dict[str, Any]", imports, JSON_DB)
-    if name == "enum":
-        enum_name = f"{table}_{column}"
-        args = [py(v) for v in type_.values]
-        literal = "Literal[" + ", ".join(args) + "]"
-        expr = Call("Enum", args, [("name", py(enum_name))])
-        db = {"type": "enum", "name": enum_name, "values": list(type_.values)}
-        return ColumnType(expr, literal, _sa("Enum") | {("typing", "Literal")}, db)
-    if name == "array":
-        assert type_.item is not None, "array without an item type"
-        item = column_type(type_.item, table=table, column=column)
-        # ARRAY on PostgreSQL, JSON on SQLite with each item encoded as events encode it.
-        expr = Call("Array", [item.expr, py(type_.item.name)])
-        imports = item.imports | {(TYPES, "Array")}
-        return ColumnType(expr, f"list[{item.python}]", imports, {"type": "array", "item": item.db})
-    if name == "decimal":  # exact on SQLite too: see the runtime's ExactNumeric
-        imports = frozenset({(TYPES, "ExactNumeric"), ("", "decimal")})
-        return ColumnType(Call("ExactNumeric"), "decimal.Decimal", imports, {"type": "numeric"})
-    if name == "big_integer" and primary_key:
-        # SQLite only autoincrements an INTEGER PRIMARY KEY.
-        expr = Call("BigInteger().with_variant", ["Integer()", '"sqlite"'])
-        db = {"type": "big_integer", "sqlite": "integer"}
-        return ColumnType(expr, "int", _sa("BigInteger", "Integer"), db)
-    sa_name, python, db = _SIMPLE[name]
-    imports = _sa(sa_name)
-    if python in _PY_IMPORTS:
-        imports |= {_PY_IMPORTS[python]}
-    return ColumnType(Call(sa_name), python, imports, dict(db))
-
-
-def _sa(*names: str) -> frozenset[Import]:
-    return frozenset(("sqlalchemy", n) for n in names)
-
-
-def sa_type(db: Mapping[str, Any]) -> TypeEngine[Any]:
-    """The SQLAlchemy type of a database type descriptor (no runtime module needed)."""
-    kind = db["type"]
-    if kind == "string":
-        return String(db.get("length"))
-    if kind == "datetime":
-        return DateTime(timezone=bool(db.get("timezone")))
-    if kind == "json":
-        return JSON().with_variant(postgresql.JSONB(), "postgresql")
-    if kind == "enum":
-        return Enum(*db["values"], name=db["name"])
-    if kind == "array":
-        # The generic ARRAY: alembic renders its item type (it cannot for postgresql.ARRAY).
-        return JSON().with_variant(ARRAY(sa_type(db["item"])), "postgresql")
-    if kind == "big_integer" and db.get("sqlite") == "integer":
-        return BigInteger().with_variant(Integer(), "sqlite")
-    simple: dict[str, type[TypeEngine[Any]]] = {
-        "text": Text,
-        "integer": Integer,
-        "big_integer": BigInteger,
-        "float": Float,
-        "numeric": Numeric,
-        "boolean": Boolean,
-        "uuid": Uuid,
-        "date": Date,
-        "time": Time,
-        "binary": LargeBinary,
-    }
-    return simple[kind]()
-
-
-# --- defaults ---------------------------------------------------------------------------------
-
-_SERVER_DEFAULT_TYPES = frozenset(
-    {"string", "text", "enum", "integer", "big_integer", "float", "decimal", "boolean"}
-)
-
-
 def default_of(default: ir.Default | None, type_: ir.TypeRef) -> tuple[Expr | None, set[Import]]:
     """The Python-side default (``default=`` of ``mapped_column``) and the imports it needs."""
-    if default is None:
+    if default is None or (default.kind == "literal" and default.value is None):
         return None, set()
-    if default.kind == "now":
-        if type_.name == "date":
-            return "lambda: utcnow().date()", {(SUPPORT, "utcnow")}
-        if type_.name == "naive_datetime":
-            return "lambda: utcnow().replace(tzinfo=None)", {(SUPPORT, "utcnow")}
-        return "utcnow", {(SUPPORT, "utcnow")}
-    if default.kind == "uuid4":
-        return "uuid.uuid4", {("", "uuid")}
-    if default.kind == "uuidv7":
-        return "uuidv7", {(SUPPORT, "uuidv7")}
-    value = default.value
-    if value is None:
-        return None, set()
-    if isinstance(value, dict):
-        return ("dict", set()) if not value else (f"lambda: {py(_thaw(value))}", set())
-    if isinstance(value, list):
-        return ("list", set()) if not value else (f"lambda: {py(_thaw(value))}", set())
-    return typed_literal(value, type_.name)
-
-
-def typed_literal(value: object, kind: str) -> tuple[str, set[Import]]:
-    """A literal default of ``kind`` as Python source, and the imports it needs."""
-    if kind == "decimal":
-        return f"decimal.Decimal({py(str(value))})", {("", "decimal")}
-    if kind in ("uuid", "uuidv7"):
-        return f"uuid.UUID({py(str(value))})", {("", "uuid")}
-    if kind == "date" and isinstance(value, str):
-        return py(datetime.date.fromisoformat(value)), {("", "datetime")}
-    if kind == "time" and isinstance(value, str):
-        return py(datetime.time.fromisoformat(value)), {("", "datetime")}
-    if kind in ir.TIMESTAMP_TYPES and isinstance(value, str):
-        parsed = datetime.datetime.fromisoformat(value)
-        if kind != "naive_datetime":
-            tz = parsed.tzinfo or datetime.UTC
-            parsed = parsed.replace(tzinfo=tz).astimezone(datetime.UTC)
-        return py(parsed), {("", "datetime")}
-    if kind == "float" and isinstance(value, int) and not isinstance(value, bool):
-        value = float(value)
-    return py(_thaw(value)), set()
-
-
-def server_default_of(default: ir.Default | None, type_: ir.TypeRef) -> str | None:
-    """A server default for literal defaults of scalar types, portable across SQLite and PG.
-
-    It lets a migration add a NOT NULL column with a default to a table that already has rows.
-    """
-    if default is None or default.kind != "literal" or default.value is None:
-        return None
-    if type_.name not in _SERVER_DEFAULT_TYPES:
-        return None
-    value = default.value
-    if isinstance(value, bool):
-        return "1" if value else "0"  # '1' and '0' are booleans on PostgreSQL too
-    if type_.name == "float" and isinstance(value, int):
-        return repr(float(value))
-    if isinstance(value, float | decimal.Decimal):
-        return repr(value) if isinstance(value, float) else str(value)
-    return str(value)
-
-
-def _thaw(value: object) -> object:
-    """Spec lists are frozen into tuples in the IR; a default is printed as a list."""
-    if isinstance(value, tuple | list):
-        return [_thaw(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _thaw(v) for k, v in value.items()}
-    return value
+    source = default_source(default, type_)
+    return source.text, set(source.imports)
 
 
 # --- tables -----------------------------------------------------------------------------------

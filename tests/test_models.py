@@ -16,7 +16,7 @@ from eventspec import ir
 from eventspec.diagnostics import Origin, Source
 from eventspec.render import environment
 from eventspec.render_models import render_models
-from eventspec.tables import UTC_DATETIME_DB, sa_type
+from eventspec.typemap import TABLE, UTC_DATETIME_DB, sa_type
 from sqlalchemy import Engine, inspect, select
 from sqlalchemy.orm import Session, configure_mappers
 
@@ -254,6 +254,10 @@ def test_mapping_configures(models: ModuleType) -> None:
         "ix_events_system_actor",
     }
     assert type(models.AuditEvent.__table__.c.data.type).__name__ == "EncryptedJSON"
+
+
+def test_the_type_table_has_one_row_per_spec_type() -> None:
+    assert set(TABLE) == {*ir.SCALAR_TYPES, "array"}
 
 
 def test_utc_datetime_descriptor_matches_runtime(models: ModuleType) -> None:

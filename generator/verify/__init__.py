@@ -1,6 +1,6 @@
 """Semantic rules: one small function per rule, each returning located diagnostics (ES2xx).
 
-Codes (ES201-ES203 are checked while the IR is built, see ``build.py``):
+Codes (ES201-ES203 are checked while the IR is built, see ``build_checks.py``):
 
 * ES204 an action name collides with another action's bulk variant ``<action>_many``
 * ES205 two inputs or model attributes of one resource share a name
@@ -28,7 +28,7 @@ Codes (ES201-ES203 are checked while the IR is built, see ``build.py``):
   shadows (see ``references.py``)
 * ES271 two spec-derived names equal in one generated module; ES272 a database name over 63
   bytes; ES273 two database names equal; ES274 a table name SQLite or alembic owns; ES275 two
-  tables equal ignoring case (see ``identifiers.py``)
+  tables equal ignoring case (see ``identifiers.py``, ``db_names.py``)
 * ES280 a default or value that is not a value of its type; ES281 an enum default or value
   outside the enum; ES282 an enum value PostgreSQL refuses or given twice (see ``values.py``)
 * ES295 an array of arrays or of enums
@@ -42,6 +42,7 @@ from __future__ import annotations
 from ..diagnostics import Diagnostic
 from ..ir import Project
 from . import (
+    db_names,
     event_logs,
     events,
     identifiers,
@@ -56,7 +57,9 @@ from .common import Rule
 
 RULES: tuple[Rule, ...] = (
     *names.RULES,
-    *identifiers.RULES,
+    identifiers.python_names,
+    *db_names.RULES,
+    identifiers.model_class_references,
     *resources.RULES,
     *events.RULES,
     *event_logs.RULES,

@@ -21,16 +21,7 @@ RECORD_ID_TYPES = {
 
 def node_at(origin: Origin, *steps: str | int) -> yaml.Node | None:
     """The YAML node at ``origin`` + ``steps``, or None."""
-    node: yaml.Node | None = origin.source.node
-    for step in origin.path + steps:
-        if isinstance(node, yaml.MappingNode):
-            node = next((v for k, v in node.value if k.value == str(step)), None)
-        elif isinstance(node, yaml.SequenceNode) and isinstance(step, int):
-            items: list[yaml.Node] = node.value
-            node = items[step] if step < len(items) else None
-        else:
-            return None
-    return node
+    return origin.source.node_at(origin.path + steps)
 
 
 def article(word: str) -> str:

@@ -5,7 +5,7 @@ default that does not parse, ``1.0`` for an integer, a number that is not finite
 type that is not a date or time, ...); ES281 an enum default that is not one of its values;
 ES282 an enum value PostgreSQL refuses (over 63 bytes) or given twice. Integers written as
 ``1.0`` where the schema wants an integer are ES103 (``loader.py``); NUL characters are ES283
-(``build.py``).
+(``build_checks.py``).
 """
 
 from __future__ import annotations

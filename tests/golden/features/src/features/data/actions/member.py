@@ -28,7 +28,7 @@ RESOURCE = engine.ResourceDef(
             "handle", "string", allow_nil=False, max_length=40, min_length=2
         ),
         "karma": engine.AttributeDef("karma", "integer", default=lambda: 0, min=0),
-        "tags": engine.AttributeDef("tags", "array", default=lambda: (), item="string"),
+        "tags": engine.AttributeDef("tags", "array", default=list, item="string"),
         "profile": engine.AttributeDef("profile", "map"),
         "joined_on": engine.AttributeDef("joined_on", "date"),
     },
