@@ -151,6 +151,23 @@ def init(directory: Path, package: str | None) -> None:
 @click.option("--point-in-time", help="Replay events that occurred up to this ISO instant.")
 @event_log_option()
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option(
+    "--verify",
+    is_flag=True,
+    help="Rebuild into a scratch database and compare it with the live tables, row by row; "
+    "live is only read. Exit 0 identical, 1 different, 2 error.",
+)
+@click.option(
+    "--into", "into_url", metavar="URL", help="With --verify: rebuild into this database."
+)
+@click.option("--json", "as_json", is_flag=True, help="With --verify: print the report as JSON.")
+@click.option(
+    "--max-rows",
+    type=click.IntRange(min=0),
+    default=10,
+    show_default=True,
+    help="With --verify: differing rows shown per table.",
+)
 def replay(
     config_path: Path,
     database_url: str | None,
@@ -158,13 +175,32 @@ def replay(
     point_in_time: str | None,
     event_log: str | None,
     yes: bool,
+    verify: bool,
+    into_url: str | None,
+    as_json: bool,
+    max_rows: int,
 ) -> None:
     """Delete the tracked records and rebuild them from the event log.
 
-    Runs in one transaction: on failure nothing changes.
+    Runs in one transaction: on failure nothing changes. With --verify, nothing is changed: the
+    replay goes into a scratch database (removed afterwards) and is compared with the live tables.
     """
     from .commands import replay as command
 
+    if verify:
+        command.verify(
+            config_path,
+            database_url,
+            into_url,
+            last_event_id,
+            point_in_time,
+            event_log,
+            as_json=as_json,
+            max_rows=max_rows,
+        )
+        return
+    if as_json or into_url:
+        raise click.UsageError("--json and --into need --verify")
     command.replay(config_path, database_url, last_event_id, point_in_time, event_log, yes)
 
 

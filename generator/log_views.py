@@ -16,6 +16,11 @@ def replay_function(project: ir.Project, log: ir.EventLog) -> str:
     return "replay" if len(project.event_logs) == 1 else f"replay_{log.module}"
 
 
+def verify_function(project: ir.Project, log: ir.EventLog) -> str:
+    """``verify`` for a project with one event log; ``verify_<log>`` for each of several."""
+    return "verify" if len(project.event_logs) == 1 else f"verify_{log.module}"
+
+
 def event_logs_context(project: ir.Project) -> dict[str, Any]:
     imports: set[str] = set()
     models: set[str] = set()

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
-from ..log_views import replay_function
+from ..log_views import replay_function, verify_function
 from .database import (
     import_generated,
     load,
@@ -52,3 +53,65 @@ def replay(
     with session_for(url) as session, progress() as on_progress, session.begin():
         result = run(session, last_event_id=last_id, point_in_time=instant, on_progress=on_progress)
     click.echo(str(result))
+
+
+EXIT_DIFFERENT = 1
+EXIT_ERROR = 2
+
+
+def verify(
+    config_path: Path,
+    database_url: str | None,
+    into_url: str | None,
+    last_event_id: str | None,
+    point_in_time: str | None,
+    event_log: str | None,
+    *,
+    as_json: bool,
+    max_rows: int,
+) -> None:
+    """Rebuild into a scratch database (or ``into_url``) and compare with the live tables.
+
+    Exit 0 identical (or a partial replay, which is only reported), 1 different, 2 error.
+    """
+    try:
+        project = load(config_path)
+        log = pick_log(project, event_log)
+        url = resolve_database_url(project, database_url)
+        last_id = parse_event_id(log, last_event_id) if last_event_id else None
+        instant = parse_instant(point_in_time) if point_in_time else None
+        run: Any = getattr(import_generated(project, "replay"), verify_function(project, log))
+    except click.ClickException as error:
+        error.exit_code = EXIT_ERROR  # 1 means "different" here
+        raise
+    from sqlalchemy import create_engine
+
+    live = create_engine(url)
+    into = create_engine(into_url) if into_url else None
+    try:
+        with progress() as on_progress:
+            result = run(
+                live,
+                into=into,
+                last_event_id=last_id,
+                point_in_time=instant,
+                max_rows=max_rows,
+                on_progress=on_progress,
+            )
+    except KeyboardInterrupt:
+        click.echo("interrupted: nothing was changed, the scratch database is removed", err=True)
+        sys.exit(EXIT_ERROR)
+    except Exception as error:  # one line, not a traceback: the database, the replay, the report
+        click.echo(f"error: {type(error).__name__}: {_one_line(error)}", err=True)
+        sys.exit(EXIT_ERROR)
+    finally:
+        live.dispose()
+        if into is not None:
+            into.dispose()
+    click.echo(json.dumps(result.to_dict(), indent=2) if as_json else str(result))
+    sys.exit(0 if result.identical or not result.compared else EXIT_DIFFERENT)
+
+
+def _one_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[0] if text else repr(error)
