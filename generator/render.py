@@ -24,6 +24,7 @@ RUNTIME_MODULES = (
     "_events.py",
     "_fold.py",
     "_locks.py",
+    "_rehearse.py",
     "_replay.py",
     "_rules.py",
     "_support.py",
