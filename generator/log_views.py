@@ -21,6 +21,16 @@ def verify_function(project: ir.Project, log: ir.EventLog) -> str:
     return "verify" if len(project.event_logs) == 1 else f"verify_{log.module}"
 
 
+def rehearse_function(project: ir.Project, log: ir.EventLog) -> str:
+    """``rehearse`` for a project with one event log; ``rehearse_<log>`` for each of several."""
+    return "rehearse" if len(project.event_logs) == 1 else f"rehearse_{log.module}"
+
+
+def tables_definition(target: str, names: list[str]) -> str:
+    """``target = (Base.metadata.tables["name"], ...)``: the mapped tables, by name."""
+    return statement(target, Seq("(", [f"Base.metadata.tables[{py(name)}]" for name in names]))
+
+
 def event_logs_context(project: ir.Project) -> dict[str, Any]:
     imports: set[str] = set()
     models: set[str] = set()
@@ -108,6 +118,18 @@ def replay_context(project: ir.Project) -> dict[str, Any]:
         "actions_definition": actions_definition,
         "routes_definition": routes_definition,
         "function_name": lambda log: replay_function(project, log),
+        "rehearse_name": lambda log: rehearse_function(project, log),
+        "tracked_definition": lambda log: tables_definition(
+            f"{log.name.upper()}_TRACKED", sorted(r.table for r in project.resources_of(log))
+        ),
+        "public_names": sorted(
+            name
+            for log in project.event_logs
+            for name in (replay_function(project, log), rehearse_function(project, log))
+        ),
+        "log_tables_definition": tables_definition(
+            "EVENT_LOG_TABLES", sorted(log.table for log in project.event_logs)
+        ),
         "clear_names": sorted(f"clear_{log.module}" for log in project.event_logs),
         "log_constants": sorted(log.name.upper() for log in project.event_logs),
         "uses_uuid": any(log.primary_key_type == "uuidv7" for log in project.event_logs),

@@ -25,6 +25,7 @@ RUNTIME_MODULES = (
     "_events.py",
     "_fold.py",
     "_locks.py",
+    "_rehearse.py",
     "_replay.py",
     "_rules.py",
     "_scratch.py",

@@ -5,15 +5,23 @@ from __future__ import annotations
 
 import datetime
 
+from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session
 
-from . import _replay
+from . import _rehearse, _replay
 from ._replay import ProgressFn, ReplayResult
 from .actions import org, user, user_role
 from .clear_records import clear_event
 from .event_logs import EVENT
+from .models import Base
 
-__all__ = ["ReplayResult", "replay"]
+__all__ = [
+    "ReplayResult",
+    "rehearse",
+    "replay",
+]
+
+EVENT_LOG_TABLES = (Base.metadata.tables["events"],)
 
 
 EVENT_ACTIONS = {**org.ACTIONS, **user.ACTIONS, **user_role.ACTIONS}
@@ -24,6 +32,12 @@ EVENT_ROUTES = (
     ),
 )
 
+EVENT_TRACKED = (
+    Base.metadata.tables["orgs"],
+    Base.metadata.tables["user_roles"],
+    Base.metadata.tables["users"],
+)
+
 
 def replay(
     session: Session,
@@ -32,13 +46,15 @@ def replay(
     point_in_time: datetime.datetime | None = None,
     on_progress: ProgressFn | None = None,
     batch_size: int = 1000,
+    source: Session | Connection | None = None,
 ) -> ReplayResult:
     """Rebuild the tables tracked by Event from its events, in id order.
 
     Clears the records first, then applies every event up to `last_event_id` (which wins) or
     `point_in_time`, routed through the replay overrides. Hooks do not run and no event is
     written. Runs inside a SAVEPOINT of the caller's transaction: on failure it raises
-    `ReplayError` and the previous state is left exactly as it was.
+    `ReplayError` and the previous state is left exactly as it was. With `source`, the
+    events are read through it (another database) instead of `session`.
     """
     return _replay.run_replay(
         session,
@@ -50,4 +66,36 @@ def replay(
         point_in_time=point_in_time,
         on_progress=on_progress,
         batch_size=batch_size,
+        source=source,
     )
+
+
+def rehearse(
+    live: Engine,
+    into: Engine,
+    *,
+    last_event_id: int | None = None,
+    point_in_time: datetime.datetime | None = None,
+    on_progress: ProgressFn | None = None,
+    batch_size: int = 1000,
+) -> ReplayResult:
+    """Rebuild the tables tracked by Event into another database, from `live`.
+
+    `live` is only read, in one consistent snapshot. `into` gets the schema of the models,
+    the rows of every other table of `live` but the event logs, and the replay of the
+    events, in one transaction. Raises `ConfigurationError` when `into` is `live`, or when
+    a value cannot be stored on its database; `ReplayError` as replay does.
+    """
+    with _rehearse.snapshot(live) as source:
+        return _rehearse.rebuild(
+            source,
+            into,
+            replay=replay,
+            metadata=Base.metadata,
+            tracked=EVENT_TRACKED,
+            event_logs=EVENT_LOG_TABLES,
+            last_event_id=last_event_id,
+            point_in_time=point_in_time,
+            on_progress=on_progress,
+            batch_size=batch_size,
+        )

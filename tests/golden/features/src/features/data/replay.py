@@ -6,20 +6,36 @@ from __future__ import annotations
 import datetime
 import uuid
 
+from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session
 
-from . import _replay
+from . import _rehearse, _replay
 from ._replay import ProgressFn, ReplayResult
 from .actions import account, article, document, member
 from .clear_records import clear_event, clear_ledger
 from .event_logs import EVENT, LEDGER
+from .models import Base
 
-__all__ = ["ReplayResult", "replay_event", "replay_ledger"]
+__all__ = [
+    "ReplayResult",
+    "rehearse_event",
+    "rehearse_ledger",
+    "replay_event",
+    "replay_ledger",
+]
+
+EVENT_LOG_TABLES = (Base.metadata.tables["events"], Base.metadata.tables["ledger_events"])
 
 
 EVENT_ACTIONS = {**article.ACTIONS, **document.ACTIONS, **member.ACTIONS}
 
 EVENT_ROUTES = (_replay.Route("Article", "publish", frozenset({1}), (article.PUBLISH_V1,)),)
+
+EVENT_TRACKED = (
+    Base.metadata.tables["articles"],
+    Base.metadata.tables["documents"],
+    Base.metadata.tables["members"],
+)
 
 
 def replay_event(
@@ -29,13 +45,15 @@ def replay_event(
     point_in_time: datetime.datetime | None = None,
     on_progress: ProgressFn | None = None,
     batch_size: int = 1000,
+    source: Session | Connection | None = None,
 ) -> ReplayResult:
     """Rebuild the tables tracked by Event from its events, in id order.
 
     Clears the records first, then applies every event up to `last_event_id` (which wins) or
     `point_in_time`, routed through the replay overrides. Hooks do not run and no event is
     written. Runs inside a SAVEPOINT of the caller's transaction: on failure it raises
-    `ReplayError` and the previous state is left exactly as it was.
+    `ReplayError` and the previous state is left exactly as it was. With `source`, the
+    events are read through it (another database) instead of `session`.
     """
     return _replay.run_replay(
         session,
@@ -47,12 +65,46 @@ def replay_event(
         point_in_time=point_in_time,
         on_progress=on_progress,
         batch_size=batch_size,
+        source=source,
     )
+
+
+def rehearse_event(
+    live: Engine,
+    into: Engine,
+    *,
+    last_event_id: int | None = None,
+    point_in_time: datetime.datetime | None = None,
+    on_progress: ProgressFn | None = None,
+    batch_size: int = 1000,
+) -> ReplayResult:
+    """Rebuild the tables tracked by Event into another database, from `live`.
+
+    `live` is only read, in one consistent snapshot. `into` gets the schema of the models,
+    the rows of every other table of `live` but the event logs, and the replay of the
+    events, in one transaction. Raises `ConfigurationError` when `into` is `live`, or when
+    a value cannot be stored on its database; `ReplayError` as replay does.
+    """
+    with _rehearse.snapshot(live) as source:
+        return _rehearse.rebuild(
+            source,
+            into,
+            replay=replay_event,
+            metadata=Base.metadata,
+            tracked=EVENT_TRACKED,
+            event_logs=EVENT_LOG_TABLES,
+            last_event_id=last_event_id,
+            point_in_time=point_in_time,
+            on_progress=on_progress,
+            batch_size=batch_size,
+        )
 
 
 LEDGER_ACTIONS = {**account.ACTIONS}
 
 LEDGER_ROUTES = ()
+
+LEDGER_TRACKED = (Base.metadata.tables["ledger_accounts"],)
 
 
 def replay_ledger(
@@ -62,13 +114,15 @@ def replay_ledger(
     point_in_time: datetime.datetime | None = None,
     on_progress: ProgressFn | None = None,
     batch_size: int = 1000,
+    source: Session | Connection | None = None,
 ) -> ReplayResult:
     """Rebuild the tables tracked by Ledger from its events, in id order.
 
     Clears the records first, then applies every event up to `last_event_id` (which wins) or
     `point_in_time`, routed through the replay overrides. Hooks do not run and no event is
     written. Runs inside a SAVEPOINT of the caller's transaction: on failure it raises
-    `ReplayError` and the previous state is left exactly as it was.
+    `ReplayError` and the previous state is left exactly as it was. With `source`, the
+    events are read through it (another database) instead of `session`.
     """
     return _replay.run_replay(
         session,
@@ -80,4 +134,36 @@ def replay_ledger(
         point_in_time=point_in_time,
         on_progress=on_progress,
         batch_size=batch_size,
+        source=source,
     )
+
+
+def rehearse_ledger(
+    live: Engine,
+    into: Engine,
+    *,
+    last_event_id: uuid.UUID | None = None,
+    point_in_time: datetime.datetime | None = None,
+    on_progress: ProgressFn | None = None,
+    batch_size: int = 1000,
+) -> ReplayResult:
+    """Rebuild the tables tracked by Ledger into another database, from `live`.
+
+    `live` is only read, in one consistent snapshot. `into` gets the schema of the models,
+    the rows of every other table of `live` but the event logs, and the replay of the
+    events, in one transaction. Raises `ConfigurationError` when `into` is `live`, or when
+    a value cannot be stored on its database; `ReplayError` as replay does.
+    """
+    with _rehearse.snapshot(live) as source:
+        return _rehearse.rebuild(
+            source,
+            into,
+            replay=replay_ledger,
+            metadata=Base.metadata,
+            tracked=LEDGER_TRACKED,
+            event_logs=EVENT_LOG_TABLES,
+            last_event_id=last_event_id,
+            point_in_time=point_in_time,
+            on_progress=on_progress,
+            batch_size=batch_size,
+        )
