@@ -119,13 +119,18 @@ def replay_context(project: ir.Project) -> dict[str, Any]:
         "routes_definition": routes_definition,
         "function_name": lambda log: replay_function(project, log),
         "rehearse_name": lambda log: rehearse_function(project, log),
+        "verify_name": lambda log: verify_function(project, log),
         "tracked_definition": lambda log: tables_definition(
             f"{log.name.upper()}_TRACKED", sorted(r.table for r in project.resources_of(log))
         ),
         "public_names": sorted(
             name
             for log in project.event_logs
-            for name in (replay_function(project, log), rehearse_function(project, log))
+            for name in (
+                replay_function(project, log),
+                rehearse_function(project, log),
+                verify_function(project, log),
+            )
         ),
         "log_tables_definition": tables_definition(
             "EVENT_LOG_TABLES", sorted(log.table for log in project.event_logs)

@@ -5,14 +5,26 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import json
+import os
+import signal
+import subprocess
+import sys
 import tempfile
+import time
+import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
+from accounts.actors import SystemActor
 from accounts.data import _scratch
 from accounts.data._compare import compare_tables, same_value
 from accounts.data._support import JSONMap, UTCDateTime
+from accounts.data.actions import org as orgs
+from accounts.data.models import Event, Org, User, UserRole
+from accounts.data.replay import verify
+from click.testing import CliRunner, Result
+from eventspec.cli import main
 from sqlalchemy import (
     Column,
     Engine,
@@ -23,11 +35,18 @@ from sqlalchemy import (
     String,
     Table,
     create_engine,
+    delete,
+    func,
     insert,
+    select,
     text,
 )
+from sqlalchemy.orm import Session
 
-from tests.conftest import POSTGRES_URL
+from tests.conftest import EXAMPLE, POSTGRES_URL
+from tests.test_replay import build_history
+
+CONFIG = str(EXAMPLE / "eventspec.yaml")
 
 # --- the comparison itself, on a probe table of every kind of value ------------------------------
 
@@ -171,3 +190,185 @@ def test_report_json_renders_every_value_as_a_string() -> None:
         "last_event_id": 4,
     }
     assert "amount: live 1.5 != replayed NULL" in str(result)
+
+
+# --- verify() and `eventspec replay --verify` on the accounts example ----------------------------
+
+
+@pytest.fixture
+def private_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A temporary folder of this test's own, so that leftovers of other tests do not count."""
+    folder = tmp_path / "tmp"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    return folder
+
+
+def leftovers(engine: Engine, folder: Path) -> list[str]:
+    """Scratch databases on the server, or temporary files in ``folder``."""
+    if engine.dialect.name == "postgresql":
+        return scratch_databases()
+    return sorted(path.name for path in folder.iterdir())
+
+
+def verify_cli(database_url: str, *args: str) -> Result:
+    command = ["replay", "--verify", "--config", CONFIG, "--database-url", database_url, *args]
+    return CliRunner().invoke(main, command)
+
+
+def last_event_of(engine: Engine, resource: str, record_id: Any) -> int:
+    with engine.connect() as connection:
+        query = select(func.max(Event.id)).where(
+            Event.resource == resource, Event.record_id == record_id
+        )
+        found = connection.scalar(query)
+    assert isinstance(found, int)
+    return found
+
+
+def test_an_untouched_history_is_identical(
+    accounts: Engine, database_url: str, private_tmp: Path
+) -> None:
+    build_history(accounts)
+    result = verify(accounts)
+    assert result.identical and result.compared
+    counts = {t.table: (t.same, t.only_live, t.only_replayed, t.different) for t in result.tables}
+    assert counts == {"orgs": (1, 0, 0, 0), "user_roles": (1, 0, 0, 0), "users": (2, 0, 0, 0)}
+    shown = verify_cli(database_url)
+    assert shown.exit_code == 0, shown.output
+    assert "users (User): identical: 2 same, 0 only live" in shown.stdout
+    assert "replay rebuilds the live state exactly" in shown.stdout
+    assert leftovers(accounts, private_tmp) == []
+
+
+def test_a_raw_update_names_table_key_column_values_and_last_event(
+    accounts: Engine, database_url: str, private_tmp: Path
+) -> None:
+    ann = build_history(accounts)["ann"]
+    with accounts.begin() as connection:  # a write that bypasses the actions: no event
+        connection.execute(text("UPDATE users SET given_name = 'Mallory' WHERE given_name = 'Ann'"))
+    last = last_event_of(accounts, "User", ann.id)
+    shown = verify_cli(database_url)
+    assert shown.exit_code == 1, shown.output
+    assert "users (User): DIFFERENT: 1 same, 0 only live, 0 only replayed, 1 different" in (
+        shown.stdout
+    )
+    assert f"  different {ann.id} (last event {last})" in shown.stdout
+    assert "    given_name: live 'Mallory' != replayed 'Ann'" in shown.stdout
+    as_json = verify_cli(database_url, "--json")
+    assert as_json.exit_code == 1, as_json.output
+    report = json.loads(as_json.stdout)
+    assert report["identical"] is False
+    [users] = [t for t in report["tables"] if t["table"] == "users"]
+    assert users["rows"] == [
+        {
+            "key": str(ann.id),
+            "kind": "different",
+            "columns": {"given_name": {"live": "Mallory", "replayed": "Ann"}},
+            "last_event_id": last,
+        }
+    ]
+    assert all(t["different"] == 0 for t in report["tables"] if t["table"] != "users")
+    assert leftovers(accounts, private_tmp) == []
+
+
+def test_raw_inserts_and_deletes_are_only_live_and_only_replayed(
+    accounts: Engine, private_tmp: Path
+) -> None:
+    build_history(accounts)
+    extra = uuid.uuid4()
+    with accounts.begin() as connection:
+        connection.execute(insert(Org.__table__).values(id=extra, name="Shadow", slug="shadow"))
+        role = connection.execute(select(UserRole.id)).scalar_one()
+        connection.execute(delete(UserRole.__table__).where(UserRole.id == role))
+    result = verify(accounts)
+    assert not result.identical
+    tables = {t.table: t for t in result.tables}
+    assert (tables["orgs"].only_live, tables["orgs"].same) == (1, 1)
+    assert [(row.key, row.kind, row.last_event_id) for row in tables["orgs"].rows] == [
+        (extra, "only_live", None)
+    ]
+    assert tables["user_roles"].only_replayed == 1
+    assert [(row.key, row.kind) for row in tables["user_roles"].rows] == [(role, "only_replayed")]
+    assert tables["user_roles"].rows[0].last_event_id == last_event_of(accounts, "UserRole", role)
+    assert tables["users"].identical
+    assert leftovers(accounts, private_tmp) == []
+
+
+def test_a_partial_replay_is_reported_not_compared(
+    accounts: Engine, database_url: str, private_tmp: Path
+) -> None:
+    build_history(accounts)
+    result = verify(accounts, last_event_id=1)  # the org's creation
+    assert (result.compared, result.identical, result.replay.applied) == (False, False, 1)
+    assert result.rebuilt == {"orgs": 1, "user_roles": 0, "users": 0}
+    shown = verify_cli(database_url, "--last-event-id", "1")
+    assert shown.exit_code == 0, shown.output
+    assert "partial replay: not compared with the live tables" in shown.stdout
+    assert "  orgs: 1" in shown.stdout
+    assert leftovers(accounts, private_tmp) == []
+
+
+def test_verify_into_a_given_database_keeps_it(accounts: Engine, tmp_path: Path) -> None:
+    build_history(accounts)
+    target = create_engine(f"sqlite:///{tmp_path / 'into.db'}")
+    try:
+        assert verify(accounts, into=target).identical
+        with target.connect() as connection:
+            assert connection.scalar(select(func.count()).select_from(User.__table__)) == 2
+    finally:
+        target.dispose()
+
+
+def test_an_interrupted_verify_leaves_nothing_behind(accounts: Engine, private_tmp: Path) -> None:
+    build_history(accounts)
+
+    def interrupt(done: int, _total: int) -> None:
+        if done == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        verify(accounts, on_progress=interrupt)
+    assert leftovers(accounts, private_tmp) == []
+
+
+def test_errors_exit_2(accounts: Engine, database_url: str, tmp_path: Path) -> None:
+    missing = verify_cli(database_url, "--config", str(tmp_path / "nope.yaml"))
+    assert missing.exit_code == 2
+    unreachable = verify_cli("postgresql+psycopg://nobody@127.0.0.1:1/none")
+    assert unreachable.exit_code == 2
+    assert unreachable.stderr.startswith("error: OperationalError: ")
+    assert CliRunner().invoke(main, ["replay", "--json", "--config", CONFIG]).exit_code == 2
+
+
+def test_sigint_mid_run_exits_2_and_leaves_nothing_behind(
+    accounts: Engine, database_url: str, tmp_path: Path
+) -> None:
+    """A real Ctrl-C: the CLI in a subprocess, signalled once its scratch database exists."""
+    build_history(accounts)
+    with Session(accounts) as session, session.begin():
+        for i in range(300):
+            orgs.create(session, name=f"Org {i}", actor=SystemActor("load"))
+    folder = tmp_path / "tmp"
+    folder.mkdir()
+    command = [str(Path(sys.executable).parent / "eventspec"), "replay", "--verify"]
+    command += ["--config", CONFIG, "--database-url", database_url]
+    process = subprocess.Popen(
+        command,
+        env=os.environ | {"TMPDIR": str(folder)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    # Wait for a file of ours: Python's first use of TMPDIR probes it with a file of its own.
+    while process.poll() is None and not [
+        name for name in leftovers(accounts, folder) if name.startswith("eventspec")
+    ]:
+        assert time.monotonic() < deadline, "the scratch database never appeared"
+        time.sleep(0.005)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 2, stderr
+    assert "interrupted" in stderr
+    assert leftovers(accounts, folder) == []

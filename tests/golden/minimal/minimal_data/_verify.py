@@ -9,19 +9,18 @@ import datetime as dt
 import decimal
 import enum
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, func, select
+from sqlalchemy import Engine, MetaData, Table, func, select
 
+from . import _rehearse
 from ._compare import RowDiff, TableReport, compare_tables
-from ._replay import ReplayResult
+from ._engine import ActionDef
+from ._replay import ProgressFn, ReplayResult
 from ._scratch import scratch_database
-
-Rebuild = Callable[[Connection, Engine], ReplayResult]
-Snapshot = Callable[[Engine], AbstractContextManager[Connection]]
 
 __all__ = ["RowDiff", "TableReport", "VerifyResult", "run_verify"]
 
@@ -104,31 +103,56 @@ class VerifyResult:
 def run_verify(
     live: Engine,
     *,
-    snapshot: Snapshot,
-    rebuild: Rebuild,
-    tracked: Mapping[str, Table],
+    replay: Callable[..., ReplayResult],
+    actions: Mapping[tuple[str, str], ActionDef],
+    metadata: MetaData,
+    tracked: Sequence[Table],
+    event_logs: Sequence[Table],
     events: Table,
     into: Engine | None = None,
-    partial: bool = False,
+    last_event_id: Any = None,
+    point_in_time: dt.datetime | None = None,
     max_rows: int = 10,
+    on_progress: ProgressFn | None = None,
+    batch_size: int = 1000,
 ) -> VerifyResult:
     """Rebuild from a consistent snapshot of ``live`` into ``into`` (by default a scratch database,
-    always removed), then compare every tracked table with the live one in that same snapshot."""
+    always removed), then compare every tracked table with the live one in that same snapshot.
+
+    ``live`` is only read. A partial replay (``last_event_id`` or ``point_in_time``) is not
+    compared: the live tables hold a later state; the rebuilt row counts are reported instead.
+    """
+    # The resource each tracked table holds: events name their record by resource.
+    resources = {a.resource.model.__table__.key: a.resource.name for a in actions.values()}
+    named = {resources.get(table.key, table.name): table for table in tracked}
     scratch: AbstractContextManager[Engine] = (
         scratch_database(live) if into is None else contextlib.nullcontext(into)
     )
     # The scratch database is entered first, so it is removed last, after the snapshot is closed.
-    with scratch as target, snapshot(live) as source:
-        replay = rebuild(source, target)
+    with scratch as target, _rehearse.snapshot(live) as source:
+        result = _rehearse.rebuild(
+            source,
+            target,
+            replay=replay,
+            metadata=metadata,
+            tracked=tracked,
+            event_logs=event_logs,
+            last_event_id=last_event_id,
+            point_in_time=point_in_time,
+            on_progress=on_progress,
+            batch_size=batch_size,
+        )
         with target.connect() as replayed:
-            if partial:
+            if last_event_id is not None or point_in_time is not None:
                 counts = {
                     table.name: replayed.scalar(select(func.count()).select_from(table)) or 0
-                    for table in tracked.values()
+                    for table in tracked
                 }
-                return VerifyResult(replay, compared=False, rebuilt=counts)
-            tables = compare_tables(source, replayed, tracked, events, max_rows=max_rows)
-    return VerifyResult(replay, compared=True, tables=tables)
+                return VerifyResult(result, compared=False, rebuilt=counts)
+            tables = compare_tables(
+                source, replayed, named, events, max_rows=max_rows, batch_size=batch_size
+            )
+    return VerifyResult(result, compared=True, tables=tables)
 
 
 def _row_dict(row: RowDiff) -> dict[str, Any]:

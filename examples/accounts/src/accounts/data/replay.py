@@ -8,8 +8,9 @@ import datetime
 from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session
 
-from . import _rehearse, _replay
+from . import _rehearse, _replay, _verify
 from ._replay import ProgressFn, ReplayResult
+from ._verify import VerifyResult
 from .actions import org, user, user_role
 from .clear_records import clear_event
 from .event_logs import EVENT
@@ -17,8 +18,10 @@ from .models import Base
 
 __all__ = [
     "ReplayResult",
+    "VerifyResult",
     "rehearse",
     "replay",
+    "verify",
 ]
 
 EVENT_LOG_TABLES = (Base.metadata.tables["events"],)
@@ -99,3 +102,39 @@ def rehearse(
             on_progress=on_progress,
             batch_size=batch_size,
         )
+
+
+def verify(
+    live: Engine,
+    *,
+    into: Engine | None = None,
+    last_event_id: int | None = None,
+    point_in_time: datetime.datetime | None = None,
+    max_rows: int = 10,
+    on_progress: ProgressFn | None = None,
+    batch_size: int = 1000,
+) -> VerifyResult:
+    """Replay Event into a scratch database and compare it with `live`, row by row.
+
+    `live` is only read, in one consistent snapshot: the events are replayed from it into
+    `into`, or by default into a scratch database (a new database on the same PostgreSQL
+    server, a temporary SQLite file) that is removed afterwards, also on an error or Ctrl-C.
+    Every tracked table is then compared with the same snapshot by primary key, exactly per
+    type; up to `max_rows` differing rows per table are reported. A partial replay
+    (`last_event_id` or `point_in_time`) is not compared, only its row counts reported.
+    """
+    return _verify.run_verify(
+        live,
+        replay=replay,
+        actions=EVENT_ACTIONS,
+        metadata=Base.metadata,
+        tracked=EVENT_TRACKED,
+        event_logs=EVENT_LOG_TABLES,
+        events=EVENT.table,
+        into=into,
+        last_event_id=last_event_id,
+        point_in_time=point_in_time,
+        max_rows=max_rows,
+        on_progress=on_progress,
+        batch_size=batch_size,
+    )

@@ -9,8 +9,9 @@ import uuid
 from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session
 
-from . import _rehearse, _replay
+from . import _rehearse, _replay, _verify
 from ._replay import ProgressFn, ReplayResult
+from ._verify import VerifyResult
 from .actions import account, article, document, member
 from .clear_records import clear_event, clear_ledger
 from .event_logs import EVENT, LEDGER
@@ -18,10 +19,13 @@ from .models import Base
 
 __all__ = [
     "ReplayResult",
+    "VerifyResult",
     "rehearse_event",
     "rehearse_ledger",
     "replay_event",
     "replay_ledger",
+    "verify_event",
+    "verify_ledger",
 ]
 
 EVENT_LOG_TABLES = (Base.metadata.tables["events"], Base.metadata.tables["ledger_events"])
@@ -100,6 +104,42 @@ def rehearse_event(
         )
 
 
+def verify_event(
+    live: Engine,
+    *,
+    into: Engine | None = None,
+    last_event_id: int | None = None,
+    point_in_time: datetime.datetime | None = None,
+    max_rows: int = 10,
+    on_progress: ProgressFn | None = None,
+    batch_size: int = 1000,
+) -> VerifyResult:
+    """Replay Event into a scratch database and compare it with `live`, row by row.
+
+    `live` is only read, in one consistent snapshot: the events are replayed from it into
+    `into`, or by default into a scratch database (a new database on the same PostgreSQL
+    server, a temporary SQLite file) that is removed afterwards, also on an error or Ctrl-C.
+    Every tracked table is then compared with the same snapshot by primary key, exactly per
+    type; up to `max_rows` differing rows per table are reported. A partial replay
+    (`last_event_id` or `point_in_time`) is not compared, only its row counts reported.
+    """
+    return _verify.run_verify(
+        live,
+        replay=replay_event,
+        actions=EVENT_ACTIONS,
+        metadata=Base.metadata,
+        tracked=EVENT_TRACKED,
+        event_logs=EVENT_LOG_TABLES,
+        events=EVENT.table,
+        into=into,
+        last_event_id=last_event_id,
+        point_in_time=point_in_time,
+        max_rows=max_rows,
+        on_progress=on_progress,
+        batch_size=batch_size,
+    )
+
+
 LEDGER_ACTIONS = {**account.ACTIONS}
 
 LEDGER_ROUTES = ()
@@ -167,3 +207,39 @@ def rehearse_ledger(
             on_progress=on_progress,
             batch_size=batch_size,
         )
+
+
+def verify_ledger(
+    live: Engine,
+    *,
+    into: Engine | None = None,
+    last_event_id: uuid.UUID | None = None,
+    point_in_time: datetime.datetime | None = None,
+    max_rows: int = 10,
+    on_progress: ProgressFn | None = None,
+    batch_size: int = 1000,
+) -> VerifyResult:
+    """Replay Ledger into a scratch database and compare it with `live`, row by row.
+
+    `live` is only read, in one consistent snapshot: the events are replayed from it into
+    `into`, or by default into a scratch database (a new database on the same PostgreSQL
+    server, a temporary SQLite file) that is removed afterwards, also on an error or Ctrl-C.
+    Every tracked table is then compared with the same snapshot by primary key, exactly per
+    type; up to `max_rows` differing rows per table are reported. A partial replay
+    (`last_event_id` or `point_in_time`) is not compared, only its row counts reported.
+    """
+    return _verify.run_verify(
+        live,
+        replay=replay_ledger,
+        actions=LEDGER_ACTIONS,
+        metadata=Base.metadata,
+        tracked=LEDGER_TRACKED,
+        event_logs=EVENT_LOG_TABLES,
+        events=LEDGER.table,
+        into=into,
+        last_event_id=last_event_id,
+        point_in_time=point_in_time,
+        max_rows=max_rows,
+        on_progress=on_progress,
+        batch_size=batch_size,
+    )

@@ -10,8 +10,9 @@ from sqlalchemy.orm import Session
 
 import upcasting.upcasters
 
-from . import _rehearse, _replay, _upcast
+from . import _rehearse, _replay, _verify, _upcast
 from ._replay import ProgressFn, ReplayResult
+from ._verify import VerifyResult
 from .actions import org, secret, team
 from .clear_records import clear_event, clear_vault
 from .event_logs import EVENT, VAULT
@@ -19,10 +20,13 @@ from .models import Base
 
 __all__ = [
     "ReplayResult",
+    "VerifyResult",
     "rehearse_event",
     "rehearse_vault",
     "replay_event",
     "replay_vault",
+    "verify_event",
+    "verify_vault",
 ]
 
 EVENT_LOG_TABLES = (Base.metadata.tables["events"], Base.metadata.tables["vaults"])
@@ -131,6 +135,42 @@ def rehearse_event(
         )
 
 
+def verify_event(
+    live: Engine,
+    *,
+    into: Engine | None = None,
+    last_event_id: int | None = None,
+    point_in_time: datetime.datetime | None = None,
+    max_rows: int = 10,
+    on_progress: ProgressFn | None = None,
+    batch_size: int = 1000,
+) -> VerifyResult:
+    """Replay Event into a scratch database and compare it with `live`, row by row.
+
+    `live` is only read, in one consistent snapshot: the events are replayed from it into
+    `into`, or by default into a scratch database (a new database on the same PostgreSQL
+    server, a temporary SQLite file) that is removed afterwards, also on an error or Ctrl-C.
+    Every tracked table is then compared with the same snapshot by primary key, exactly per
+    type; up to `max_rows` differing rows per table are reported. A partial replay
+    (`last_event_id` or `point_in_time`) is not compared, only its row counts reported.
+    """
+    return _verify.run_verify(
+        live,
+        replay=replay_event,
+        actions=EVENT_ACTIONS,
+        metadata=Base.metadata,
+        tracked=EVENT_TRACKED,
+        event_logs=EVENT_LOG_TABLES,
+        events=EVENT.table,
+        into=into,
+        last_event_id=last_event_id,
+        point_in_time=point_in_time,
+        max_rows=max_rows,
+        on_progress=on_progress,
+        batch_size=batch_size,
+    )
+
+
 VAULT_ACTIONS = {**secret.ACTIONS}
 
 VAULT_ROUTES = ()
@@ -208,3 +248,39 @@ def rehearse_vault(
             on_progress=on_progress,
             batch_size=batch_size,
         )
+
+
+def verify_vault(
+    live: Engine,
+    *,
+    into: Engine | None = None,
+    last_event_id: int | None = None,
+    point_in_time: datetime.datetime | None = None,
+    max_rows: int = 10,
+    on_progress: ProgressFn | None = None,
+    batch_size: int = 1000,
+) -> VerifyResult:
+    """Replay Vault into a scratch database and compare it with `live`, row by row.
+
+    `live` is only read, in one consistent snapshot: the events are replayed from it into
+    `into`, or by default into a scratch database (a new database on the same PostgreSQL
+    server, a temporary SQLite file) that is removed afterwards, also on an error or Ctrl-C.
+    Every tracked table is then compared with the same snapshot by primary key, exactly per
+    type; up to `max_rows` differing rows per table are reported. A partial replay
+    (`last_event_id` or `point_in_time`) is not compared, only its row counts reported.
+    """
+    return _verify.run_verify(
+        live,
+        replay=replay_vault,
+        actions=VAULT_ACTIONS,
+        metadata=Base.metadata,
+        tracked=VAULT_TRACKED,
+        event_logs=EVENT_LOG_TABLES,
+        events=VAULT.table,
+        into=into,
+        last_event_id=last_event_id,
+        point_in_time=point_in_time,
+        max_rows=max_rows,
+        on_progress=on_progress,
+        batch_size=batch_size,
+    )
