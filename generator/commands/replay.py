@@ -82,8 +82,8 @@ def verify(
         instant = parse_instant(point_in_time) if point_in_time else None
         run: Any = getattr(import_generated(project, "replay"), verify_function(project, log))
     except click.ClickException as error:
-        error.exit_code = EXIT_ERROR  # 1 means "different" here
-        raise
+        error.show()
+        sys.exit(EXIT_ERROR)  # not the exception's own code: 1 means "different" here
     from sqlalchemy import create_engine
 
     live = create_engine(url)
