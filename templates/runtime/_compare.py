@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import decimal
+import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -170,6 +171,8 @@ def _comparator(column: Column[Any]) -> Same:
     if isinstance(base, DateTime) and base.timezone:
 
         def as_utc(a: Any, b: Any) -> bool:
+            if a is None or b is None or (a.tzinfo is not None and b.tzinfo is not None):
+                return same_value(a, b)
             return same_value(_utc(a), _utc(b))
 
         return as_utc
@@ -182,9 +185,17 @@ def _utc(value: Any) -> Any:
     return value
 
 
+# Types whose == is exact between two values of the same type (an aware and a naive datetime
+# are unequal; a float or a decimal NaN is not equal to itself, so those are not here).
+_EXACT = frozenset({str, int, bool, bytes, uuid.UUID, dt.datetime, dt.date, dt.time})
+
+
 def same_value(a: Any, b: Any) -> bool:
     """Equal by value and kind: NULL only equals NULL, True is not 1, NaN equals NaN,
     maps need the same keys (so {"a": None} is not {}), datetimes equal to the microsecond."""
+    kind = type(a)
+    if kind is type(b) and kind in _EXACT:  # the common case, first: == is exact for these
+        return bool(a == b)
     if a is None or b is None:
         return a is None and b is None
     if isinstance(a, bool) or isinstance(b, bool):
