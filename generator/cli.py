@@ -151,6 +151,11 @@ def init(directory: Path, package: str | None) -> None:
 @click.option("--point-in-time", help="Replay events that occurred up to this ISO instant.")
 @event_log_option()
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option(
+    "--into",
+    metavar="URL",
+    help="Rebuild into this database instead, from a snapshot of the live one (only read).",
+)
 def replay(
     config_path: Path,
     database_url: str | None,
@@ -158,14 +163,16 @@ def replay(
     point_in_time: str | None,
     event_log: str | None,
     yes: bool,
+    into: str | None,
 ) -> None:
     """Delete the tracked records and rebuild them from the event log.
 
-    Runs in one transaction: on failure nothing changes.
+    Runs in one transaction: on failure nothing changes. With --into, the live database is only
+    read and the rebuild goes to URL.
     """
     from .commands import replay as command
 
-    command.replay(config_path, database_url, last_event_id, point_in_time, event_log, yes)
+    command.replay(config_path, database_url, last_event_id, point_in_time, event_log, yes, into)
 
 
 from .audit import events  # noqa: E402  (registers the `events` command)
