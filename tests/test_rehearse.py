@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from eventspec.cli import main
+from features.data import _rehearse
 from features.data.actions import account as accounts
 from features.data.actions import article as articles
 from features.data.actions import document as documents
@@ -277,11 +278,20 @@ def live_postgres(postgres_database: str, monkeypatch: pytest.MonkeyPatch) -> It
     [
         ("UPDATE articles SET price = 1.23456789012345678", "articles.price", "15 significant"),
         ("UPDATE members SET tags = '{{a,b},{c,d}}'", "members.tags", "multi-dimensional"),
+        ("UPDATE members SET handle = 'longer than twenty bytes'", "members.handle", "limit"),
     ],
 )
 def test_a_postgresql_value_sqlite_cannot_hold_is_refused_by_name(
-    live_postgres: Engine, into_sqlite: Engine, scratch: Path, statement: str, column: str, why: str
+    live_postgres: Engine,
+    into_sqlite: Engine,
+    scratch: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    statement: str,
+    column: str,
+    why: str,
 ) -> None:
+    # SQLite's limit on one value (1e9 bytes) is lowered, rather than this test writing 1 GB.
+    monkeypatch.setattr(_rehearse, "_SQLITE_MAX_LENGTH", 20 if why == "limit" else 10**9)
     history(live_postgres)
     with live_postgres.begin() as connection:
         connection.execute(text(statement))
@@ -290,6 +300,23 @@ def test_a_postgresql_value_sqlite_cannot_hold_is_refused_by_name(
         rehearse_ledger(live_postgres, into_sqlite)
     assert list(scratch.iterdir()) == []
     assert rows(into_sqlite) == {model.__name__: [] for model in EVERY_RESOURCE}
+
+
+def test_an_in_memory_sqlite_database_can_be_rehearsed(
+    into_sqlite: Engine, monkeypatch: pytest.MonkeyPatch, scratch: Path
+) -> None:
+    monkeypatch.setenv("FEATURES_LEDGER_KEYS", LEDGER_KEY)
+    live = create_engine("sqlite://")  # one connection per thread: the same database
+    try:
+        Base.metadata.create_all(live)
+        history(live)
+        assert rehearse_event(live, into_sqlite).applied == 7
+        with pytest.raises(ConfigurationError, match="into the live database itself"):
+            rehearse_event(live, live)
+        assert list(scratch.iterdir()) == []
+        assert rows(into_sqlite) == replayed_in_place(live, replay_event)
+    finally:
+        live.dispose()
 
 
 def cli(*args: str) -> Any:

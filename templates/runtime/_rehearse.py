@@ -27,6 +27,7 @@ from ._replay import ProgressFn, ReplayResult
 from .errors import ConfigurationError
 
 _LIVE = "eventspec.rehearse.live"  # Connection.info key: the identity of the copied database
+_SQLITE_MAX_LENGTH = 1_000_000_000  # bytes in one SQLite value (PostgreSQL: 1 GiB)
 
 
 @contextmanager
@@ -196,6 +197,10 @@ def _portable(table: Table, column: str, value: Any) -> None:
         why = "it holds NaN, which SQLite stores as NULL"
     elif isinstance(value, list) and any(isinstance(item, list | tuple) for item in value):
         why = "it holds a multi-dimensional array; on SQLite an array column is a flat JSON list"
+    elif isinstance(value, str | bytes) and len(value) * 4 > _SQLITE_MAX_LENGTH:
+        size = len(value.encode()) if isinstance(value, str) else len(value)
+        if size > _SQLITE_MAX_LENGTH:
+            why = f"it holds a value of {size} bytes, over SQLite's limit of {_SQLITE_MAX_LENGTH}"
     if why is not None:
         # The value itself is not shown: it may be sensitive, and messages end up in logs.
         raise ConfigurationError(f"cannot copy {table.name}.{column} into SQLite: {why}")
