@@ -384,3 +384,20 @@ def test_upcasters_and_an_encrypted_log_rehearse_as_they_replay(
         with Session(engine) as session, session.begin():
             replay(session)
     assert rehearsed == rows(engine, (up.Org, up.Team, up.Secret))
+
+
+def test_a_sqlite_value_postgresql_refuses_is_refused_by_table(
+    into_postgres: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FEATURES_LEDGER_KEYS", LEDGER_KEY)
+    live = create_engine(f"sqlite:///{tmp_path / 'live.db'}")
+    try:
+        Base.metadata.create_all(live)
+        history(live)
+        with live.begin() as connection:  # SQLite does not enforce VARCHAR(40); PostgreSQL does
+            connection.execute(text("UPDATE members SET handle = 'h' || printf('%.50c', 'x')"))
+        with pytest.raises(ConfigurationError, match=r"cannot copy members into postgresql: .*40"):
+            rehearse_ledger(live, into_postgres)
+        assert rows(into_postgres) == {model.__name__: [] for model in EVERY_RESOURCE}
+    finally:
+        live.dispose()

@@ -19,8 +19,19 @@ from pathlib import Path
 from typing import Any
 from urllib.request import pathname2url
 
-from sqlalchemy import Connection, Engine, MetaData, Table, create_engine, delete, insert, select
+from sqlalchemy import (
+    Connection,
+    Engine,
+    MetaData,
+    Table,
+    create_engine,
+    delete,
+    insert,
+    inspect,
+    select,
+)
 from sqlalchemy import text as sql
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
@@ -156,7 +167,7 @@ def rebuild(
 def target_has_rows(into: Engine, tables: Sequence[Table]) -> bool:
     """Whether any of ``tables`` exists on ``into`` and holds a row (a rebuild would replace it)."""
     with into.connect() as connection:
-        existing = set(into.dialect.get_table_names(connection))
+        existing = set(inspect(connection).get_table_names())
         return any(
             connection.execute(select(sql("1")).select_from(table).limit(1)).first() is not None
             for table in tables
@@ -178,7 +189,14 @@ def _copy(
             for row in batch:
                 for column, value in row.items():
                     check(table, column, value)
-        target.execute(insert(table), batch)
+        try:
+            target.execute(insert(table), batch)
+        except DBAPIError as error:
+            # The database's own reason (a length, a range): its first line, which names no value.
+            reason = str(error.orig).splitlines()[0] if error.orig else type(error).__name__
+            raise ConfigurationError(
+                f"cannot copy {table.name} into {target.dialect.name}: {reason}"
+            ) from error
 
 
 def _portable(table: Table, column: str, value: Any) -> None:
