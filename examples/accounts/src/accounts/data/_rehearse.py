@@ -22,10 +22,12 @@ from urllib.request import pathname2url
 from sqlalchemy import (
     Connection,
     Engine,
+    Integer,
     MetaData,
     Table,
     create_engine,
     delete,
+    func,
     insert,
     inspect,
     select,
@@ -161,7 +163,21 @@ def rebuild(
         )
         for table in after:
             _copy(source, target, table, check, batch_size)
+        _move_sequences(target, copied)
     return result
+
+
+def _move_sequences(target: Connection, tables: Sequence[Table]) -> None:
+    """The copied rows kept their keys: move PostgreSQL's sequences past them, as replay does for
+    the tables it rebuilds, so that the next insert into the target does not collide."""
+    if target.dialect.name != "postgresql":
+        return
+    for table in tables:
+        for column in table.primary_key.columns:
+            if isinstance(column.type, Integer) and column.autoincrement is not False:
+                sequence = func.pg_get_serial_sequence(table.name, column.name)
+                following = select(func.coalesce(func.max(column), 0) + 1).scalar_subquery()
+                target.execute(select(func.setval(sequence, following, False)))
 
 
 def target_has_rows(into: Engine, tables: Sequence[Table]) -> bool:
