@@ -152,13 +152,16 @@ def init(directory: Path, package: str | None) -> None:
 @event_log_option()
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.option(
+    "--into",
+    metavar="URL",
+    help="Rebuild into this database instead, from a snapshot of the live one (only read); "
+    "with --verify, the database to compare from instead of a scratch one.",
+)
+@click.option(
     "--verify",
     is_flag=True,
     help="Rebuild into a scratch database and compare it with the live tables, row by row; "
     "live is only read. Exit 0 identical, 1 different, 2 error.",
-)
-@click.option(
-    "--into", "into_url", metavar="URL", help="With --verify: rebuild into this database."
 )
 @click.option("--json", "as_json", is_flag=True, help="With --verify: print the report as JSON.")
 @click.option(
@@ -175,15 +178,16 @@ def replay(
     point_in_time: str | None,
     event_log: str | None,
     yes: bool,
+    into: str | None,
     verify: bool,
-    into_url: str | None,
     as_json: bool,
     max_rows: int,
 ) -> None:
     """Delete the tracked records and rebuild them from the event log.
 
-    Runs in one transaction: on failure nothing changes. With --verify, nothing is changed: the
-    replay goes into a scratch database (removed afterwards) and is compared with the live tables.
+    Runs in one transaction: on failure nothing changes. With --into, the live database is only
+    read and the rebuild goes to URL. With --verify, nothing is changed: the replay goes into a
+    scratch database (removed afterwards) and is compared with the live tables.
     """
     from .commands import replay as command
 
@@ -191,7 +195,7 @@ def replay(
         command.verify(
             config_path,
             database_url,
-            into_url,
+            into,
             last_event_id,
             point_in_time,
             event_log,
@@ -199,9 +203,9 @@ def replay(
             max_rows=max_rows,
         )
         return
-    if as_json or into_url:
-        raise click.UsageError("--json and --into need --verify")
-    command.replay(config_path, database_url, last_event_id, point_in_time, event_log, yes)
+    if as_json:
+        raise click.UsageError("--json needs --verify")
+    command.replay(config_path, database_url, last_event_id, point_in_time, event_log, yes, into)
 
 
 from .audit import events  # noqa: E402  (registers the `events` command)

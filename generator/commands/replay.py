@@ -10,7 +10,8 @@ from typing import Any
 
 import click
 
-from ..log_views import replay_function, verify_function
+from .. import ir
+from ..log_views import rehearse_function, replay_function, verify_function
 from .database import (
     import_generated,
     load,
@@ -31,28 +32,68 @@ def replay(
     point_in_time: str | None,
     event_log: str | None,
     yes: bool,
+    into: str | None = None,
 ) -> None:
-    """Replay in place: clear the tracked tables and rebuild them, in one transaction."""
+    """Replay in place: clear the tracked tables and rebuild them, in one transaction. With
+    ``into``: rebuild them into that database instead, from a snapshot of the live one."""
     project = load(config_path)
     log = pick_log(project, event_log)
     url = resolve_database_url(project, database_url)
     last_id = parse_event_id(log, last_event_id) if last_event_id else None
     instant: dt.datetime | None = parse_instant(point_in_time) if point_in_time else None
+    if into is not None:
+        rehearse(project, log, url, into, last_id, instant, yes)
+        return
     if not yes:
-        if not sys.stdin.isatty():
-            raise click.UsageError(
-                "replay deletes and rebuilds every tracked record; pass --yes to confirm "
-                "when not running in a terminal"
-            )
-        click.confirm(
-            f"Replay {log.name} into {redact(url)}? Tracked tables are cleared first.",
-            abort=True,
-        )
+        _confirm(f"Replay {log.name} into {redact(url)}? Tracked tables are cleared first.")
     module = import_generated(project, "replay")
     run: Any = getattr(module, replay_function(project, log))
     with session_for(url) as session, progress() as on_progress, session.begin():
         result = run(session, last_event_id=last_id, point_in_time=instant, on_progress=on_progress)
     click.echo(str(result))
+
+
+def rehearse(
+    project: ir.Project,
+    log: ir.EventLog,
+    url: str,
+    into: str,
+    last_id: Any,
+    instant: dt.datetime | None,
+    yes: bool,
+) -> None:
+    """Rebuild the log's tables into ``into`` from a read-only snapshot of ``url``; confirm first
+    when the target already holds rows that the rebuild replaces."""
+    from sqlalchemy import create_engine
+
+    module = import_generated(project, "replay")
+    run: Any = getattr(module, rehearse_function(project, log))
+    errors = import_generated(project, "errors")
+    logs = {table.key for table in module.EVENT_LOG_TABLES}
+    replaced = [t for t in module.Base.metadata.sorted_tables if t.key not in logs]
+    live, target = create_engine(url), create_engine(into)
+    try:
+        if not yes and import_generated(project, "_rehearse").target_has_rows(target, replaced):
+            _confirm(f"Rebuild {log.name} into {redact(into)}? Its rows are replaced.")
+        with progress() as on_progress:
+            result = run(
+                live, target, last_event_id=last_id, point_in_time=instant, on_progress=on_progress
+            )
+    except errors.EventspecError as error:
+        raise click.ClickException(str(error)) from error
+    finally:
+        live.dispose()
+        target.dispose()
+    click.echo(str(result))
+
+
+def _confirm(question: str) -> None:
+    if not sys.stdin.isatty():
+        raise click.UsageError(
+            "replay deletes and rebuilds every tracked record; pass --yes to confirm "
+            "when not running in a terminal"
+        )
+    click.confirm(question, abort=True)
 
 
 EXIT_DIFFERENT = 1

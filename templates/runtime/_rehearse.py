@@ -18,8 +18,21 @@ from pathlib import Path
 from typing import Any
 from urllib.request import pathname2url
 
-from sqlalchemy import Connection, Engine, MetaData, Table, create_engine, delete, insert, select
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Integer,
+    MetaData,
+    Table,
+    create_engine,
+    delete,
+    func,
+    insert,
+    inspect,
+    select,
+)
 from sqlalchemy import text as sql
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
@@ -27,6 +40,7 @@ from ._replay import ProgressFn, ReplayResult
 from .errors import ConfigurationError
 
 _LIVE = "eventspec.rehearse.live"  # Connection.info key: the identity of the copied database
+_SQLITE_MAX_LENGTH = 1_000_000_000  # bytes in one SQLite value (PostgreSQL: 1 GiB)
 
 
 @contextmanager
@@ -148,13 +162,27 @@ def rebuild(
         )
         for table in after:
             _copy(source, target, table, check, batch_size)
+        _move_sequences(target, copied)
     return result
+
+
+def _move_sequences(target: Connection, tables: Sequence[Table]) -> None:
+    """The copied rows kept their keys: move PostgreSQL's sequences past them, as replay does for
+    the tables it rebuilds, so that the next insert into the target does not collide."""
+    if target.dialect.name != "postgresql":
+        return
+    for table in tables:
+        for column in table.primary_key.columns:
+            if isinstance(column.type, Integer) and column.autoincrement is not False:
+                sequence = func.pg_get_serial_sequence(table.name, column.name)
+                following = select(func.coalesce(func.max(column), 0) + 1).scalar_subquery()
+                target.execute(select(func.setval(sequence, following, False)))
 
 
 def target_has_rows(into: Engine, tables: Sequence[Table]) -> bool:
     """Whether any of ``tables`` exists on ``into`` and holds a row (a rebuild would replace it)."""
     with into.connect() as connection:
-        existing = set(into.dialect.get_table_names(connection))
+        existing = set(inspect(connection).get_table_names())
         return any(
             connection.execute(select(sql("1")).select_from(table).limit(1)).first() is not None
             for table in tables
@@ -176,7 +204,14 @@ def _copy(
             for row in batch:
                 for column, value in row.items():
                     check(table, column, value)
-        target.execute(insert(table), batch)
+        try:
+            target.execute(insert(table), batch)
+        except DBAPIError as error:
+            # The database's own reason (a length, a range): its first line, which names no value.
+            reason = str(error.orig).splitlines()[0] if error.orig else type(error).__name__
+            raise ConfigurationError(
+                f"cannot copy {table.name} into {target.dialect.name}: {reason}"
+            ) from error
 
 
 def _portable(table: Table, column: str, value: Any) -> None:
@@ -196,6 +231,10 @@ def _portable(table: Table, column: str, value: Any) -> None:
         why = "it holds NaN, which SQLite stores as NULL"
     elif isinstance(value, list) and any(isinstance(item, list | tuple) for item in value):
         why = "it holds a multi-dimensional array; on SQLite an array column is a flat JSON list"
+    elif isinstance(value, str | bytes) and len(value) * 4 > _SQLITE_MAX_LENGTH:
+        size = len(value.encode()) if isinstance(value, str) else len(value)
+        if size > _SQLITE_MAX_LENGTH:
+            why = f"it holds a value of {size} bytes, over SQLite's limit of {_SQLITE_MAX_LENGTH}"
     if why is not None:
         # The value itself is not shown: it may be sensitive, and messages end up in logs.
         raise ConfigurationError(f"cannot copy {table.name}.{column} into SQLite: {why}")
