@@ -21,6 +21,7 @@ from accounts.data import _scratch
 from accounts.data._compare import compare_tables, same_value
 from accounts.data._support import JSONMap, UTCDateTime
 from accounts.data.actions import org as orgs
+from accounts.data.errors import ConfigurationError
 from accounts.data.models import Event, Org, User, UserRole
 from accounts.data.replay import verify
 from click.testing import CliRunner, Result
@@ -41,9 +42,10 @@ from sqlalchemy import (
     select,
     text,
 )
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from tests.conftest import EXAMPLE, POSTGRES_URL
+from tests.conftest import EXAMPLE, FEATURES, POSTGRES_URL
 from tests.test_replay import build_history
 
 CONFIG = str(EXAMPLE / "eventspec.yaml")
@@ -372,3 +374,48 @@ def test_sigint_mid_run_exits_2_and_leaves_nothing_behind(
     assert process.returncode == 2, stderr
     assert "interrupted" in stderr
     assert leftovers(accounts, folder) == []
+
+
+def test_verify_of_one_log_among_several_with_integer_keys(
+    features: Engine, database_url: str, private_tmp: Path
+) -> None:
+    """The features project: two logs (verify_<log>), an encrypted log, integer keys."""
+    from features.data.replay import verify_ledger
+
+    from tests.test_audit_cli import history
+
+    ann, _ = history(features)
+    assert verify_ledger(features).identical
+    with features.begin() as connection:
+        connection.execute(text("UPDATE ledger_accounts SET balance = 1000 WHERE owner = 'ann'"))
+    command = ["replay", "--verify", "--config", str(FEATURES / "eventspec.yaml")]
+    command += ["--database-url", database_url, "--event-log", "Ledger", "--json"]
+    shown = CliRunner().invoke(main, command)
+    assert shown.exit_code == 1, shown.output
+    [accounts] = [t for t in json.loads(shown.stdout)["tables"] if t["table"] == "ledger_accounts"]
+    [row] = accounts["rows"]
+    assert (row["key"], row["columns"]) == (ann.id, {"balance": {"live": 1000, "replayed": 57}})
+    assert leftovers(features, private_tmp) == []
+
+
+def test_no_createdb_privilege_names_the_way_out(postgres_database: str) -> None:
+    """A role that may not create databases gets a clear error naming --into URL."""
+    role = f"eventspec_nocreatedb_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(postgres_database, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE ROLE "{role}" LOGIN NOCREATEDB'))
+        limited = create_engine(make_url(postgres_database).set(username=role))
+        try:
+            with (
+                pytest.raises(ConfigurationError, match="--into URL"),
+                _scratch.scratch_database(limited),
+            ):
+                pass  # pragma: no cover
+        finally:
+            limited.dispose()
+        assert scratch_databases() == []
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP ROLE IF EXISTS "{role}"'))
+        admin.dispose()

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from sqlalchemy import Column, ColumnElement, Connection, Table, Text, cast, func, select
+from sqlalchemy import Column, ColumnElement, Connection, Table, Text, cast, select
 from sqlalchemy.types import JSON, DateTime, Numeric, String, TypeDecorator, TypeEngine
 
 Kind = Literal["different", "only_live", "only_replayed"]
@@ -71,10 +71,12 @@ def compare_tables(
         report = _compare_table(live, replayed, table, resource, max_rows, batch_size)
         for row in report.rows:
             # The live log holds the record's history: its last event is where to look first.
+            # ORDER BY, not max(): PostgreSQL has no max(uuid), and uuidv7 ids sort by time.
             row.last_event_id = live.scalar(
-                select(func.max(events.c.id)).where(
-                    events.c.resource == resource, events.c.record_id == row.key
-                )
+                select(events.c.id)
+                .where(events.c.resource == resource, events.c.record_id == row.key)
+                .order_by(events.c.id.desc())
+                .limit(1)
             )
         reports.append(report)
     return reports
