@@ -419,3 +419,18 @@ def test_no_createdb_privilege_names_the_way_out(postgres_database: str) -> None
         with admin.connect() as connection:
             connection.execute(text(f'DROP ROLE IF EXISTS "{role}"'))
         admin.dispose()
+
+
+def test_a_failing_replay_exits_2_in_one_line_and_leaves_nothing_behind(
+    accounts: Engine, database_url: str, private_tmp: Path
+) -> None:
+    from tests.test_replay import insert_event
+
+    build_history(accounts)
+    with Session(accounts) as session, session.begin():
+        event_id = insert_event(session, resource="Org", action="merge")  # no such action
+    shown = verify_cli(database_url)
+    assert shown.exit_code == 2, shown.output
+    assert f"error: ReplayError: replay failed at event {event_id} (Org.merge)" in shown.stderr
+    assert "Traceback" not in shown.output
+    assert leftovers(accounts, private_tmp) == []
