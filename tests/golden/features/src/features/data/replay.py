@@ -16,13 +16,7 @@ from .clear_records import clear_event, clear_ledger
 from .event_logs import EVENT, LEDGER
 from .models import Base
 
-__all__ = [
-    "ReplayResult",
-    "rehearse_event",
-    "rehearse_ledger",
-    "replay_event",
-    "replay_ledger",
-]
+__all__ = ["ReplayResult", "rehearse_event", "rehearse_ledger", "replay_event", "replay_ledger"]
 
 EVENT_LOG_TABLES = (Base.metadata.tables["events"], Base.metadata.tables["ledger_events"])
 

@@ -17,13 +17,7 @@ from .clear_records import clear_event, clear_vault
 from .event_logs import EVENT, VAULT
 from .models import Base
 
-__all__ = [
-    "ReplayResult",
-    "rehearse_event",
-    "rehearse_vault",
-    "replay_event",
-    "replay_vault",
-]
+__all__ = ["ReplayResult", "rehearse_event", "rehearse_vault", "replay_event", "replay_vault"]
 
 EVENT_LOG_TABLES = (Base.metadata.tables["events"], Base.metadata.tables["vaults"])
 
