@@ -74,7 +74,7 @@ def rehearse(
     try:
         if not yes and import_generated(project, "_rehearse").target_has_rows(target, replaced):
             _confirm(f"Rebuild {log.name} into {redact(into)}? Its rows are replaced.")
-        with progress() as on_progress:
+        with progress("rehearsing") as on_progress:
             result = run(
                 live, target, last_event_id=last_id, point_in_time=instant, on_progress=on_progress
             )
