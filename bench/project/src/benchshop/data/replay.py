@@ -15,11 +15,7 @@ from .clear_records import clear_event
 from .event_logs import EVENT
 from .models import Base
 
-__all__ = [
-    "ReplayResult",
-    "rehearse",
-    "replay",
-]
+__all__ = ["ReplayResult", "rehearse", "replay"]
 
 EVENT_LOG_TABLES = (Base.metadata.tables["events"],)
 
