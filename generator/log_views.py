@@ -26,6 +26,16 @@ def rehearse_function(project: ir.Project, log: ir.EventLog) -> str:
     return "rehearse" if len(project.event_logs) == 1 else f"rehearse_{log.module}"
 
 
+def public_names(project: ir.Project) -> list[str]:
+    """What the generated ``replay`` module exports: the result type, each log's functions."""
+    functions = (
+        f(project, log)
+        for log in project.event_logs
+        for f in (replay_function, rehearse_function, verify_function)
+    )
+    return ["ReplayResult", "VerifyResult", *sorted(functions)]
+
+
 def tables_definition(target: str, names: list[str]) -> str:
     """``target = (Base.metadata.tables["name"], ...)``: the mapped tables, by name."""
     return statement(target, Seq("(", [f"Base.metadata.tables[{py(name)}]" for name in names]))
@@ -123,15 +133,7 @@ def replay_context(project: ir.Project) -> dict[str, Any]:
         "tracked_definition": lambda log: tables_definition(
             f"{log.name.upper()}_TRACKED", sorted(r.table for r in project.resources_of(log))
         ),
-        "public_names": sorted(
-            name
-            for log in project.event_logs
-            for name in (
-                replay_function(project, log),
-                rehearse_function(project, log),
-                verify_function(project, log),
-            )
-        ),
+        "all_definition": statement("__all__", Seq("[", [py(n) for n in public_names(project)])),
         "log_tables_definition": tables_definition(
             "EVENT_LOG_TABLES", sorted(log.table for log in project.event_logs)
         ),

@@ -340,6 +340,8 @@ def test_replay_into_on_the_command_line(
     assert cli(*args, "--yes").exit_code == 0
     itself = cli("--database-url", database_url, "--into", database_url, "--yes")
     assert itself.exit_code == 1 and "into the live database itself" in itself.output
+    unusable = cli("--database-url", database_url, "--into", "not a URL")
+    assert unusable.exit_code == 2 and "--into" in unusable.output
     assert checksums(features) == before
     target = create_engine(into)
     try:

@@ -65,17 +65,22 @@ def rehearse(
     """Rebuild the log's tables into ``into`` from a read-only snapshot of ``url``; confirm first
     when the target already holds rows that the rebuild replaces."""
     from sqlalchemy import create_engine
+    from sqlalchemy.exc import ArgumentError
 
     module = import_generated(project, "replay")
     run: Any = getattr(module, rehearse_function(project, log))
     errors = import_generated(project, "errors")
     logs = {table.key for table in module.EVENT_LOG_TABLES}
     replaced = [t for t in module.Base.metadata.sorted_tables if t.key not in logs]
-    live, target = create_engine(url), create_engine(into)
+    try:
+        target = create_engine(into)
+    except ArgumentError as error:
+        raise click.BadParameter(str(error), param_hint="--into") from error
+    live = create_engine(url)
     try:
         if not yes and import_generated(project, "_rehearse").target_has_rows(target, replaced):
             _confirm(f"Rebuild {log.name} into {redact(into)}? Its rows are replaced.")
-        with progress() as on_progress:
+        with progress("rehearsing") as on_progress:
             result = run(
                 live, target, last_event_id=last_id, point_in_time=instant, on_progress=on_progress
             )

@@ -16,13 +16,7 @@ from .clear_records import clear_event
 from .event_logs import EVENT
 from .models import Base
 
-__all__ = [
-    "ReplayResult",
-    "VerifyResult",
-    "rehearse",
-    "replay",
-    "verify",
-]
+__all__ = ["ReplayResult", "VerifyResult", "rehearse", "replay", "verify"]
 
 EVENT_LOG_TABLES = (Base.metadata.tables["events"],)
 
