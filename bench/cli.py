@@ -10,7 +10,17 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack
 
 from bench import config as options
-from bench import report, s_bulk, s_concurrency, s_create, s_generate, s_memory, s_replay, s_update
+from bench import (
+    report,
+    s_bulk,
+    s_concurrency,
+    s_create,
+    s_generate,
+    s_memory,
+    s_replay,
+    s_update,
+    s_verify,
+)
 from bench.continuum_rival import METADATA as CONTINUUM_METADATA
 from bench.databases import Backend, create_all, postgres_backend, server_version, sqlite_backend
 from bench.harness import Row
@@ -42,6 +52,8 @@ def _scenarios(
         yield "5 replay", lambda: s_replay.run(backend, n, repeats)
     if "memory" in wanted and backend.name == config.backends[0]:
         yield "5 replay memory", lambda: s_memory.run(backend, config.memory_events, progress=True)
+    if "verify" in wanted:
+        yield "5 replay verify", lambda: s_verify.run(backend, config.memory_events, repeats)
     if "concurrency" in wanted and backend.name == "postgresql":
         yield "6 concurrency", lambda: s_concurrency.run(backend, n, repeats, config.threads)
 

@@ -11,7 +11,16 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUTPUT = ROOT / "docs" / "benchmarks.md"
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 BACKENDS = ("sqlite", "postgresql")
-SCENARIOS = ("create", "update", "bulk", "replay", "memory", "concurrency", "generate")
+SCENARIOS = (
+    "create",
+    "update",
+    "bulk",
+    "replay",
+    "memory",
+    "verify",
+    "concurrency",
+    "generate",
+)
 
 
 @dataclass(frozen=True)

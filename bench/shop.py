@@ -19,7 +19,7 @@ from benchshop.data.actions import customer as customers  # noqa: E402
 from benchshop.data.actions import line_item as line_items  # noqa: E402
 from benchshop.data.actions import order as orders  # noqa: E402
 from benchshop.data.models import Base, Customer, Event, LineItem, Order  # noqa: E402
-from benchshop.data.replay import replay  # noqa: E402
+from benchshop.data.replay import VerifyResult, replay, verify  # noqa: E402
 
 __all__ = [
     "TABLES",
@@ -29,6 +29,7 @@ __all__ = [
     "LineItem",
     "Order",
     "UTCDateTime",
+    "VerifyResult",
     "customer_input",
     "customer_row",
     "customers",
@@ -38,6 +39,7 @@ __all__ = [
     "replay",
     "replay_upcasting",
     "utcnow",
+    "verify",
 ]
 
 # Children first: the order to clear them in.

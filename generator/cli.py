@@ -118,6 +118,26 @@ def init(directory: Path, package: str | None) -> None:
 @event_log_option()
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--traceback", "show_traceback", is_flag=True, help=errors.TRACEBACK_HELP)
+@click.option(
+    "--into",
+    metavar="URL",
+    help="Rebuild into this database instead, from a snapshot of the live one (only read); "
+    "with --verify, the database to compare from instead of a scratch one.",
+)
+@click.option(
+    "--verify",
+    is_flag=True,
+    help="Rebuild into a scratch database and compare it with the live tables, row by row; "
+    "live is only read. Exit 0 identical, 1 different, 2 error.",
+)
+@click.option("--json", "as_json", is_flag=True, help="With --verify: print the report as JSON.")
+@click.option(
+    "--max-rows",
+    type=click.IntRange(min=0),
+    default=10,
+    show_default=True,
+    help="With --verify: differing rows shown per table.",
+)
 def replay(
     config_path: Path,
     database_url: str | None,
@@ -126,16 +146,44 @@ def replay(
     event_log: str | None,
     yes: bool,
     show_traceback: bool,
+    into: str | None,
+    verify: bool,
+    as_json: bool,
+    max_rows: int,
 ) -> None:
     """Delete the tracked records and rebuild them from the event log.
 
     Runs in one transaction: on failure nothing changes, and the error (the event, the action it
-    replayed into, the cause) is printed on one line; exit status 1.
+    replayed into, the cause) is printed on one line; exit status 1. With --into, the live
+    database is only read and the rebuild goes to URL. With --verify, nothing is changed: the
+    replay goes into a scratch database (removed afterwards) and is compared with the live tables.
     """
     from .commands import replay as command
 
+    if verify:
+        command.verify(
+            config_path,
+            database_url,
+            into,
+            last_event_id,
+            point_in_time,
+            event_log,
+            as_json=as_json,
+            max_rows=max_rows,
+            show_traceback=show_traceback,
+        )
+        return
+    if as_json:
+        raise click.UsageError("--json needs --verify")
     command.replay(
-        config_path, database_url, last_event_id, point_in_time, event_log, yes, show_traceback
+        config_path,
+        database_url,
+        last_event_id,
+        point_in_time,
+        event_log,
+        yes,
+        into,
+        show_traceback=show_traceback,
     )
 
 

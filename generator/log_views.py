@@ -27,6 +27,9 @@ class ReplayLog:
     actions_definition: str  # "<LOG>_ACTIONS = {...}"
     routes_definition: str  # "<LOG>_ROUTES = (...)"
     upcasters_definition: str  # "<LOG>_UPCASTERS: ... = {...}", or "" when no event needs one
+    rehearse: str  # "rehearse", or "rehearse_<log>"
+    verify: str  # "verify", or "verify_<log>"
+    tracked_definition: str  # "<LOG>_TRACKED = (Base.metadata.tables[...], ...)"
 
 
 @dataclass(frozen=True)
@@ -39,11 +42,38 @@ class ReplayView:
     uses_uuid: bool
     clear_names: tuple[str, ...]
     log_constants: tuple[str, ...]
+    all_definition: str  # "__all__ = [...]"
+    log_tables_definition: str  # "EVENT_LOG_TABLES = (...)"
 
 
 def replay_function(project: ir.Project, log: ir.EventLog) -> str:
     """``replay`` for a project with one event log; ``replay_<log>`` for each of several."""
     return "replay" if len(project.event_logs) == 1 else f"replay_{log.module}"
+
+
+def verify_function(project: ir.Project, log: ir.EventLog) -> str:
+    """``verify`` for a project with one event log; ``verify_<log>`` for each of several."""
+    return "verify" if len(project.event_logs) == 1 else f"verify_{log.module}"
+
+
+def rehearse_function(project: ir.Project, log: ir.EventLog) -> str:
+    """``rehearse`` for a project with one event log; ``rehearse_<log>`` for each of several."""
+    return "rehearse" if len(project.event_logs) == 1 else f"rehearse_{log.module}"
+
+
+def public_names(project: ir.Project) -> list[str]:
+    """What the generated ``replay`` module exports: the result type, each log's functions."""
+    functions = (
+        f(project, log)
+        for log in project.event_logs
+        for f in (replay_function, rehearse_function, verify_function)
+    )
+    return ["ReplayResult", "VerifyResult", *sorted(functions)]
+
+
+def tables_definition(target: str, names: list[str]) -> str:
+    """``target = (Base.metadata.tables["name"], ...)``: the mapped tables, by name."""
+    return statement(target, Seq("(", [f"Base.metadata.tables[{py(name)}]" for name in names]))
 
 
 def event_logs_view(project: ir.Project) -> EventLogsView:
@@ -88,6 +118,11 @@ def replay_view(project: ir.Project) -> ReplayView:
             actions_definition=_actions_definition(project, log),
             routes_definition=_routes_definition(project, log),
             upcasters_definition=_upcasters_definition(project, log),
+            rehearse=rehearse_function(project, log),
+            verify=verify_function(project, log),
+            tracked_definition=tables_definition(
+                f"{log.name.upper()}_TRACKED", sorted(r.table for r in project.resources_of(log))
+            ),
         )
         for log in project.event_logs
     )
@@ -108,6 +143,10 @@ def replay_view(project: ir.Project) -> ReplayView:
         uses_uuid=any(log.primary_key_type == "uuidv7" for log in project.event_logs),
         clear_names=tuple(sorted(f"clear_{log.module}" for log in project.event_logs)),
         log_constants=tuple(sorted(log.name.upper() for log in project.event_logs)),
+        all_definition=statement("__all__", Seq("[", [py(n) for n in public_names(project)])),
+        log_tables_definition=tables_definition(
+            "EVENT_LOG_TABLES", sorted(log.table for log in project.event_logs)
+        ),
     )
 
 

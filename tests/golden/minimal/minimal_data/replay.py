@@ -5,20 +5,27 @@ from __future__ import annotations
 
 import datetime
 
+from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session
 
-from . import _replay
+from . import _rehearse, _replay, _verify
 from ._replay import ProgressFn, ReplayResult
+from ._verify import VerifyResult
 from .actions import author
 from .clear_records import clear_event
 from .event_logs import EVENT
+from .models import Base
 
-__all__ = ["ReplayResult", "replay"]
+__all__ = ["ReplayResult", "VerifyResult", "rehearse", "replay", "verify"]
+
+EVENT_LOG_TABLES = (Base.metadata.tables["events"],)
 
 
 EVENT_ACTIONS = {**author.ACTIONS}
 
 EVENT_ROUTES = ()
+
+EVENT_TRACKED = (Base.metadata.tables["authors"],)
 
 
 def replay(
@@ -28,13 +35,15 @@ def replay(
     point_in_time: datetime.datetime | None = None,
     on_progress: ProgressFn | None = None,
     batch_size: int = 1000,
+    source: Session | Connection | None = None,
 ) -> ReplayResult:
     """Rebuild the tables tracked by Event from its events, in id order.
 
     Clears the records first, then applies every event up to `last_event_id` (which wins) or
     `point_in_time`, routed through the replay overrides. Hooks do not run and no event is
     written. Runs inside a SAVEPOINT of the caller's transaction: on failure it raises
-    `ReplayError` and the previous state is left exactly as it was.
+    `ReplayError` and the previous state is left exactly as it was. With `source`, the
+    events are read through it (another database) instead of `session`.
     """
     return _replay.run_replay(
         session,
@@ -44,6 +53,74 @@ def replay(
         clear=clear_event,
         last_event_id=last_event_id,
         point_in_time=point_in_time,
+        on_progress=on_progress,
+        batch_size=batch_size,
+        source=source,
+    )
+
+
+def rehearse(
+    live: Engine,
+    into: Engine,
+    *,
+    last_event_id: int | None = None,
+    point_in_time: datetime.datetime | None = None,
+    on_progress: ProgressFn | None = None,
+    batch_size: int = 1000,
+) -> ReplayResult:
+    """Rebuild the tables tracked by Event into another database, from `live`.
+
+    `live` is only read, in one consistent snapshot. `into` gets the schema of the models,
+    the rows of every other table of `live` but the event logs, and the replay of the
+    events, in one transaction. Raises `ConfigurationError` when `into` is `live`, or when
+    a value cannot be stored on its database; `ReplayError` as replay does.
+    """
+    with _rehearse.snapshot(live) as source:
+        return _rehearse.rebuild(
+            source,
+            into,
+            replay=replay,
+            metadata=Base.metadata,
+            tracked=EVENT_TRACKED,
+            event_logs=EVENT_LOG_TABLES,
+            last_event_id=last_event_id,
+            point_in_time=point_in_time,
+            on_progress=on_progress,
+            batch_size=batch_size,
+        )
+
+
+def verify(
+    live: Engine,
+    *,
+    into: Engine | None = None,
+    last_event_id: int | None = None,
+    point_in_time: datetime.datetime | None = None,
+    max_rows: int = 10,
+    on_progress: ProgressFn | None = None,
+    batch_size: int = 1000,
+) -> VerifyResult:
+    """Replay Event into a scratch database and compare it with `live`, row by row.
+
+    `live` is only read, in one consistent snapshot: the events are replayed from it into
+    `into`, or by default into a scratch database (a new database on the same PostgreSQL
+    server, a temporary SQLite file) that is removed afterwards, also on an error or Ctrl-C.
+    Every tracked table is then compared with the same snapshot by primary key, exactly per
+    type; up to `max_rows` differing rows per table are reported. A partial replay
+    (`last_event_id` or `point_in_time`) is not compared, only its row counts reported.
+    """
+    return _verify.run_verify(
+        live,
+        replay=replay,
+        actions=EVENT_ACTIONS,
+        metadata=Base.metadata,
+        tracked=EVENT_TRACKED,
+        event_logs=EVENT_LOG_TABLES,
+        events=EVENT.table,
+        into=into,
+        last_event_id=last_event_id,
+        point_in_time=point_in_time,
+        max_rows=max_rows,
         on_progress=on_progress,
         batch_size=batch_size,
     )

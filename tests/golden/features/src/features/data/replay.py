@@ -6,20 +6,40 @@ from __future__ import annotations
 import datetime
 import uuid
 
+from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session
 
-from . import _replay
+from . import _rehearse, _replay, _verify
 from ._replay import ProgressFn, ReplayResult
+from ._verify import VerifyResult
 from .actions import account, article, document, member
 from .clear_records import clear_event, clear_ledger
 from .event_logs import EVENT, LEDGER
+from .models import Base
 
-__all__ = ["ReplayResult", "replay_event", "replay_ledger"]
+__all__ = [
+    "ReplayResult",
+    "VerifyResult",
+    "rehearse_event",
+    "rehearse_ledger",
+    "replay_event",
+    "replay_ledger",
+    "verify_event",
+    "verify_ledger",
+]
+
+EVENT_LOG_TABLES = (Base.metadata.tables["events"], Base.metadata.tables["ledger_events"])
 
 
 EVENT_ACTIONS = {**article.ACTIONS, **document.ACTIONS, **member.ACTIONS}
 
 EVENT_ROUTES = (_replay.Route("Article", "publish", frozenset({1}), (article.PUBLISH_V1,)),)
+
+EVENT_TRACKED = (
+    Base.metadata.tables["articles"],
+    Base.metadata.tables["documents"],
+    Base.metadata.tables["members"],
+)
 
 
 def replay_event(
@@ -29,13 +49,15 @@ def replay_event(
     point_in_time: datetime.datetime | None = None,
     on_progress: ProgressFn | None = None,
     batch_size: int = 1000,
+    source: Session | Connection | None = None,
 ) -> ReplayResult:
     """Rebuild the tables tracked by Event from its events, in id order.
 
     Clears the records first, then applies every event up to `last_event_id` (which wins) or
     `point_in_time`, routed through the replay overrides. Hooks do not run and no event is
     written. Runs inside a SAVEPOINT of the caller's transaction: on failure it raises
-    `ReplayError` and the previous state is left exactly as it was.
+    `ReplayError` and the previous state is left exactly as it was. With `source`, the
+    events are read through it (another database) instead of `session`.
     """
     return _replay.run_replay(
         session,
@@ -47,12 +69,82 @@ def replay_event(
         point_in_time=point_in_time,
         on_progress=on_progress,
         batch_size=batch_size,
+        source=source,
+    )
+
+
+def rehearse_event(
+    live: Engine,
+    into: Engine,
+    *,
+    last_event_id: int | None = None,
+    point_in_time: datetime.datetime | None = None,
+    on_progress: ProgressFn | None = None,
+    batch_size: int = 1000,
+) -> ReplayResult:
+    """Rebuild the tables tracked by Event into another database, from `live`.
+
+    `live` is only read, in one consistent snapshot. `into` gets the schema of the models,
+    the rows of every other table of `live` but the event logs, and the replay of the
+    events, in one transaction. Raises `ConfigurationError` when `into` is `live`, or when
+    a value cannot be stored on its database; `ReplayError` as replay does.
+    """
+    with _rehearse.snapshot(live) as source:
+        return _rehearse.rebuild(
+            source,
+            into,
+            replay=replay_event,
+            metadata=Base.metadata,
+            tracked=EVENT_TRACKED,
+            event_logs=EVENT_LOG_TABLES,
+            last_event_id=last_event_id,
+            point_in_time=point_in_time,
+            on_progress=on_progress,
+            batch_size=batch_size,
+        )
+
+
+def verify_event(
+    live: Engine,
+    *,
+    into: Engine | None = None,
+    last_event_id: int | None = None,
+    point_in_time: datetime.datetime | None = None,
+    max_rows: int = 10,
+    on_progress: ProgressFn | None = None,
+    batch_size: int = 1000,
+) -> VerifyResult:
+    """Replay Event into a scratch database and compare it with `live`, row by row.
+
+    `live` is only read, in one consistent snapshot: the events are replayed from it into
+    `into`, or by default into a scratch database (a new database on the same PostgreSQL
+    server, a temporary SQLite file) that is removed afterwards, also on an error or Ctrl-C.
+    Every tracked table is then compared with the same snapshot by primary key, exactly per
+    type; up to `max_rows` differing rows per table are reported. A partial replay
+    (`last_event_id` or `point_in_time`) is not compared, only its row counts reported.
+    """
+    return _verify.run_verify(
+        live,
+        replay=replay_event,
+        actions=EVENT_ACTIONS,
+        metadata=Base.metadata,
+        tracked=EVENT_TRACKED,
+        event_logs=EVENT_LOG_TABLES,
+        events=EVENT.table,
+        into=into,
+        last_event_id=last_event_id,
+        point_in_time=point_in_time,
+        max_rows=max_rows,
+        on_progress=on_progress,
+        batch_size=batch_size,
     )
 
 
 LEDGER_ACTIONS = {**account.ACTIONS}
 
 LEDGER_ROUTES = ()
+
+LEDGER_TRACKED = (Base.metadata.tables["ledger_accounts"],)
 
 
 def replay_ledger(
@@ -62,13 +154,15 @@ def replay_ledger(
     point_in_time: datetime.datetime | None = None,
     on_progress: ProgressFn | None = None,
     batch_size: int = 1000,
+    source: Session | Connection | None = None,
 ) -> ReplayResult:
     """Rebuild the tables tracked by Ledger from its events, in id order.
 
     Clears the records first, then applies every event up to `last_event_id` (which wins) or
     `point_in_time`, routed through the replay overrides. Hooks do not run and no event is
     written. Runs inside a SAVEPOINT of the caller's transaction: on failure it raises
-    `ReplayError` and the previous state is left exactly as it was.
+    `ReplayError` and the previous state is left exactly as it was. With `source`, the
+    events are read through it (another database) instead of `session`.
     """
     return _replay.run_replay(
         session,
@@ -78,6 +172,74 @@ def replay_ledger(
         clear=clear_ledger,
         last_event_id=last_event_id,
         point_in_time=point_in_time,
+        on_progress=on_progress,
+        batch_size=batch_size,
+        source=source,
+    )
+
+
+def rehearse_ledger(
+    live: Engine,
+    into: Engine,
+    *,
+    last_event_id: uuid.UUID | None = None,
+    point_in_time: datetime.datetime | None = None,
+    on_progress: ProgressFn | None = None,
+    batch_size: int = 1000,
+) -> ReplayResult:
+    """Rebuild the tables tracked by Ledger into another database, from `live`.
+
+    `live` is only read, in one consistent snapshot. `into` gets the schema of the models,
+    the rows of every other table of `live` but the event logs, and the replay of the
+    events, in one transaction. Raises `ConfigurationError` when `into` is `live`, or when
+    a value cannot be stored on its database; `ReplayError` as replay does.
+    """
+    with _rehearse.snapshot(live) as source:
+        return _rehearse.rebuild(
+            source,
+            into,
+            replay=replay_ledger,
+            metadata=Base.metadata,
+            tracked=LEDGER_TRACKED,
+            event_logs=EVENT_LOG_TABLES,
+            last_event_id=last_event_id,
+            point_in_time=point_in_time,
+            on_progress=on_progress,
+            batch_size=batch_size,
+        )
+
+
+def verify_ledger(
+    live: Engine,
+    *,
+    into: Engine | None = None,
+    last_event_id: uuid.UUID | None = None,
+    point_in_time: datetime.datetime | None = None,
+    max_rows: int = 10,
+    on_progress: ProgressFn | None = None,
+    batch_size: int = 1000,
+) -> VerifyResult:
+    """Replay Ledger into a scratch database and compare it with `live`, row by row.
+
+    `live` is only read, in one consistent snapshot: the events are replayed from it into
+    `into`, or by default into a scratch database (a new database on the same PostgreSQL
+    server, a temporary SQLite file) that is removed afterwards, also on an error or Ctrl-C.
+    Every tracked table is then compared with the same snapshot by primary key, exactly per
+    type; up to `max_rows` differing rows per table are reported. A partial replay
+    (`last_event_id` or `point_in_time`) is not compared, only its row counts reported.
+    """
+    return _verify.run_verify(
+        live,
+        replay=replay_ledger,
+        actions=LEDGER_ACTIONS,
+        metadata=Base.metadata,
+        tracked=LEDGER_TRACKED,
+        event_logs=EVENT_LOG_TABLES,
+        events=LEDGER.table,
+        into=into,
+        last_event_id=last_event_id,
+        point_in_time=point_in_time,
+        max_rows=max_rows,
         on_progress=on_progress,
         batch_size=batch_size,
     )

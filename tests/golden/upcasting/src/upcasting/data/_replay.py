@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, func, select, true
+from sqlalchemy import ColumnElement, Connection, Row, func, select, true
 from sqlalchemy.orm import Session
 
 from ._clear import blocked_clear
@@ -80,7 +80,11 @@ def run_replay(
     batch_size: int = 1000,
     logger: logging.Logger | None = None,
     upcasters: Mapping[tuple[str, str], Upcasters] | None = None,
+    source: Session | Connection | None = None,
 ) -> ReplayResult:
+    """Rebuild the tables of ``log`` from its events; the events are read through ``source``
+    (another database, see ``_rehearse``) when given, else through ``session``, which every
+    write goes through."""
     started = time.perf_counter()
     logger = logger or logging.getLogger(__name__)
     result = ReplayResult()
@@ -92,7 +96,8 @@ def run_replay(
         cutoff = table.c.occurred_at <= point_in_time
     else:
         cutoff = true()
-    total = session.scalar(select(func.count()).select_from(table).where(cutoff)) or 0
+    reader = session if source is None else source
+    total = reader.scalar(select(func.count()).select_from(table).where(cutoff)) or 0
     models = {action.resource.model for action in actions.values()}
     targets = [*actions.values(), *(t for route in routes for t in route.targets)]
     # Fold pages in memory and write them with executemany, unless something would notice that
@@ -102,7 +107,7 @@ def run_replay(
     with atomic(session):
         _clear(session, log, clear, models)
         _forget(session, models)
-        for stored in _pages(session, log, cutoff, batch_size):
+        for stored in _pages(reader, log, cutoff, batch_size):
             # Upcasting comes first: routes match the version the upcasters reached.
             page = upcast_page(stored, upcasters or {})
             routed = [(event, _route(event, actions, routes)) for event in page]
@@ -232,7 +237,7 @@ def _prefetch(session: Session, routed: Routed) -> dict[tuple[type[Any], Any], A
 
 
 def _pages(
-    session: Session, log: EventLogDef, cutoff: ColumnElement[bool], batch_size: int
+    reader: Session | Connection, log: EventLogDef, cutoff: ColumnElement[bool], batch_size: int
 ) -> Iterator[Sequence[Row[Any]]]:
     """Events in id order, in keyset-paginated pages so memory stays bounded."""
     table = log.table
@@ -243,7 +248,7 @@ def _pages(
         query = select(*columns).where(cutoff).order_by(table.c.id).limit(batch_size)
         if after is not None:
             query = query.where(table.c.id > after)
-        page = session.execute(query).all()
+        page = reader.execute(query).all()
         if page:
             yield page
         if len(page) < batch_size:

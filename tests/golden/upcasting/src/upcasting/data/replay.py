@@ -5,22 +5,38 @@ from __future__ import annotations
 
 import datetime
 
+from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session
 
 import upcasting.upcasters
 
-from . import _replay, _upcast
+from . import _rehearse, _replay, _verify, _upcast
 from ._replay import ProgressFn, ReplayResult
+from ._verify import VerifyResult
 from .actions import org, secret, team
 from .clear_records import clear_event, clear_vault
 from .event_logs import EVENT, VAULT
+from .models import Base
 
-__all__ = ["ReplayResult", "replay_event", "replay_vault"]
+__all__ = [
+    "ReplayResult",
+    "VerifyResult",
+    "rehearse_event",
+    "rehearse_vault",
+    "replay_event",
+    "replay_vault",
+    "verify_event",
+    "verify_vault",
+]
+
+EVENT_LOG_TABLES = (Base.metadata.tables["events"], Base.metadata.tables["vaults"])
 
 
 EVENT_ACTIONS = {**org.ACTIONS, **team.ACTIONS}
 
 EVENT_ROUTES = (_replay.Route("Team", "register", frozenset({2}), (team.CREATE,)),)
+
+EVENT_TRACKED = (Base.metadata.tables["orgs"], Base.metadata.tables["teams"])
 
 EVENT_UPCASTERS: dict[tuple[str, str], _upcast.Upcasters] = {
     ("Org", "create"): _upcast.Upcasters(
@@ -63,13 +79,15 @@ def replay_event(
     point_in_time: datetime.datetime | None = None,
     on_progress: ProgressFn | None = None,
     batch_size: int = 1000,
+    source: Session | Connection | None = None,
 ) -> ReplayResult:
     """Rebuild the tables tracked by Event from its events, in id order.
 
     Clears the records first, then applies every event up to `last_event_id` (which wins) or
     `point_in_time`, routed through the replay overrides. Hooks do not run and no event is
     written. Runs inside a SAVEPOINT of the caller's transaction: on failure it raises
-    `ReplayError` and the previous state is left exactly as it was.
+    `ReplayError` and the previous state is left exactly as it was. With `source`, the
+    events are read through it (another database) instead of `session`.
     """
     return _replay.run_replay(
         session,
@@ -82,12 +100,82 @@ def replay_event(
         on_progress=on_progress,
         batch_size=batch_size,
         upcasters=EVENT_UPCASTERS,
+        source=source,
+    )
+
+
+def rehearse_event(
+    live: Engine,
+    into: Engine,
+    *,
+    last_event_id: int | None = None,
+    point_in_time: datetime.datetime | None = None,
+    on_progress: ProgressFn | None = None,
+    batch_size: int = 1000,
+) -> ReplayResult:
+    """Rebuild the tables tracked by Event into another database, from `live`.
+
+    `live` is only read, in one consistent snapshot. `into` gets the schema of the models,
+    the rows of every other table of `live` but the event logs, and the replay of the
+    events, in one transaction. Raises `ConfigurationError` when `into` is `live`, or when
+    a value cannot be stored on its database; `ReplayError` as replay does.
+    """
+    with _rehearse.snapshot(live) as source:
+        return _rehearse.rebuild(
+            source,
+            into,
+            replay=replay_event,
+            metadata=Base.metadata,
+            tracked=EVENT_TRACKED,
+            event_logs=EVENT_LOG_TABLES,
+            last_event_id=last_event_id,
+            point_in_time=point_in_time,
+            on_progress=on_progress,
+            batch_size=batch_size,
+        )
+
+
+def verify_event(
+    live: Engine,
+    *,
+    into: Engine | None = None,
+    last_event_id: int | None = None,
+    point_in_time: datetime.datetime | None = None,
+    max_rows: int = 10,
+    on_progress: ProgressFn | None = None,
+    batch_size: int = 1000,
+) -> VerifyResult:
+    """Replay Event into a scratch database and compare it with `live`, row by row.
+
+    `live` is only read, in one consistent snapshot: the events are replayed from it into
+    `into`, or by default into a scratch database (a new database on the same PostgreSQL
+    server, a temporary SQLite file) that is removed afterwards, also on an error or Ctrl-C.
+    Every tracked table is then compared with the same snapshot by primary key, exactly per
+    type; up to `max_rows` differing rows per table are reported. A partial replay
+    (`last_event_id` or `point_in_time`) is not compared, only its row counts reported.
+    """
+    return _verify.run_verify(
+        live,
+        replay=replay_event,
+        actions=EVENT_ACTIONS,
+        metadata=Base.metadata,
+        tracked=EVENT_TRACKED,
+        event_logs=EVENT_LOG_TABLES,
+        events=EVENT.table,
+        into=into,
+        last_event_id=last_event_id,
+        point_in_time=point_in_time,
+        max_rows=max_rows,
+        on_progress=on_progress,
+        batch_size=batch_size,
     )
 
 
 VAULT_ACTIONS = {**secret.ACTIONS}
 
 VAULT_ROUTES = ()
+
+VAULT_TRACKED = (Base.metadata.tables["secrets"],)
 
 VAULT_UPCASTERS: dict[tuple[str, str], _upcast.Upcasters] = {
     ("Secret", "create"): _upcast.Upcasters(
@@ -106,13 +194,15 @@ def replay_vault(
     point_in_time: datetime.datetime | None = None,
     on_progress: ProgressFn | None = None,
     batch_size: int = 1000,
+    source: Session | Connection | None = None,
 ) -> ReplayResult:
     """Rebuild the tables tracked by Vault from its events, in id order.
 
     Clears the records first, then applies every event up to `last_event_id` (which wins) or
     `point_in_time`, routed through the replay overrides. Hooks do not run and no event is
     written. Runs inside a SAVEPOINT of the caller's transaction: on failure it raises
-    `ReplayError` and the previous state is left exactly as it was.
+    `ReplayError` and the previous state is left exactly as it was. With `source`, the
+    events are read through it (another database) instead of `session`.
     """
     return _replay.run_replay(
         session,
@@ -125,4 +215,72 @@ def replay_vault(
         on_progress=on_progress,
         batch_size=batch_size,
         upcasters=VAULT_UPCASTERS,
+        source=source,
+    )
+
+
+def rehearse_vault(
+    live: Engine,
+    into: Engine,
+    *,
+    last_event_id: int | None = None,
+    point_in_time: datetime.datetime | None = None,
+    on_progress: ProgressFn | None = None,
+    batch_size: int = 1000,
+) -> ReplayResult:
+    """Rebuild the tables tracked by Vault into another database, from `live`.
+
+    `live` is only read, in one consistent snapshot. `into` gets the schema of the models,
+    the rows of every other table of `live` but the event logs, and the replay of the
+    events, in one transaction. Raises `ConfigurationError` when `into` is `live`, or when
+    a value cannot be stored on its database; `ReplayError` as replay does.
+    """
+    with _rehearse.snapshot(live) as source:
+        return _rehearse.rebuild(
+            source,
+            into,
+            replay=replay_vault,
+            metadata=Base.metadata,
+            tracked=VAULT_TRACKED,
+            event_logs=EVENT_LOG_TABLES,
+            last_event_id=last_event_id,
+            point_in_time=point_in_time,
+            on_progress=on_progress,
+            batch_size=batch_size,
+        )
+
+
+def verify_vault(
+    live: Engine,
+    *,
+    into: Engine | None = None,
+    last_event_id: int | None = None,
+    point_in_time: datetime.datetime | None = None,
+    max_rows: int = 10,
+    on_progress: ProgressFn | None = None,
+    batch_size: int = 1000,
+) -> VerifyResult:
+    """Replay Vault into a scratch database and compare it with `live`, row by row.
+
+    `live` is only read, in one consistent snapshot: the events are replayed from it into
+    `into`, or by default into a scratch database (a new database on the same PostgreSQL
+    server, a temporary SQLite file) that is removed afterwards, also on an error or Ctrl-C.
+    Every tracked table is then compared with the same snapshot by primary key, exactly per
+    type; up to `max_rows` differing rows per table are reported. A partial replay
+    (`last_event_id` or `point_in_time`) is not compared, only its row counts reported.
+    """
+    return _verify.run_verify(
+        live,
+        replay=replay_vault,
+        actions=VAULT_ACTIONS,
+        metadata=Base.metadata,
+        tracked=VAULT_TRACKED,
+        event_logs=EVENT_LOG_TABLES,
+        events=VAULT.table,
+        into=into,
+        last_event_id=last_event_id,
+        point_in_time=point_in_time,
+        max_rows=max_rows,
+        on_progress=on_progress,
+        batch_size=batch_size,
     )
