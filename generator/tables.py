@@ -248,6 +248,8 @@ def default_of(default: ir.Default | None, type_: ir.TypeRef) -> tuple[Expr | No
             return "lambda: utcnow().date()", {(SUPPORT, "utcnow")}
         if type_.name == "naive_datetime":
             return "lambda: utcnow().replace(tzinfo=None)", {(SUPPORT, "utcnow")}
+        if type_.name == "utc_datetime":  # whole seconds, as the type holds them
+            return "utcnow_seconds", {(SUPPORT, "utcnow_seconds")}
         return "utcnow", {(SUPPORT, "utcnow")}
     if default.kind == "uuid4":
         return "uuid.uuid4", {("", "uuid")}
