@@ -17,6 +17,9 @@ import jinja2
 from .pyfmt import Call, Dict, Expr, Seq, flat
 
 WIDTH = 100
+# Imports wrap at ruff's default line length: its isort then accepts them in a project with no
+# configuration, and the trailing comma keeps them wrapped for ruff format at any width.
+IMPORT_WIDTH = 88
 INDENT = "    "
 _CLOSE = {"(": ")", "[": "]", "{": "}"}
 
@@ -145,7 +148,7 @@ def from_import(module: str, names: Iterable[str]) -> str:
     """``from module import a, b`` sorted as ruff's isort does, exploded when too long."""
     ordered = sorted(set(names), key=import_name_key)
     line = f"from {module} import {', '.join(ordered)}"
-    if width(line) <= WIDTH:
+    if width(line) <= IMPORT_WIDTH:
         return line
     body = "".join(f"{INDENT}{name},\n" for name in ordered)
     return f"from {module} import (\n{body})"
