@@ -17,10 +17,6 @@ class ValidationError(EventspecError):
         self.message = message
 
 
-class NotFoundError(EventspecError):
-    """A record that an action needs does not exist."""
-
-
 class ReplayError(EventspecError):
     """Replay failed on one event; the caller's transaction should be rolled back."""
 

@@ -23,7 +23,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from ._support import EncryptedJSON, JSONMap, UTCDateTime, utcnow, uuidv7
+from ._support import (
+    EncryptedJSON,
+    JSONMap,
+    UTCDateTime,
+    utcnow,
+    utcnow_seconds,
+    uuidv7,
+)
 from ._types import Array, ExactNumeric
 
 __all__ = ["Account", "Article", "Base", "Document", "Event", "Ledger", "Member"]
@@ -87,10 +94,10 @@ class Document(Base):
     body: Mapped[str | None] = mapped_column(Text())
     secret_note: Mapped[str | None] = mapped_column(String())
     created_at: Mapped[datetime.datetime | None] = mapped_column(
-        UTCDateTime("second"), default=utcnow
+        UTCDateTime("second"), default=utcnow_seconds
     )
     updated_at: Mapped[datetime.datetime | None] = mapped_column(
-        UTCDateTime("second"), default=utcnow, onupdate=utcnow
+        UTCDateTime("second"), default=utcnow_seconds, onupdate=utcnow_seconds
     )
     author_id: Mapped[uuid.UUID | None] = mapped_column(Uuid(), ForeignKey("members.id"))
     author: Mapped[Member | None] = relationship(foreign_keys="Document.author_id")
