@@ -227,12 +227,24 @@ def _argument_def(arg: ir.Argument) -> Call:
     kwargs: list[tuple[str, Expr]] = []
     if not arg.allow_nil:
         kwargs.append(("allow_nil", "False"))
-    if arg.default is not None:
-        kwargs.append(("default", default_expr(arg.default, arg.type)))
+    if arg.default is not None and arg.default.kind != "literal":
+        kwargs.append(("default_factory", default_expr(arg.default, arg.type)))
+    elif arg.default is not None and arg.default.value is not None:
+        kwargs.append(("default", _value(arg.default.value, arg.type)))
     if arg.sensitive:
         kwargs.append(("sensitive", "True"))
     kwargs += type_details(arg.type)
     return Call("engine.ArgumentDef", [py(type_kind(arg.type))], kwargs)
+
+
+def _value(value: object, type_: ir.TypeRef) -> Expr:
+    """A literal default of ``type_``, as a layout tree: a list for an array (the IR holds a
+    tuple), each item of the item type."""
+    if type_.item is not None and isinstance(value, tuple | list):
+        return Seq("[", [_value(v, type_.item) for v in value])
+    if isinstance(value, dict):
+        return expr(value)
+    return value_literal(value, type_)
 
 
 def _where(where: Iterable[ir.Validation]) -> list[tuple[str, Expr]]:
