@@ -56,7 +56,7 @@ CREATE = engine.ActionDef(
     type="create",
     accept=frozenset({"email", "given_name", "org_id"}),
     arguments={
-        "role": engine.ArgumentDef("string", default=lambda: "member"),
+        "role": engine.ArgumentDef("string", default="member"),
         "password": engine.ArgumentDef("string", sensitive=True),
     },
     changes=(

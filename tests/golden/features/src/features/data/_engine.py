@@ -123,11 +123,14 @@ def _default_function(default: object) -> Callable[[], Any] | None:
         wrapped: Callable[[], Any] | None = getattr(default.arg, "__wrapped__", None)
         return wrapped if wrapped is not None else partial(default.arg, None)
     if default.is_scalar:
-        value = default.arg
-        if isinstance(value, list | dict):
-            return partial(copy.deepcopy, value)  # a fresh copy for every record
-        return partial(_same, value)
+        return _value_function(default.arg)
     return None
+
+
+def _value_function(value: Any) -> Callable[[], Any]:
+    if isinstance(value, list | dict):
+        return partial(copy.deepcopy, value)  # a fresh copy for every record
+    return partial(_same, value)
 
 
 def _same(value: Any) -> Any:
@@ -136,19 +139,27 @@ def _same(value: Any) -> Any:
 
 @dataclass(frozen=True, slots=True)
 class ArgumentDef:
-    """An action's argument; its name is its key in ``ActionDef.arguments``."""
+    """An action's argument; its name is its key in ``ActionDef.arguments``. Its default is a
+    value (``default``, copied for every call when it is a list or a dict) or a function of no
+    arguments (``default_factory``: the current time, a new UUID)."""
 
     kind: str
     name: str = ""  # filled in by the ActionDef from its key
     allow_nil: bool = True
-    default: Callable[[], Any] | None = None
+    default: Any = None
+    default_factory: Callable[[], Any] | None = None
     sensitive: bool = False
     item: str | None = None
     values: tuple[str, ...] = ()
+    make_default: Callable[[], Any] | None = field(init=False, repr=False, compare=False)
     check: Checker = field(init=False, repr=False, compare=False)
     decode: Decoder | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        make_default = self.default_factory
+        if make_default is None and self.default is not None:
+            make_default = _value_function(self.default)
+        object.__setattr__(self, "make_default", make_default)
         object.__setattr__(self, "check", checker(self.kind, self.item, self.values))
         object.__setattr__(self, "decode", decoder(self.kind, self.item))
 
@@ -398,8 +409,8 @@ def make_changeset(
     for arg in action.arguments.values():
         if arg.name in params:
             arguments[arg.name] = params[arg.name]
-        elif arg.default is not None:
-            arguments[arg.name] = arg.default()
+        elif arg.make_default is not None:
+            arguments[arg.name] = arg.make_default()
         else:
             arguments[arg.name] = None
     attributes = {name: params[name] for name in action.accept if name in params}

@@ -86,9 +86,7 @@ PUBLISH = engine.ActionDef(
     resource=RESOURCE,
     name="publish",
     type="update",
-    arguments={
-        "channel": engine.ArgumentDef("enum", default=lambda: "web", values=("web", "print")),
-    },
+    arguments={"channel": engine.ArgumentDef("enum", default="web", values=("web", "print"))},
     changes=(
         rules.set_attribute("state", value="published"),
         rules.ChangeDef("change", features.changes.stamp_published),

@@ -84,7 +84,7 @@ BUMP = engine.ActionDef(
     resource=RESOURCE,
     name="bump",
     type="update",
-    arguments={"by": engine.ArgumentDef("integer", default=lambda: 1)},
+    arguments={"by": engine.ArgumentDef("integer", default=1)},
     changes=(rules.ChangeDef("change", features.changes.add_karma),),
     validations=(rules.compare("by", greater_than=0),),
 )
