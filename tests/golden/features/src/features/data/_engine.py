@@ -401,7 +401,7 @@ def make_changeset(
         tenant = cast_tenant(action.resource, tenant)
     unknown = params.keys() - action.inputs
     if unknown:
-        name = sorted(unknown)[0]
+        name = min(unknown)
         raise ValidationError(name, f"is not an input of {action.resource.name}.{action.name}")
     # Each input as its type accepts it: what the row and the event hold from here on.
     params = {name: _checked(action.checkers[name], name, v) for name, v in params.items()}
