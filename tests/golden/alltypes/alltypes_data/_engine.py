@@ -38,7 +38,9 @@ HookFn = Callable[[Changeset, Any], None]
 LockKeyGenerator = Callable[[Changeset, LockKey], Any]
 _ATOMIC = "eventspec.atomic"  # session.info: inside one all-or-nothing SAVEPOINT
 _MISSING = object()
-M = TypeVar("M", default=Any)  # a resource's model class
+# A resource's model class; bare ActionDef means ActionDef[Any]. typing_extensions gives TypeVar
+# defaults on Python 3.11 and is a dependency of SQLAlchemy 2.0 itself, so nothing is added.
+M = TypeVar("M", default=Any)
 
 
 # --- definitions (instantiated by the generated code) --------------------------------------------
