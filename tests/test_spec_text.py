@@ -201,7 +201,7 @@ def test_hostile_text_migrates_runs_and_keeps_its_value(
 def test_hostile_text_is_the_docstrings_word_for_word(hostile_project: Path) -> None:
     notes = importlib.import_module(f"{PACKAGE}.actions.note")
     models = importlib.import_module(f"{PACKAGE}.models")
-    summary = "Create a Note: writes a Event event, version 1."
+    summary = "Create a Note: writes an Event event, version 1."
     assert _unindent(notes.create.__doc__, "\n", "    ") == f"{summary}\n\n{DESCRIPTION}"
     assert _unindent(notes.retitle.__doc__, "\n", "    ").endswith('\n\n"""')
     for model in (models.Note, models.Event):
