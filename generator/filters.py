@@ -91,8 +91,11 @@ def statement(target: str, expr: Expr, indent: int = 0, operator: str = " = ") -
         last = annotation.rsplit("\n", 1)[-1].lstrip(" ") if "\n" in annotation else head
         return head + layout(expr, indent, width(last) + len(operator) * ("\n" in annotation))
     if width(head + one_line) > WIDTH and width(head + opening) > WIDTH:
-        # Not even the opening bracket fits: ruff wraps the right-hand side in parentheses.
+        # Not even the opening bracket fits: ruff wraps the right-hand side in parentheses, but
+        # an atom (a long string) only when that makes it fit.
         pad = INDENT * (indent + 1)
+        if isinstance(expr, str) and width(pad + one_line) > WIDTH:
+            return head + one_line
         inner = layout(expr, indent + 1)
         return f"{head}(\n{pad}{inner}\n{INDENT * indent})"
     return head + layout(expr, indent, width(head) - len(INDENT) * indent)
