@@ -16,7 +16,7 @@ from .typemap import python_type, type_details, type_kind
 
 # What an actions module may import besides the fixed lines of its template.
 STDLIB_MODULES = ("datetime", "decimal", "uuid")
-TYPING_NAMES = ("Any", "TypedDict", "Unpack", "Literal", "Required")
+TYPING_NAMES = ("Literal", "Required")  # besides Any, TypedDict, Unpack and Never
 SUPPORT_NAMES = ("utcnow", "utcnow_seconds", "uuidv7")
 
 
@@ -60,27 +60,29 @@ def resource_view(resource: ir.Resource, log: ir.EventLog | None) -> ResourceVie
         view.definition + "".join(f.annotation for f in view.fields) for view in actions
     )
     uses_rules = "rules." in text
-    typing = set(TYPING_NAMES[:3])
-    typing |= {name for name in TYPING_NAMES[3:] if f"{name}[" in text}
+    typing = {"Any"}
+    if any(view.fields for view in actions):
+        typing |= {"TypedDict", "Unpack"}
+    if any(v.action.type == "create" and not v.fields for v in actions):
+        typing.add("Never")  # the inputs of a create without any: empty mappings
+    typing |= {name for name in TYPING_NAMES if f"{name}[" in text}
     return ResourceView(
         resource=resource,
         definition=definition,
         actions=actions,
         stdlib=tuple(m for m in STDLIB_MODULES if f"{m}." in text),
         typing=tuple(sorted(typing)),
-        support=tuple(name for name in SUPPORT_NAMES if re.search(rf"\b{name}\b", text)),
+        support=tuple(name for name in SUPPORT_NAMES if re.search(rf'\b(?<!"){name}\b(?!")', text)),
         uses_rules=uses_rules,
         has_create=any(a.type == "create" for a in resource.actions),
     )
 
 
 def _resource_def(resource: ir.Resource, log: ir.EventLog | None) -> Call:
-    pk = resource.primary_key
     kwargs: list[tuple[str, Expr]] = [
         ("name", py(resource.name)),
         ("model", resource.name),
-        ("primary_key", py(pk.name if pk else "id")),
-        ("attributes", Dict([(py(a.name), _attribute_def(a)) for a in resource.attributes])),
+        ("specs", Dict([(py(a.name), _attribute(a)) for a in resource.attributes])),
     ]
     if log is not None:
         kwargs.append(("log", log.name.upper()))
@@ -94,32 +96,17 @@ def _resource_def(resource: ir.Resource, log: ir.EventLog | None) -> Call:
     return Call("engine.ResourceDef", kwargs=kwargs)
 
 
-def _attribute_def(attr: ir.Attribute) -> Call:
+def _attribute(attr: ir.Attribute) -> Call:
+    """What only the spec says of ``attr``: nullability, defaults, keys, a string's length, an
+    enum's values and an array's item type are read from its mapped column at import."""
     kwargs: list[tuple[str, Expr]] = []
-    if not attr.allow_nil or attr.primary_key:
-        kwargs.append(("allow_nil", "False"))
-    if attr.default is not None:
-        kwargs.append(("default", default_expr(attr.default, attr.type)))
-    if attr.update_default is not None:
-        kwargs.append(("update_default", default_expr(attr.update_default, attr.type)))
-    flags = (
-        ("sensitive", attr.sensitive),
-        ("foreign_key", attr.belongs_to is not None),
-        ("primary_key", attr.primary_key),
-        (
-            "generated",
-            attr.primary_key
-            and attr.default is None
-            and attr.type.name in ("integer", "big_integer"),
-        ),
-    )
-    kwargs += [(name, "True") for name, on in flags if on]
+    if attr.sensitive:
+        kwargs.append(("sensitive", "True"))
     for bound in ("max_length", "min_length", "min", "max"):
         value = getattr(attr.constraints, bound)
-        if value is not None:
+        if value is not None and not (bound == "max_length" and attr.type.name == "string"):
             kwargs.append((bound, py(value)))
-    kwargs += type_details(attr.type)
-    return Call("engine.AttributeDef", [py(attr.name), py(type_kind(attr.type))], kwargs)
+    return Call("engine.Attribute", [py(type_kind(attr.type))], kwargs)
 
 
 def _action_view(resource: ir.Resource, action: ir.Action, tracked: bool) -> ActionView:
@@ -143,7 +130,8 @@ def _action_view(resource: ir.Resource, action: ir.Action, tracked: bool) -> Act
     if resource.multitenancy:
         context.append(("tenant", "tenant"))
     record_arg = [] if action.type == "create" else ["record"]
-    run = Call(f"engine.run_{action.type}", ["session", constant, *record_arg, "params"], context)
+    params = "params" if fields else "{}"
+    run = Call(f"engine.run_{action.type}", ["session", constant, *record_arg, params], context)
     item_record = [] if action.type == "create" else ["record"]
     item_params = ["**item"] if action.type == "create" or fields else []
     if action.type == "create":
@@ -153,10 +141,10 @@ def _action_view(resource: ir.Resource, action: ir.Action, tracked: bool) -> Act
     if events is None:
         effect = "no event (the resource has no events section)"
     elif tracked:
-        effect = f"writes a {events.event_log} event, version {version}"
+        effect = f"writes {article(events.event_log)} {events.event_log} event, version {version}"
     else:
         effect = "writes no event (ignored); a replay target"
-    text = f"{action.type.capitalize()} a {resource.name}: {effect}."
+    text = f"{action.type.capitalize()} {article(resource.name)} {resource.name}: {effect}."
     if action.description.strip():
         text += "\n\n" + action.description.strip()
     return ActionView(
@@ -168,7 +156,7 @@ def _action_view(resource: ir.Resource, action: ir.Action, tracked: bool) -> Act
         tracked=tracked,
         version=version,
         docstring=docstring(text, 1),
-        call=statement(f"result: {resource.name}", run, indent=1),
+        call=statement("return", run, indent=1, operator=" "),
         many_call=(
             statement("return", many, indent=1, operator=" ")
             if action.type == "create"
@@ -196,7 +184,9 @@ def _action_def(resource: ir.Resource, action: ir.Action, tracked: bool, version
             ("arguments", Dict([(py(a.name), _argument_def(a)) for a in action.arguments]))
         )
     if action.changes:
-        kwargs.append(("changes", Seq("(", [_change(resource, c) for c in action.changes])))
+        kwargs.append(
+            ("changes", Seq("(", [_change(resource, action.name, c) for c in action.changes]))
+        )
     if action.validations:
         kwargs.append(("validations", Seq("(", [_validation(v) for v in action.validations])))
     if not tracked:
@@ -212,24 +202,42 @@ def _action_def(resource: ir.Resource, action: ir.Action, tracked: bool, version
     events = resource.events
     if events and events.strategy_of(action.name) != "force_change":
         kwargs.append(("strategy", py(events.strategy_of(action.name))))
-    allowed = events.allowed_changes_of(action.name) if events else ()
-    if allowed:
-        kwargs.append(
-            ("allowed_changes", Call("frozenset", [Seq("{", [py(r) for r in sorted(allowed)])]))
-        )
     return Call("engine.ActionDef", kwargs=kwargs)
+
+
+def article(word: str) -> str:
+    """The indefinite article of ``word`` (a class name), by how it is usually spoken: "an Event",
+    "an Item", "an Update", but "a User", "a Unit", "a Euro", "a OneTimeCode"."""
+    head = word.lower()
+    if head.startswith(("eu", "one", "uni")) or head[:1] not in "aeiou":
+        return "a"
+    if head[:1] == "u" and len(head) > 2 and head[1] not in "aeiou" and head[2] in "aeiou":
+        return "a"  # User, Usage, Utility; but an Update, an Umbrella
+    return "an"
 
 
 def _argument_def(arg: ir.Argument) -> Call:
     kwargs: list[tuple[str, Expr]] = []
     if not arg.allow_nil:
         kwargs.append(("allow_nil", "False"))
-    if arg.default is not None:
-        kwargs.append(("default", default_expr(arg.default, arg.type)))
+    if arg.default is not None and arg.default.kind != "literal":
+        kwargs.append(("default_factory", default_expr(arg.default, arg.type)))
+    elif arg.default is not None and arg.default.value is not None:
+        kwargs.append(("default", _value(arg.default.value, arg.type)))
     if arg.sensitive:
         kwargs.append(("sensitive", "True"))
     kwargs += type_details(arg.type)
-    return Call("engine.ArgumentDef", [py(arg.name), py(type_kind(arg.type))], kwargs)
+    return Call("engine.ArgumentDef", [py(type_kind(arg.type))], kwargs)
+
+
+def _value(value: object, type_: ir.TypeRef) -> Expr:
+    """A literal default of ``type_``, as a layout tree: a list for an array (the IR holds a
+    tuple), each item of the item type."""
+    if type_.item is not None and isinstance(value, tuple | list):
+        return Seq("[", [_value(v, type_.item) for v in value])
+    if isinstance(value, dict):
+        return expr(value)
+    return value_literal(value, type_)
 
 
 def _where(where: Iterable[ir.Validation]) -> list[tuple[str, Expr]]:
@@ -237,7 +245,7 @@ def _where(where: Iterable[ir.Validation]) -> list[tuple[str, Expr]]:
     return [("where", Seq("(", checks))] if checks else []
 
 
-def _change(resource: ir.Resource, change: ir.Change) -> Call:
+def _change(resource: ir.Resource, action_name: str, change: ir.Change) -> Call:
     if change.kind == "set_attribute":
         kwargs: list[tuple[str, Expr]] = []
         if change.from_argument:
@@ -253,10 +261,12 @@ def _change(resource: ir.Resource, change: ir.Change) -> Call:
         return Call("rules.set_attribute", [py(change.attribute)], kwargs + _where(change.where))
     kind = "change" if change.kind == "call" else change.kind
     assert change.ref is not None
+    events = resource.events
+    on_replay = events is not None and change.ref in events.allowed_changes_of(action_name)
     return Call(
         "rules.ChangeDef",
         [py(kind), ref_expr(change.ref)],
-        [*_where(change.where), ("ref", py(change.ref))],
+        [*_where(change.where), *([("on_replay", "True")] if on_replay else [])],
     )
 
 

@@ -20,6 +20,9 @@ from collections.abc import Iterable
 from .pyfmt import Call, Dict, Expr, Seq, flat
 
 WIDTH = 100
+# Imports wrap at ruff's default line length: its isort then accepts them in a project with no
+# configuration, and the trailing comma keeps them wrapped for ruff format at any width.
+IMPORT_WIDTH = 88
 INDENT = "    "
 _CLOSE = {"(": ")", "[": "]", "{": "}"}
 
@@ -91,8 +94,11 @@ def statement(target: str, expr: Expr, indent: int = 0, operator: str = " = ") -
         last = annotation.rsplit("\n", 1)[-1].lstrip(" ") if "\n" in annotation else head
         return head + layout(expr, indent, width(last) + len(operator) * ("\n" in annotation))
     if width(head + one_line) > WIDTH and width(head + opening) > WIDTH:
-        # Not even the opening bracket fits: ruff wraps the right-hand side in parentheses.
+        # Not even the opening bracket fits: ruff wraps the right-hand side in parentheses, but
+        # an atom (a long string) only when that makes it fit.
         pad = INDENT * (indent + 1)
+        if isinstance(expr, str) and width(pad + one_line) > WIDTH:
+            return head + one_line
         inner = layout(expr, indent + 1)
         return f"{head}(\n{pad}{inner}\n{INDENT * indent})"
     return head + layout(expr, indent, width(head) - len(INDENT) * indent)
@@ -148,7 +154,7 @@ def from_import(module: str, names: Iterable[str]) -> str:
     """``from module import a, b`` sorted as ruff's isort does, exploded when too long."""
     ordered = sorted(set(names), key=import_name_key)
     line = f"from {module} import {', '.join(ordered)}"
-    if width(line) <= WIDTH:
+    if width(line) <= IMPORT_WIDTH:
         return line
     body = "".join(f"{INDENT}{name},\n" for name in ordered)
     return f"from {module} import (\n{body})"

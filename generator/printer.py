@@ -39,7 +39,8 @@ def py(value: object) -> str:
     if isinstance(value, uuid.UUID):
         return f"uuid.UUID({_string(str(value))})"
     if isinstance(value, datetime.date | datetime.time | datetime.timedelta):
-        return repr(value)  # datetime.date(2024, 1, 2): only numbers and datetime.timezone.utc
+        # datetime.date(2024, 1, 2): only numbers, and the UTC zone by its Python 3.11 name.
+        return repr(value).replace("datetime.timezone.utc", "datetime.UTC")
     raise TypeError(f"no Python literal for {type(value).__name__}")
 
 

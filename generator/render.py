@@ -16,7 +16,7 @@ from typing import Any
 import jinja2
 
 from . import ir
-from .filters import annotated
+from .filters import annotated, from_import
 from .log_views import event_logs_view, replay_view
 from .package_views import actions_module_view, clear_records_view, package_view
 from .printer import comment, docstring, py
@@ -51,6 +51,7 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "comment": comment,
     "ref_expr": ref_expr,
     "annotated": annotated,
+    "from_import": from_import,
 }
 
 

@@ -77,7 +77,8 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "accounts"
 FEATURES = ROOT / "tests" / "golden" / "features"
 UPCASTING = ROOT / "tests" / "golden" / "upcasting"
-for _src in (EXAMPLE / "src", FEATURES / "src", UPCASTING / "src"):
+ALLTYPES = ROOT / "tests" / "golden" / "alltypes"  # its package is at the project's root
+for _src in (EXAMPLE / "src", FEATURES / "src", UPCASTING / "src", ALLTYPES):
     if str(_src) not in sys.path:
         sys.path.insert(0, str(_src))
 

@@ -7,6 +7,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 CASES = {
     "accounts": ROOT / "examples" / "accounts",
+    "alltypes": ROOT / "tests" / "golden" / "alltypes",
     "features": ROOT / "tests" / "golden" / "features",
     "minimal": ROOT / "tests" / "golden" / "minimal",
     "upcasting": ROOT / "tests" / "golden" / "upcasting",

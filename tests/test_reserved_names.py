@@ -53,7 +53,7 @@ def test_the_derived_names_hold_what_the_hand_kept_lists_held() -> None:
     log_members = {"PUBLIC_FIELDS", "to_public_dict", "EncryptedJSON", "Index", "metadata_"}
     assert log_members <= names.log_members
     assert names.action_parameters == {"session", "record", "actor", "metadata", "tenant", "params"}
-    actions = {"engine", "bulk", "rules", "RESOURCE", "ACTIONS", "TypedDict", "Session", "result"}
+    actions = {"engine", "bulk", "rules", "RESOURCE", "ACTIONS", "TypedDict", "Session"}
     assert actions <= names.module(ACTIONS_MODULE)
     # Nothing from the probe's own specs leaks into the reserved names.
     everything = set().union(*names.modules.values(), names.model_members, names.log_members)

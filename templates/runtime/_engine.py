@@ -4,22 +4,24 @@ The generated modules describe each resource and action with the definitions bel
 :func:`run_create`, :func:`run_update` and :func:`run_destroy`. Replay (``_replay.py``) drives the
 same pipeline with ``replaying=True``: hooks are skipped, the recorded primary key and changed
 attributes are forced, and no event is written. Bulk creates (``_bulk.py``) and replay's folded
-pages (``_fold.py``) run the pipeline's first half here (:func:`_prepare`) and write in batches.
+pages (``_fold.py``) run the pipeline's first half here (:func:`prepare`) and write in batches.
 The event row is built in ``_events.py``; writes that skip the unit of work are in ``_direct.py``.
 """
 
 from __future__ import annotations
 
+import copy
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field, replace
 from functools import partial
-from typing import Any, Literal
+from typing import Any, Generic, Literal
 
-from sqlalchemy import Table, and_, inspect, select
+from sqlalchemy import Column, ColumnDefault, Enum, Table, and_, inspect, select
 from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import Session
+from typing_extensions import TypeVar
 
 from . import _locks
 from ._direct import insert_record, settle, unobserved, update_record
@@ -27,7 +29,7 @@ from ._events import as_written, write_event
 from ._locks import LockKey
 from ._rules import ChangeDef, Check
 from ._support import check_keys, utcnow
-from ._types import Checker, Decoder, Refused, checker, decoder
+from ._types import Array, Checker, Decoder, Refused, checker, decoder
 from .changeset import Changeset
 from .errors import ValidationError
 
@@ -35,15 +37,35 @@ HookFn = Callable[[Changeset, Any], None]
 LockKeyGenerator = Callable[[Changeset, LockKey], Any]
 _ATOMIC = "eventspec.atomic"  # session.info: inside one all-or-nothing SAVEPOINT
 _MISSING = object()
+# A resource's model class; bare ActionDef means ActionDef[Any]. typing_extensions gives TypeVar
+# defaults on Python 3.11 and is a dependency of SQLAlchemy 2.0 itself, so nothing is added.
+M = TypeVar("M", default=Any)
 
 
 # --- definitions (instantiated by the generated code) --------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
-class AttributeDef:
-    name: str
+class Attribute:
+    """What the spec says of an attribute that its mapped column does not: the spec type, and
+    the constraints and flags the database does not hold. The rest (nullability, defaults, keys,
+    a string's length, an enum's values, an array's item type) is read from the model's column
+    (see ResourceDef)."""
+
     kind: str  # the spec type ("uuid", "utc_datetime_usec", "array", ...)
+    sensitive: bool = False
+    max_length: int | None = None  # of a text; a string's is its column's length
+    min_length: int | None = None
+    min: float | None = None
+    max: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AttributeDef:
+    """An attribute as the pipeline reads it: built once, from its Attribute and its column."""
+
+    name: str
+    kind: str
     allow_nil: bool = True
     default: Callable[[], Any] | None = None
     update_default: Callable[[], Any] | None = None
@@ -65,20 +87,80 @@ class AttributeDef:
         object.__setattr__(self, "check", checker(self.kind, self.item, self.values))
         object.__setattr__(self, "decode", decoder(self.kind, self.item))
 
+    @classmethod
+    def of_column(cls, name: str, spec: Attribute, column: Column[Any]) -> AttributeDef:
+        """``spec`` completed from ``column``, the model's mapped column of the attribute."""
+        column_type = column.type
+        length = getattr(column_type, "length", None) if spec.kind == "string" else None
+        return cls(
+            name=name,
+            kind=spec.kind,
+            allow_nil=bool(column.nullable),
+            default=_default_function(column.default),
+            update_default=_default_function(column.onupdate),
+            sensitive=spec.sensitive,
+            foreign_key=bool(column.foreign_keys),
+            primary_key=column.primary_key,
+            generated=(
+                column.primary_key
+                and column.default is None
+                and spec.kind in ("integer", "big_integer")
+            ),
+            max_length=spec.max_length if length is None else length,
+            min_length=spec.min_length,
+            min=spec.min,
+            max=spec.max,
+            item=column_type.kind if isinstance(column_type, Array) else None,
+            values=tuple(column_type.enums) if isinstance(column_type, Enum) else (),
+        )
+
+
+def _default_function(default: object) -> Callable[[], Any] | None:
+    """A column's Python-side default (or onupdate) as a function of no arguments: the model's
+    own function (SQLAlchemy wraps one that takes no context), or one returning its value."""
+    if not isinstance(default, ColumnDefault):
+        return None
+    if default.is_callable:
+        wrapped: Callable[[], Any] | None = getattr(default.arg, "__wrapped__", None)
+        return wrapped if wrapped is not None else partial(default.arg, None)
+    if default.is_scalar:
+        return _value_function(default.arg)
+    return None
+
+
+def _value_function(value: Any) -> Callable[[], Any]:
+    if isinstance(value, list | dict):
+        return partial(copy.deepcopy, value)  # a fresh copy for every record
+    return partial(_same, value)
+
+
+def _same(value: Any) -> Any:
+    return value
+
 
 @dataclass(frozen=True, slots=True)
 class ArgumentDef:
-    name: str
+    """An action's argument; its name is its key in ``ActionDef.arguments``. Its default is a
+    value (``default``, copied for every call when it is a list or a dict) or a function of no
+    arguments (``default_factory``: the current time, a new UUID)."""
+
     kind: str
+    name: str = ""  # filled in by the ActionDef from its key
     allow_nil: bool = True
-    default: Callable[[], Any] | None = None
+    default: Any = None
+    default_factory: Callable[[], Any] | None = None
     sensitive: bool = False
     item: str | None = None
     values: tuple[str, ...] = ()
+    make_default: Callable[[], Any] | None = field(init=False, repr=False, compare=False)
     check: Checker = field(init=False, repr=False, compare=False)
     decode: Decoder | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        make_default = self.default_factory
+        if make_default is None and self.default is not None:
+            make_default = _value_function(self.default)
+        object.__setattr__(self, "make_default", make_default)
         object.__setattr__(self, "check", checker(self.kind, self.item, self.values))
         object.__setattr__(self, "decode", decoder(self.kind, self.item))
 
@@ -108,25 +190,36 @@ class EventLogDef:
 
 
 @dataclass(frozen=True, slots=True)
-class ResourceDef:
+class ResourceDef(Generic[M]):
+    """A resource: its model and the spec of each attribute, from which it derives (once, at
+    import) every attribute's definition and the primary key from the model's columns."""
+
     name: str
-    model: type[Any]
-    primary_key: str
-    attributes: Mapping[str, AttributeDef]
+    model: type[M]
+    specs: InitVar[Mapping[str, Attribute]]
     log: EventLogDef | None = None
     create_timestamp: str | None = None
     update_timestamp: str | None = None
     tenant_attribute: str | None = None
+    attributes: Mapping[str, AttributeDef] = field(init=False)
+    primary_key: str = field(init=False)
     decoders: Mapping[str, Decoder | None] = field(init=False, repr=False, compare=False)
 
-    def __post_init__(self) -> None:
-        decoders = {name: attr.decode for name, attr in self.attributes.items()}
+    def __post_init__(self, specs: Mapping[str, Attribute]) -> None:
+        columns = inspect(self.model).columns
+        attributes = {
+            name: AttributeDef.of_column(name, spec, columns[name]) for name, spec in specs.items()
+        }
+        keys = [name for name, attr in attributes.items() if attr.primary_key]
+        object.__setattr__(self, "attributes", attributes)
+        object.__setattr__(self, "primary_key", keys[0] if len(keys) == 1 else "id")
+        decoders = {name: attr.decode for name, attr in attributes.items()}
         object.__setattr__(self, "decoders", decoders)
 
 
 @dataclass(frozen=True, slots=True)
-class ActionDef:
-    resource: ResourceDef
+class ActionDef(Generic[M]):
+    resource: ResourceDef[M]
     name: str
     type: Literal["create", "update", "destroy"]
     accept: frozenset[str] = frozenset()
@@ -138,7 +231,6 @@ class ActionDef:
     upsert_keys: tuple[str, ...] = ()
     soft_attribute: str | None = None
     strategy: Literal["force_change", "as_arguments"] = "force_change"
-    allowed_changes: frozenset[str] = frozenset()
 
     # Derived once (every call and replayed event reads them): the input names, their
     # checkers and their decoders.
@@ -147,10 +239,12 @@ class ActionDef:
     decoders: Mapping[str, Decoder | None] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        arguments = {name: replace(arg, name=name) for name, arg in self.arguments.items()}
+        object.__setattr__(self, "arguments", arguments)
         specs: dict[str, AttributeDef | ArgumentDef] = {
             name: self.resource.attributes[name] for name in self.accept
         }
-        specs.update(self.arguments)
+        specs.update(arguments)
         object.__setattr__(self, "inputs", frozenset(specs))
         object.__setattr__(self, "checkers", {n: s.check for n, s in specs.items()})
         object.__setattr__(self, "decoders", {n: s.decode for n, s in specs.items()})
@@ -174,17 +268,18 @@ class Replaying:
 
 def run_create(
     session: Session,
-    action: ActionDef,
+    action: ActionDef[M],
     params: Mapping[str, Any],
     *,
     actor: Any = None,
     metadata: Mapping[str, Any] | None = None,
     tenant: Any = None,
     replaying: Replaying | None = None,
-) -> Any:
+) -> M:
     resource = action.resource
-    cs = _changeset(session, action, None, params, actor, metadata, tenant, replaying)
-    existing = None
+    cs = make_changeset(session, action, None, params, actor, metadata, tenant, replaying)
+    existing: M | None = None
+    record: M
     with secrets_kept(action, [params, cs.attributes]), _savepoint(session):
         if action.upsert_keys and replaying is not None:
             existing = session.get(resource.model, replaying.record_id)
@@ -194,7 +289,7 @@ def run_create(
             if existing is not None:  # the keys hold the tenant; checked all the same
                 _check_tenant(resource, existing, cs.tenant, replaying)
         cs.record = existing
-        _prepare(cs, action, replaying, defaults="create" if existing is None else "update")
+        prepare(cs, action, replaying, defaults="create" if existing is None else "update")
         before, after = _split_hooks(cs, action)
         for hook in before:
             hook(cs, existing)
@@ -219,20 +314,20 @@ def run_create(
 
 def run_update(
     session: Session,
-    action: ActionDef,
-    record: Any,
+    action: ActionDef[M],
+    record: M,
     params: Mapping[str, Any],
     *,
     actor: Any = None,
     metadata: Mapping[str, Any] | None = None,
     tenant: Any = None,
     replaying: Replaying | None = None,
-) -> Any:
+) -> M:
     resource = action.resource
     _check_tenant(resource, record, tenant, replaying)
-    cs = _changeset(session, action, record, params, actor, metadata, tenant, replaying)
+    cs = make_changeset(session, action, record, params, actor, metadata, tenant, replaying)
     with secrets_kept(action, [params, cs.attributes]), _savepoint(session):
-        _prepare(cs, action, replaying, defaults="update")
+        prepare(cs, action, replaying, defaults="update")
         before, after = _split_hooks(cs, action)
         for hook in before:
             hook(cs, record)
@@ -256,20 +351,20 @@ def run_update(
 
 def run_destroy(
     session: Session,
-    action: ActionDef,
-    record: Any,
+    action: ActionDef[M],
+    record: M,
     params: Mapping[str, Any],
     *,
     actor: Any = None,
     metadata: Mapping[str, Any] | None = None,
     tenant: Any = None,
     replaying: Replaying | None = None,
-) -> Any:
+) -> M:
     resource = action.resource
     _check_tenant(resource, record, tenant, replaying)
-    cs = _changeset(session, action, record, params, actor, metadata, tenant, replaying)
+    cs = make_changeset(session, action, record, params, actor, metadata, tenant, replaying)
     with secrets_kept(action, [params, cs.attributes]), _savepoint(session):
-        _prepare(cs, action, replaying, defaults="destroy")
+        prepare(cs, action, replaying, defaults="destroy")
         before, after = _split_hooks(cs, action)
         for hook in before:
             hook(cs, record)
@@ -288,7 +383,7 @@ def run_destroy(
     return record
 
 
-def _changeset(
+def make_changeset(
     session: Session,
     action: ActionDef,
     record: Any,
@@ -307,7 +402,7 @@ def _changeset(
         tenant = cast_tenant(action.resource, tenant)
     unknown = params.keys() - action.inputs
     if unknown:
-        name = sorted(unknown)[0]
+        name = min(unknown)
         raise ValidationError(name, f"is not an input of {action.resource.name}.{action.name}")
     # Each input as its type accepts it: what the row and the event hold from here on.
     params = {name: _checked(action.checkers[name], name, v) for name, v in params.items()}
@@ -315,8 +410,8 @@ def _changeset(
     for arg in action.arguments.values():
         if arg.name in params:
             arguments[arg.name] = params[arg.name]
-        elif arg.default is not None:
-            arguments[arg.name] = arg.default()
+        elif arg.make_default is not None:
+            arguments[arg.name] = arg.make_default()
         else:
             arguments[arg.name] = None
     attributes = {name: params[name] for name in action.accept if name in params}
@@ -338,7 +433,7 @@ def _changeset(
     )
 
 
-def _prepare(cs: Changeset, action: ActionDef, replay: Replaying | None, *, defaults: str) -> None:
+def prepare(cs: Changeset, action: ActionDef, replay: Replaying | None, *, defaults: str) -> None:
     """Defaults, validations, changes, forced replay values, constraints: all but the write."""
     resource = action.resource
     if defaults == "create":
@@ -376,7 +471,7 @@ def _split_hooks(cs: Changeset, action: ActionDef) -> tuple[list[HookFn], list[H
     for change in action.changes:
         if change.kind == "change":
             continue
-        if cs.replaying and change.ref not in action.allowed_changes:
+        if cs.replaying and not change.on_replay:
             continue
         if _holds(cs, change.where):
             (before if change.kind == "before_action" else after).append(change.run)

@@ -18,20 +18,28 @@ from sqlalchemy.orm import Session
 
 from . import _locks
 from ._direct import full_row, insert_statement, remember, unobserved
-from ._engine import ActionDef, _changeset, _prepare, atomic, run_create, secrets_kept
+from ._engine import (
+    ActionDef,
+    M,
+    atomic,
+    make_changeset,
+    prepare,
+    run_create,
+    secrets_kept,
+)
 from ._events import as_written, event_row
 from .changeset import Changeset
 
 
 def run_create_many(
     session: Session,
-    action: ActionDef,
+    action: ActionDef[M],
     inputs: Iterable[Mapping[str, Any]],
     *,
     actor: Any = None,
     metadata: Mapping[str, Any] | None = None,
     tenant: Any = None,
-) -> list[Any]:
+) -> list[M]:
     """Create a record per input, each with its event, in one SAVEPOINT: all of them, or none."""
     seen: list[Mapping[str, Any]] = []
     with secrets_kept(action, seen), atomic(session):
@@ -42,9 +50,9 @@ def run_create_many(
         changesets: list[Changeset] = []
         for params in inputs:
             seen.append(params)
-            cs = _changeset(session, action, None, params, actor, metadata, tenant, None)
+            cs = make_changeset(session, action, None, params, actor, metadata, tenant, None)
             seen.append(cs.attributes)
-            _prepare(cs, action, None, defaults="create")
+            prepare(cs, action, None, defaults="create")
             changesets.append(cs)
         if not changesets:
             return []
@@ -80,12 +88,12 @@ def _insert_records(session: Session, model: type[Any], changesets: list[Changes
 
 def _one_by_one(
     session: Session,
-    action: ActionDef,
+    action: ActionDef[M],
     inputs: Iterable[Mapping[str, Any]],
     actor: Any,
     metadata: Mapping[str, Any] | None,
     tenant: Any,
-) -> list[Any]:
+) -> list[M]:
     return [
         run_create(session, action, params, actor=actor, metadata=metadata, tenant=tenant)
         for params in inputs

@@ -7,7 +7,15 @@ import datetime
 import uuid
 from typing import Any, ClassVar
 
-from sqlalchemy import BigInteger, Index, Integer, MetaData, String, UniqueConstraint, Uuid
+from sqlalchemy import (
+    BigInteger,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    UniqueConstraint,
+    Uuid,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from ._support import JSONMap, UTCDateTime, utcnow

@@ -29,8 +29,8 @@ from ._engine import (
     ActionDef,
     Replaying,
     ResourceDef,
-    _changeset,
-    _prepare,
+    make_changeset,
+    prepare,
 )
 from ._types import Decoder
 from .changeset import Changeset
@@ -47,7 +47,7 @@ def eligible(session: Session, targets: Iterable[ActionDef]) -> bool:
     targets = list(targets)
     for action in targets:
         for change in action.changes:
-            if change.kind != "change" and change.ref in action.allowed_changes:
+            if change.kind != "change" and change.on_replay:
                 return False  # a hook runs on replay: it expects its record flushed
     return unobserved(session, {action.resource.model for action in targets})
 
@@ -143,7 +143,7 @@ class PageFold:
         if self.rows.get(key, _MISSING) is None and replay.record_id in self.deletes[resource.name]:
             self.write()  # the key was deleted earlier in this page: delete before re-inserting
         cs = self._changeset(action, None, params, replay)
-        _prepare(cs, action, replay, defaults="create")
+        prepare(cs, action, replay, defaults="create")
         values = cs.attributes
         self.inserts[resource.name][replay.record_id] = values
         self.rows[key] = values
@@ -159,7 +159,7 @@ class PageFold:
     ) -> None:
         resource = action.resource
         cs = self._changeset(action, values, params, replay)
-        _prepare(cs, action, replay, defaults=defaults)
+        prepare(cs, action, replay, defaults=defaults)
         changes = cs.attributes
         values.update(changes)
         if replay.record_id not in self.inserts[resource.name]:
@@ -170,7 +170,7 @@ class PageFold:
         if action.soft_attribute is not None:
             self.update(action, values, {}, replay, defaults="destroy")
             return
-        _prepare(self._changeset(action, values, {}, replay), action, replay, defaults="destroy")
+        prepare(self._changeset(action, values, {}, replay), action, replay, defaults="destroy")
         record_id = replay.record_id
         if self.dependents[resource.name]:
             # Deleting this row makes the database change or delete others (ON DELETE): write
@@ -195,7 +195,9 @@ class PageFold:
         params: Mapping[str, Any],
         replay: Replaying,
     ) -> FoldChangeset:
-        cs = _changeset(self.session, action, None, params, None, None, None, replay, FoldChangeset)
+        cs = make_changeset(
+            self.session, action, None, params, None, None, None, replay, FoldChangeset
+        )
         assert isinstance(cs, FoldChangeset)
         if values is not None:
             cs._values = values

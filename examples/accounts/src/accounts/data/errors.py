@@ -19,10 +19,6 @@ class ValidationError(EventspecError):
         self.message = message
 
 
-class NotFoundError(EventspecError):
-    """A record that an action needs does not exist."""
-
-
 class ReplayError(EventspecError):
     """Replay failed, on one event or while clearing the tracked tables before the first.
 

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any, Required, TypedDict, Unpack
 
@@ -12,24 +11,20 @@ from sqlalchemy.orm import Session
 from .. import _bulk as bulk
 from .. import _engine as engine
 from .. import _rules as rules
-from .._support import utcnow
 from ..event_logs import EVENT
 from ..models import Author
 
+# The spec type of each attribute; its nullability, defaults, keys, length, enum values and item
+# type are read from the mapped column in models.py when this module is imported.
 RESOURCE = engine.ResourceDef(
     name="Author",
     model=Author,
-    primary_key="id",
-    attributes={
-        "id": engine.AttributeDef(
-            "id", "uuid", allow_nil=False, default=uuid.uuid4, primary_key=True
-        ),
-        "name": engine.AttributeDef("name", "string", allow_nil=False, max_length=200),
-        "email": engine.AttributeDef("email", "string", allow_nil=False),
-        "created_at": engine.AttributeDef("created_at", "utc_datetime_usec", default=utcnow),
-        "updated_at": engine.AttributeDef(
-            "updated_at", "utc_datetime_usec", default=utcnow, update_default=utcnow
-        ),
+    specs={
+        "id": engine.Attribute("uuid"),
+        "name": engine.Attribute("string"),
+        "email": engine.Attribute("string"),
+        "created_at": engine.Attribute("utc_datetime_usec"),
+        "updated_at": engine.Attribute("utc_datetime_usec"),
     },
     log=EVENT,
     create_timestamp="created_at",
@@ -60,9 +55,8 @@ def create(
     metadata: Mapping[str, Any] | None = None,
     **params: Unpack[CreateInput],
 ) -> Author:
-    """Create a Author: writes a Event event, version 1."""
-    result: Author = engine.run_create(session, CREATE, params, actor=actor, metadata=metadata)
-    return result
+    """Create an Author: writes an Event event, version 1."""
+    return engine.run_create(session, CREATE, params, actor=actor, metadata=metadata)
 
 
 def create_many(
@@ -95,11 +89,8 @@ def update(
     metadata: Mapping[str, Any] | None = None,
     **params: Unpack[UpdateInput],
 ) -> Author:
-    """Update a Author: writes a Event event, version 1."""
-    result: Author = engine.run_update(
-        session, UPDATE, record, params, actor=actor, metadata=metadata
-    )
-    return result
+    """Update an Author: writes an Event event, version 1."""
+    return engine.run_update(session, UPDATE, record, params, actor=actor, metadata=metadata)
 
 
 def update_many(
@@ -117,10 +108,6 @@ def update_many(
     return results
 
 
-class DestroyInput(TypedDict, total=False):
-    """Inputs of `Author.destroy`: none."""
-
-
 DESTROY = engine.ActionDef(resource=RESOURCE, name="destroy", type="destroy")
 
 
@@ -130,13 +117,9 @@ def destroy(
     *,
     actor: object = None,
     metadata: Mapping[str, Any] | None = None,
-    **params: Unpack[DestroyInput],
 ) -> Author:
-    """Destroy a Author: writes a Event event, version 1."""
-    result: Author = engine.run_destroy(
-        session, DESTROY, record, params, actor=actor, metadata=metadata
-    )
-    return result
+    """Destroy an Author: writes an Event event, version 1."""
+    return engine.run_destroy(session, DESTROY, record, {}, actor=actor, metadata=metadata)
 
 
 def destroy_many(
@@ -154,7 +137,7 @@ def destroy_many(
     return results
 
 
-ACTIONS = {
+ACTIONS: dict[tuple[str, str], engine.ActionDef] = {
     ("Author", "create"): CREATE,
     ("Author", "update"): UPDATE,
     ("Author", "destroy"): DESTROY,

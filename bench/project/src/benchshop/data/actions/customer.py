@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any, Required, TypedDict, Unpack
 
@@ -14,25 +13,21 @@ import benchshop.changes
 from .. import _bulk as bulk
 from .. import _engine as engine
 from .. import _rules as rules
-from .._support import utcnow
 from ..event_logs import EVENT
 from ..models import Customer
 
+# The spec type of each attribute; its nullability, defaults, keys, length, enum values and item
+# type are read from the mapped column in models.py when this module is imported.
 RESOURCE = engine.ResourceDef(
     name="Customer",
     model=Customer,
-    primary_key="id",
-    attributes={
-        "id": engine.AttributeDef(
-            "id", "uuid", allow_nil=False, default=uuid.uuid4, primary_key=True
-        ),
-        "email": engine.AttributeDef("email", "string", allow_nil=False, max_length=320),
-        "name": engine.AttributeDef("name", "string"),
-        "tier": engine.AttributeDef("tier", "string", default=lambda: "standard"),
-        "created_at": engine.AttributeDef("created_at", "utc_datetime_usec", default=utcnow),
-        "updated_at": engine.AttributeDef(
-            "updated_at", "utc_datetime_usec", default=utcnow, update_default=utcnow
-        ),
+    specs={
+        "id": engine.Attribute("uuid"),
+        "email": engine.Attribute("string"),
+        "name": engine.Attribute("string"),
+        "tier": engine.Attribute("string"),
+        "created_at": engine.Attribute("utc_datetime_usec"),
+        "updated_at": engine.Attribute("utc_datetime_usec"),
     },
     log=EVENT,
     create_timestamp="created_at",
@@ -53,11 +48,7 @@ CREATE = engine.ActionDef(
     name="create",
     type="create",
     accept=frozenset({"email", "name", "tier"}),
-    changes=(
-        rules.ChangeDef(
-            "change", benchshop.changes.normalize_email, ref="benchshop.changes:normalize_email"
-        ),
-    ),
+    changes=(rules.ChangeDef("change", benchshop.changes.normalize_email),),
 )
 
 
@@ -68,9 +59,8 @@ def create(
     metadata: Mapping[str, Any] | None = None,
     **params: Unpack[CreateInput],
 ) -> Customer:
-    """Create a Customer: writes a Event event, version 1."""
-    result: Customer = engine.run_create(session, CREATE, params, actor=actor, metadata=metadata)
-    return result
+    """Create a Customer: writes an Event event, version 1."""
+    return engine.run_create(session, CREATE, params, actor=actor, metadata=metadata)
 
 
 def create_many(
@@ -104,11 +94,8 @@ def update(
     metadata: Mapping[str, Any] | None = None,
     **params: Unpack[UpdateInput],
 ) -> Customer:
-    """Update a Customer: writes a Event event, version 1."""
-    result: Customer = engine.run_update(
-        session, UPDATE, record, params, actor=actor, metadata=metadata
-    )
-    return result
+    """Update a Customer: writes an Event event, version 1."""
+    return engine.run_update(session, UPDATE, record, params, actor=actor, metadata=metadata)
 
 
 def update_many(
@@ -126,10 +113,6 @@ def update_many(
     return results
 
 
-class DestroyInput(TypedDict, total=False):
-    """Inputs of `Customer.destroy`: none."""
-
-
 DESTROY = engine.ActionDef(resource=RESOURCE, name="destroy", type="destroy")
 
 
@@ -139,13 +122,9 @@ def destroy(
     *,
     actor: object = None,
     metadata: Mapping[str, Any] | None = None,
-    **params: Unpack[DestroyInput],
 ) -> Customer:
-    """Destroy a Customer: writes a Event event, version 1."""
-    result: Customer = engine.run_destroy(
-        session, DESTROY, record, params, actor=actor, metadata=metadata
-    )
-    return result
+    """Destroy a Customer: writes an Event event, version 1."""
+    return engine.run_destroy(session, DESTROY, record, {}, actor=actor, metadata=metadata)
 
 
 def destroy_many(
@@ -163,7 +142,7 @@ def destroy_many(
     return results
 
 
-ACTIONS = {
+ACTIONS: dict[tuple[str, str], engine.ActionDef] = {
     ("Customer", "create"): CREATE,
     ("Customer", "update"): UPDATE,
     ("Customer", "destroy"): DESTROY,

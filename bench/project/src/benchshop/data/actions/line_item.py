@@ -14,27 +14,23 @@ import benchshop.changes
 from .. import _bulk as bulk
 from .. import _engine as engine
 from .. import _rules as rules
-from .._support import utcnow
 from ..event_logs import EVENT
 from ..models import LineItem
 
+# The spec type of each attribute; its nullability, defaults, keys, length, enum values and item
+# type are read from the mapped column in models.py when this module is imported.
 RESOURCE = engine.ResourceDef(
     name="LineItem",
     model=LineItem,
-    primary_key="id",
-    attributes={
-        "id": engine.AttributeDef(
-            "id", "uuid", allow_nil=False, default=uuid.uuid4, primary_key=True
-        ),
-        "sku": engine.AttributeDef("sku", "string", allow_nil=False),
-        "quantity": engine.AttributeDef("quantity", "integer", default=lambda: 1),
-        "unit_price_cents": engine.AttributeDef("unit_price_cents", "integer", allow_nil=False),
-        "subtotal_cents": engine.AttributeDef("subtotal_cents", "integer"),
-        "created_at": engine.AttributeDef("created_at", "utc_datetime_usec", default=utcnow),
-        "updated_at": engine.AttributeDef(
-            "updated_at", "utc_datetime_usec", default=utcnow, update_default=utcnow
-        ),
-        "order_id": engine.AttributeDef("order_id", "uuid", allow_nil=False, foreign_key=True),
+    specs={
+        "id": engine.Attribute("uuid"),
+        "sku": engine.Attribute("string"),
+        "quantity": engine.Attribute("integer"),
+        "unit_price_cents": engine.Attribute("integer"),
+        "subtotal_cents": engine.Attribute("integer"),
+        "created_at": engine.Attribute("utc_datetime_usec"),
+        "updated_at": engine.Attribute("utc_datetime_usec"),
+        "order_id": engine.Attribute("uuid"),
     },
     log=EVENT,
     create_timestamp="created_at",
@@ -56,11 +52,7 @@ CREATE = engine.ActionDef(
     name="create",
     type="create",
     accept=frozenset({"order_id", "quantity", "sku", "unit_price_cents"}),
-    changes=(
-        rules.ChangeDef(
-            "change", benchshop.changes.compute_subtotal, ref="benchshop.changes:compute_subtotal"
-        ),
-    ),
+    changes=(rules.ChangeDef("change", benchshop.changes.compute_subtotal),),
 )
 
 
@@ -71,9 +63,8 @@ def create(
     metadata: Mapping[str, Any] | None = None,
     **params: Unpack[CreateInput],
 ) -> LineItem:
-    """Create a LineItem: writes a Event event, version 1."""
-    result: LineItem = engine.run_create(session, CREATE, params, actor=actor, metadata=metadata)
-    return result
+    """Create a LineItem: writes an Event event, version 1."""
+    return engine.run_create(session, CREATE, params, actor=actor, metadata=metadata)
 
 
 def create_many(
@@ -98,11 +89,7 @@ UPDATE = engine.ActionDef(
     name="update",
     type="update",
     accept=frozenset({"quantity"}),
-    changes=(
-        rules.ChangeDef(
-            "change", benchshop.changes.compute_subtotal, ref="benchshop.changes:compute_subtotal"
-        ),
-    ),
+    changes=(rules.ChangeDef("change", benchshop.changes.compute_subtotal),),
 )
 
 
@@ -114,11 +101,8 @@ def update(
     metadata: Mapping[str, Any] | None = None,
     **params: Unpack[UpdateInput],
 ) -> LineItem:
-    """Update a LineItem: writes a Event event, version 1."""
-    result: LineItem = engine.run_update(
-        session, UPDATE, record, params, actor=actor, metadata=metadata
-    )
-    return result
+    """Update a LineItem: writes an Event event, version 1."""
+    return engine.run_update(session, UPDATE, record, params, actor=actor, metadata=metadata)
 
 
 def update_many(
@@ -136,10 +120,6 @@ def update_many(
     return results
 
 
-class DestroyInput(TypedDict, total=False):
-    """Inputs of `LineItem.destroy`: none."""
-
-
 DESTROY = engine.ActionDef(resource=RESOURCE, name="destroy", type="destroy")
 
 
@@ -149,13 +129,9 @@ def destroy(
     *,
     actor: object = None,
     metadata: Mapping[str, Any] | None = None,
-    **params: Unpack[DestroyInput],
 ) -> LineItem:
-    """Destroy a LineItem: writes a Event event, version 1."""
-    result: LineItem = engine.run_destroy(
-        session, DESTROY, record, params, actor=actor, metadata=metadata
-    )
-    return result
+    """Destroy a LineItem: writes an Event event, version 1."""
+    return engine.run_destroy(session, DESTROY, record, {}, actor=actor, metadata=metadata)
 
 
 def destroy_many(
@@ -173,7 +149,7 @@ def destroy_many(
     return results
 
 
-ACTIONS = {
+ACTIONS: dict[tuple[str, str], engine.ActionDef] = {
     ("LineItem", "create"): CREATE,
     ("LineItem", "update"): UPDATE,
     ("LineItem", "destroy"): DESTROY,

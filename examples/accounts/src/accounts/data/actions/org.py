@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any, Required, TypedDict, Unpack
 
@@ -14,24 +13,20 @@ import accounts.changes
 from .. import _bulk as bulk
 from .. import _engine as engine
 from .. import _rules as rules
-from .._support import utcnow
 from ..event_logs import EVENT
 from ..models import Org
 
+# The spec type of each attribute; its nullability, defaults, keys, length, enum values and item
+# type are read from the mapped column in models.py when this module is imported.
 RESOURCE = engine.ResourceDef(
     name="Org",
     model=Org,
-    primary_key="id",
-    attributes={
-        "id": engine.AttributeDef(
-            "id", "uuid", allow_nil=False, default=uuid.uuid4, primary_key=True
-        ),
-        "name": engine.AttributeDef("name", "string", allow_nil=False, max_length=200),
-        "slug": engine.AttributeDef("slug", "string", allow_nil=False),
-        "created_at": engine.AttributeDef("created_at", "utc_datetime_usec", default=utcnow),
-        "updated_at": engine.AttributeDef(
-            "updated_at", "utc_datetime_usec", default=utcnow, update_default=utcnow
-        ),
+    specs={
+        "id": engine.Attribute("uuid"),
+        "name": engine.Attribute("string"),
+        "slug": engine.Attribute("string"),
+        "created_at": engine.Attribute("utc_datetime_usec"),
+        "updated_at": engine.Attribute("utc_datetime_usec"),
     },
     log=EVENT,
     create_timestamp="created_at",
@@ -50,11 +45,7 @@ CREATE = engine.ActionDef(
     name="create",
     type="create",
     accept=frozenset({"name"}),
-    changes=(
-        rules.ChangeDef(
-            "change", accounts.changes.slugify_name, ref="accounts.changes:slugify_name"
-        ),
-    ),
+    changes=(rules.ChangeDef("change", accounts.changes.slugify_name),),
 )
 
 
@@ -65,9 +56,8 @@ def create(
     metadata: Mapping[str, Any] | None = None,
     **params: Unpack[CreateInput],
 ) -> Org:
-    """Create a Org: writes a Event event, version 1."""
-    result: Org = engine.run_create(session, CREATE, params, actor=actor, metadata=metadata)
-    return result
+    """Create an Org: writes an Event event, version 1."""
+    return engine.run_create(session, CREATE, params, actor=actor, metadata=metadata)
 
 
 def create_many(
@@ -92,11 +82,7 @@ RENAME = engine.ActionDef(
     name="rename",
     type="update",
     accept=frozenset({"name"}),
-    changes=(
-        rules.ChangeDef(
-            "change", accounts.changes.slugify_name, ref="accounts.changes:slugify_name"
-        ),
-    ),
+    changes=(rules.ChangeDef("change", accounts.changes.slugify_name),),
 )
 
 
@@ -108,9 +94,8 @@ def rename(
     metadata: Mapping[str, Any] | None = None,
     **params: Unpack[RenameInput],
 ) -> Org:
-    """Update a Org: writes a Event event, version 1."""
-    result: Org = engine.run_update(session, RENAME, record, params, actor=actor, metadata=metadata)
-    return result
+    """Update an Org: writes an Event event, version 1."""
+    return engine.run_update(session, RENAME, record, params, actor=actor, metadata=metadata)
 
 
 def rename_many(
@@ -128,10 +113,6 @@ def rename_many(
     return results
 
 
-class DestroyInput(TypedDict, total=False):
-    """Inputs of `Org.destroy`: none."""
-
-
 DESTROY = engine.ActionDef(resource=RESOURCE, name="destroy", type="destroy")
 
 
@@ -141,13 +122,9 @@ def destroy(
     *,
     actor: object = None,
     metadata: Mapping[str, Any] | None = None,
-    **params: Unpack[DestroyInput],
 ) -> Org:
-    """Destroy a Org: writes a Event event, version 1."""
-    result: Org = engine.run_destroy(
-        session, DESTROY, record, params, actor=actor, metadata=metadata
-    )
-    return result
+    """Destroy an Org: writes an Event event, version 1."""
+    return engine.run_destroy(session, DESTROY, record, {}, actor=actor, metadata=metadata)
 
 
 def destroy_many(
@@ -165,7 +142,7 @@ def destroy_many(
     return results
 
 
-ACTIONS = {
+ACTIONS: dict[tuple[str, str], engine.ActionDef] = {
     ("Org", "create"): CREATE,
     ("Org", "rename"): RENAME,
     ("Org", "destroy"): DESTROY,

@@ -15,30 +15,24 @@ import accounts.hooks
 from .. import _bulk as bulk
 from .. import _engine as engine
 from .. import _rules as rules
-from .._support import utcnow
 from ..event_logs import EVENT
 from ..models import User
 
+# The spec type of each attribute; its nullability, defaults, keys, length, enum values and item
+# type are read from the mapped column in models.py when this module is imported.
 RESOURCE = engine.ResourceDef(
     name="User",
     model=User,
-    primary_key="id",
-    attributes={
-        "id": engine.AttributeDef(
-            "id", "uuid", allow_nil=False, default=uuid.uuid4, primary_key=True
-        ),
-        "email": engine.AttributeDef("email", "string", allow_nil=False, max_length=320),
-        "given_name": engine.AttributeDef("given_name", "string"),
-        "hashed_password": engine.AttributeDef("hashed_password", "string", sensitive=True),
-        "status": engine.AttributeDef(
-            "status", "enum", default=lambda: "active", values=("active", "suspended")
-        ),
-        "deleted_at": engine.AttributeDef("deleted_at", "utc_datetime_usec"),
-        "created_at": engine.AttributeDef("created_at", "utc_datetime_usec", default=utcnow),
-        "updated_at": engine.AttributeDef(
-            "updated_at", "utc_datetime_usec", default=utcnow, update_default=utcnow
-        ),
-        "org_id": engine.AttributeDef("org_id", "uuid", foreign_key=True),
+    specs={
+        "id": engine.Attribute("uuid"),
+        "email": engine.Attribute("string"),
+        "given_name": engine.Attribute("string"),
+        "hashed_password": engine.Attribute("string", sensitive=True),
+        "status": engine.Attribute("enum"),
+        "deleted_at": engine.Attribute("utc_datetime_usec"),
+        "created_at": engine.Attribute("utc_datetime_usec"),
+        "updated_at": engine.Attribute("utc_datetime_usec"),
+        "org_id": engine.Attribute("uuid"),
     },
     log=EVENT,
     create_timestamp="created_at",
@@ -62,18 +56,12 @@ CREATE = engine.ActionDef(
     type="create",
     accept=frozenset({"email", "given_name", "org_id"}),
     arguments={
-        "role": engine.ArgumentDef("role", "string", default=lambda: "member"),
-        "password": engine.ArgumentDef("password", "string", sensitive=True),
+        "role": engine.ArgumentDef("string", default="member"),
+        "password": engine.ArgumentDef("string", sensitive=True),
     },
     changes=(
-        rules.ChangeDef(
-            "change", accounts.changes.hash_password, ref="accounts.changes:hash_password"
-        ),
-        rules.ChangeDef(
-            "after_action",
-            accounts.hooks.grant_initial_role,
-            ref="accounts.hooks:grant_initial_role",
-        ),
+        rules.ChangeDef("change", accounts.changes.hash_password),
+        rules.ChangeDef("after_action", accounts.hooks.grant_initial_role),
     ),
     validations=(
         rules.present("email"),
@@ -90,9 +78,8 @@ def create(
     metadata: Mapping[str, Any] | None = None,
     **params: Unpack[CreateInput],
 ) -> User:
-    """Create a User: writes a Event event, version 2."""
-    result: User = engine.run_create(session, CREATE, params, actor=actor, metadata=metadata)
-    return result
+    """Create a User: writes an Event event, version 2."""
+    return engine.run_create(session, CREATE, params, actor=actor, metadata=metadata)
 
 
 def create_many(
@@ -133,8 +120,7 @@ def create_v1(
 
     Legacy create (version 1 events); kept as a replay target only.
     """
-    result: User = engine.run_create(session, CREATE_V1, params, actor=actor, metadata=metadata)
-    return result
+    return engine.run_create(session, CREATE_V1, params, actor=actor, metadata=metadata)
 
 
 def create_v1_many(
@@ -171,9 +157,8 @@ def register(
     metadata: Mapping[str, Any] | None = None,
     **params: Unpack[RegisterInput],
 ) -> User:
-    """Create a User: writes a Event event, version 1."""
-    result: User = engine.run_create(session, REGISTER, params, actor=actor, metadata=metadata)
-    return result
+    """Create a User: writes an Event event, version 1."""
+    return engine.run_create(session, REGISTER, params, actor=actor, metadata=metadata)
 
 
 def register_many(
@@ -206,11 +191,8 @@ def update(
     metadata: Mapping[str, Any] | None = None,
     **params: Unpack[UpdateInput],
 ) -> User:
-    """Update a User: writes a Event event, version 1."""
-    result: User = engine.run_update(
-        session, UPDATE, record, params, actor=actor, metadata=metadata
-    )
-    return result
+    """Update a User: writes an Event event, version 1."""
+    return engine.run_update(session, UPDATE, record, params, actor=actor, metadata=metadata)
 
 
 def update_many(
@@ -238,14 +220,8 @@ CHANGE_PASSWORD = engine.ActionDef(
     resource=RESOURCE,
     name="change_password",
     type="update",
-    arguments={
-        "password": engine.ArgumentDef("password", "string", allow_nil=False, sensitive=True),
-    },
-    changes=(
-        rules.ChangeDef(
-            "change", accounts.changes.hash_password, ref="accounts.changes:hash_password"
-        ),
-    ),
+    arguments={"password": engine.ArgumentDef("string", allow_nil=False, sensitive=True)},
+    changes=(rules.ChangeDef("change", accounts.changes.hash_password),),
 )
 
 
@@ -257,11 +233,10 @@ def change_password(
     metadata: Mapping[str, Any] | None = None,
     **params: Unpack[ChangePasswordInput],
 ) -> User:
-    """Update a User: writes a Event event, version 1."""
-    result: User = engine.run_update(
+    """Update a User: writes an Event event, version 1."""
+    return engine.run_update(
         session, CHANGE_PASSWORD, record, params, actor=actor, metadata=metadata
     )
-    return result
 
 
 def change_password_many(
@@ -277,10 +252,6 @@ def change_password_many(
         for record, item in inputs:
             results.append(change_password(session, record, **item, actor=actor, metadata=metadata))
     return results
-
-
-class SuspendInput(TypedDict, total=False):
-    """Inputs of `User.suspend`: none."""
 
 
 SUSPEND = engine.ActionDef(
@@ -300,13 +271,9 @@ def suspend(
     *,
     actor: object = None,
     metadata: Mapping[str, Any] | None = None,
-    **params: Unpack[SuspendInput],
 ) -> User:
-    """Update a User: writes a Event event, version 1."""
-    result: User = engine.run_update(
-        session, SUSPEND, record, params, actor=actor, metadata=metadata
-    )
-    return result
+    """Update a User: writes an Event event, version 1."""
+    return engine.run_update(session, SUSPEND, record, {}, actor=actor, metadata=metadata)
 
 
 def suspend_many(
@@ -324,10 +291,6 @@ def suspend_many(
     return results
 
 
-class SoftDeleteInput(TypedDict, total=False):
-    """Inputs of `User.soft_delete`: none."""
-
-
 SOFT_DELETE = engine.ActionDef(
     resource=RESOURCE, name="soft_delete", type="destroy", soft_attribute="deleted_at"
 )
@@ -339,13 +302,9 @@ def soft_delete(
     *,
     actor: object = None,
     metadata: Mapping[str, Any] | None = None,
-    **params: Unpack[SoftDeleteInput],
 ) -> User:
-    """Destroy a User: writes a Event event, version 1."""
-    result: User = engine.run_destroy(
-        session, SOFT_DELETE, record, params, actor=actor, metadata=metadata
-    )
-    return result
+    """Destroy a User: writes an Event event, version 1."""
+    return engine.run_destroy(session, SOFT_DELETE, record, {}, actor=actor, metadata=metadata)
 
 
 def soft_delete_many(
@@ -363,10 +322,6 @@ def soft_delete_many(
     return results
 
 
-class DestroyInput(TypedDict, total=False):
-    """Inputs of `User.destroy`: none."""
-
-
 DESTROY = engine.ActionDef(resource=RESOURCE, name="destroy", type="destroy")
 
 
@@ -376,13 +331,9 @@ def destroy(
     *,
     actor: object = None,
     metadata: Mapping[str, Any] | None = None,
-    **params: Unpack[DestroyInput],
 ) -> User:
-    """Destroy a User: writes a Event event, version 1."""
-    result: User = engine.run_destroy(
-        session, DESTROY, record, params, actor=actor, metadata=metadata
-    )
-    return result
+    """Destroy a User: writes an Event event, version 1."""
+    return engine.run_destroy(session, DESTROY, record, {}, actor=actor, metadata=metadata)
 
 
 def destroy_many(
@@ -400,7 +351,7 @@ def destroy_many(
     return results
 
 
-ACTIONS = {
+ACTIONS: dict[tuple[str, str], engine.ActionDef] = {
     ("User", "create"): CREATE,
     ("User", "create_v1"): CREATE_V1,
     ("User", "register"): REGISTER,

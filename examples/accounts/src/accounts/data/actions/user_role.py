@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping
-from typing import Any, Required, TypedDict, Unpack
+from typing import Any, Never, Required, TypedDict, Unpack
 
 from sqlalchemy.orm import Session
 
@@ -14,21 +14,19 @@ import accounts.changes
 from .. import _bulk as bulk
 from .. import _engine as engine
 from .. import _rules as rules
-from .._support import utcnow
 from ..event_logs import EVENT
 from ..models import UserRole
 
+# The spec type of each attribute; its nullability, defaults, keys, length, enum values and item
+# type are read from the mapped column in models.py when this module is imported.
 RESOURCE = engine.ResourceDef(
     name="UserRole",
     model=UserRole,
-    primary_key="id",
-    attributes={
-        "id": engine.AttributeDef(
-            "id", "uuid", allow_nil=False, default=uuid.uuid4, primary_key=True
-        ),
-        "name": engine.AttributeDef("name", "string", allow_nil=False),
-        "created_at": engine.AttributeDef("created_at", "utc_datetime_usec", default=utcnow),
-        "user_id": engine.AttributeDef("user_id", "uuid", allow_nil=False, foreign_key=True),
+    specs={
+        "id": engine.Attribute("uuid"),
+        "name": engine.Attribute("string"),
+        "created_at": engine.Attribute("utc_datetime_usec"),
+        "user_id": engine.Attribute("uuid"),
     },
     log=EVENT,
     create_timestamp="created_at",
@@ -54,9 +52,8 @@ def grant(
     metadata: Mapping[str, Any] | None = None,
     **params: Unpack[GrantInput],
 ) -> UserRole:
-    """Create a UserRole: writes a Event event, version 1."""
-    result: UserRole = engine.run_create(session, GRANT, params, actor=actor, metadata=metadata)
-    return result
+    """Create a UserRole: writes an Event event, version 1."""
+    return engine.run_create(session, GRANT, params, actor=actor, metadata=metadata)
 
 
 def grant_many(
@@ -70,21 +67,13 @@ def grant_many(
     return bulk.run_create_many(session, GRANT, inputs, actor=actor, metadata=metadata)
 
 
-class GrantLegacyDefaultInput(TypedDict, total=False):
-    """Inputs of `UserRole.grant_legacy_default`: none."""
-
-
 GRANT_LEGACY_DEFAULT = engine.ActionDef(
     resource=RESOURCE,
     name="grant_legacy_default",
     type="create",
     changes=(
         rules.set_attribute("name", value="member"),
-        rules.ChangeDef(
-            "change",
-            accounts.changes.role_of_legacy_user,
-            ref="accounts.changes:role_of_legacy_user",
-        ),
+        rules.ChangeDef("change", accounts.changes.role_of_legacy_user),
     ),
     tracked=False,
 )
@@ -95,21 +84,17 @@ def grant_legacy_default(
     *,
     actor: object = None,
     metadata: Mapping[str, Any] | None = None,
-    **params: Unpack[GrantLegacyDefaultInput],
 ) -> UserRole:
     """Create a UserRole: writes no event (ignored); a replay target.
 
     Replay target only; version 1 user creates implied a member role.
     """
-    result: UserRole = engine.run_create(
-        session, GRANT_LEGACY_DEFAULT, params, actor=actor, metadata=metadata
-    )
-    return result
+    return engine.run_create(session, GRANT_LEGACY_DEFAULT, {}, actor=actor, metadata=metadata)
 
 
 def grant_legacy_default_many(
     session: Session,
-    inputs: Iterable[GrantLegacyDefaultInput],
+    inputs: Iterable[Mapping[str, Never]],
     *,
     actor: object = None,
     metadata: Mapping[str, Any] | None = None,
@@ -118,10 +103,6 @@ def grant_legacy_default_many(
     return bulk.run_create_many(
         session, GRANT_LEGACY_DEFAULT, inputs, actor=actor, metadata=metadata
     )
-
-
-class RevokeInput(TypedDict, total=False):
-    """Inputs of `UserRole.revoke`: none."""
 
 
 REVOKE = engine.ActionDef(resource=RESOURCE, name="revoke", type="destroy")
@@ -133,13 +114,9 @@ def revoke(
     *,
     actor: object = None,
     metadata: Mapping[str, Any] | None = None,
-    **params: Unpack[RevokeInput],
 ) -> UserRole:
-    """Destroy a UserRole: writes a Event event, version 1."""
-    result: UserRole = engine.run_destroy(
-        session, REVOKE, record, params, actor=actor, metadata=metadata
-    )
-    return result
+    """Destroy a UserRole: writes an Event event, version 1."""
+    return engine.run_destroy(session, REVOKE, record, {}, actor=actor, metadata=metadata)
 
 
 def revoke_many(
@@ -157,7 +134,7 @@ def revoke_many(
     return results
 
 
-ACTIONS = {
+ACTIONS: dict[tuple[str, str], engine.ActionDef] = {
     ("UserRole", "grant"): GRANT,
     ("UserRole", "grant_legacy_default"): GRANT_LEGACY_DEFAULT,
     ("UserRole", "revoke"): REVOKE,

@@ -31,7 +31,7 @@ class ChangeDef:
     kind: Literal["change", "before_action", "after_action"]
     run: Callable[..., None]
     where: tuple[Check, ...] = ()
-    ref: str | None = None  # "pkg.module:name" of user code; None for built-in changes
+    on_replay: bool = False  # a hook that runs on replay too (replay_allowed_changes)
 
 
 # --- built-in validations ------------------------------------------------------------------

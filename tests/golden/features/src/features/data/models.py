@@ -23,7 +23,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from ._support import EncryptedJSON, JSONMap, UTCDateTime, utcnow, utcnow_seconds, uuidv7
+from ._support import (
+    EncryptedJSON,
+    JSONMap,
+    UTCDateTime,
+    utcnow,
+    utcnow_seconds,
+    uuidv7,
+)
 from ._types import Array, ExactNumeric
 
 __all__ = ["Account", "Article", "Base", "Document", "Event", "Ledger", "Member"]

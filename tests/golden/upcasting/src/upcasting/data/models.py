@@ -7,7 +7,17 @@ import datetime
 import uuid
 from typing import Any, ClassVar, Literal
 
-from sqlalchemy import BigInteger, Enum, ForeignKey, Index, Integer, MetaData, String, Text, Uuid
+from sqlalchemy import (
+    BigInteger,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    Uuid,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from ._support import EncryptedJSON, JSONMap, UTCDateTime, utcnow

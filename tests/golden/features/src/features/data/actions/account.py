@@ -14,22 +14,20 @@ import features.hooks
 from .. import _bulk as bulk
 from .. import _engine as engine
 from .. import _rules as rules
-from .._support import utcnow
 from ..event_logs import LEDGER
 from ..models import Account
 
+# The spec type of each attribute; its nullability, defaults, keys, length, enum values and item
+# type are read from the mapped column in models.py when this module is imported.
 RESOURCE = engine.ResourceDef(
     name="Account",
     model=Account,
-    primary_key="id",
-    attributes={
-        "id": engine.AttributeDef(
-            "id", "integer", allow_nil=False, primary_key=True, generated=True
-        ),
-        "owner": engine.AttributeDef("owner", "string", allow_nil=False),
-        "balance": engine.AttributeDef("balance", "big_integer", default=lambda: 0),
-        "pin": engine.AttributeDef("pin", "string", sensitive=True),
-        "opened_at": engine.AttributeDef("opened_at", "utc_datetime_usec", default=utcnow),
+    specs={
+        "id": engine.Attribute("integer"),
+        "owner": engine.Attribute("string"),
+        "balance": engine.Attribute("big_integer"),
+        "pin": engine.Attribute("string", sensitive=True),
+        "opened_at": engine.Attribute("utc_datetime_usec"),
     },
     log=LEDGER,
     create_timestamp="opened_at",
@@ -55,9 +53,8 @@ def open(
     metadata: Mapping[str, Any] | None = None,
     **params: Unpack[OpenInput],
 ) -> Account:
-    """Create a Account: writes a Ledger event, version 1."""
-    result: Account = engine.run_create(session, OPEN, params, actor=actor, metadata=metadata)
-    return result
+    """Create an Account: writes a Ledger event, version 1."""
+    return engine.run_create(session, OPEN, params, actor=actor, metadata=metadata)
 
 
 def open_many(
@@ -81,10 +78,10 @@ DEPOSIT = engine.ActionDef(
     resource=RESOURCE,
     name="deposit",
     type="update",
-    arguments={"amount": engine.ArgumentDef("amount", "big_integer", allow_nil=False)},
+    arguments={"amount": engine.ArgumentDef("big_integer", allow_nil=False)},
     changes=(
-        rules.ChangeDef("change", features.changes.deposit, ref="features.changes:deposit"),
-        rules.ChangeDef("after_action", features.hooks.notify, ref="features.hooks:notify"),
+        rules.ChangeDef("change", features.changes.deposit),
+        rules.ChangeDef("after_action", features.hooks.notify),
     ),
 )
 
@@ -97,11 +94,8 @@ def deposit(
     metadata: Mapping[str, Any] | None = None,
     **params: Unpack[DepositInput],
 ) -> Account:
-    """Update a Account: writes a Ledger event, version 1."""
-    result: Account = engine.run_update(
-        session, DEPOSIT, record, params, actor=actor, metadata=metadata
-    )
-    return result
+    """Update an Account: writes a Ledger event, version 1."""
+    return engine.run_update(session, DEPOSIT, record, params, actor=actor, metadata=metadata)
 
 
 def deposit_many(
@@ -119,10 +113,6 @@ def deposit_many(
     return results
 
 
-class CloseInput(TypedDict, total=False):
-    """Inputs of `Account.close`: none."""
-
-
 CLOSE = engine.ActionDef(resource=RESOURCE, name="close", type="destroy")
 
 
@@ -132,13 +122,9 @@ def close(
     *,
     actor: object = None,
     metadata: Mapping[str, Any] | None = None,
-    **params: Unpack[CloseInput],
 ) -> Account:
-    """Destroy a Account: writes a Ledger event, version 1."""
-    result: Account = engine.run_destroy(
-        session, CLOSE, record, params, actor=actor, metadata=metadata
-    )
-    return result
+    """Destroy an Account: writes a Ledger event, version 1."""
+    return engine.run_destroy(session, CLOSE, record, {}, actor=actor, metadata=metadata)
 
 
 def close_many(
@@ -175,11 +161,8 @@ def audit_touch(
     metadata: Mapping[str, Any] | None = None,
     **params: Unpack[AuditTouchInput],
 ) -> Account:
-    """Update a Account: writes no event (ignored); a replay target."""
-    result: Account = engine.run_update(
-        session, AUDIT_TOUCH, record, params, actor=actor, metadata=metadata
-    )
-    return result
+    """Update an Account: writes no event (ignored); a replay target."""
+    return engine.run_update(session, AUDIT_TOUCH, record, params, actor=actor, metadata=metadata)
 
 
 def audit_touch_many(
@@ -197,7 +180,7 @@ def audit_touch_many(
     return results
 
 
-ACTIONS = {
+ACTIONS: dict[tuple[str, str], engine.ActionDef] = {
     ("Account", "open"): OPEN,
     ("Account", "deposit"): DEPOSIT,
     ("Account", "close"): CLOSE,

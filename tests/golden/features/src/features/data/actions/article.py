@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import decimal
-import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal, Required, TypedDict, Unpack
 
@@ -18,22 +17,19 @@ from .. import _rules as rules
 from ..event_logs import EVENT
 from ..models import Article
 
+# The spec type of each attribute; its nullability, defaults, keys, length, enum values and item
+# type are read from the mapped column in models.py when this module is imported.
 RESOURCE = engine.ResourceDef(
     name="Article",
     model=Article,
-    primary_key="id",
-    attributes={
-        "id": engine.AttributeDef(
-            "id", "uuid", allow_nil=False, default=uuid.uuid4, primary_key=True
-        ),
-        "title": engine.AttributeDef("title", "string", allow_nil=False),
-        "slug": engine.AttributeDef("slug", "string", allow_nil=False),
-        "state": engine.AttributeDef(
-            "state", "enum", default=lambda: "draft", values=("draft", "published", "archived")
-        ),
-        "price": engine.AttributeDef("price", "decimal"),
-        "published_at": engine.AttributeDef("published_at", "utc_datetime_usec"),
-        "archived_at": engine.AttributeDef("archived_at", "utc_datetime_usec"),
+    specs={
+        "id": engine.Attribute("uuid"),
+        "title": engine.Attribute("string"),
+        "slug": engine.Attribute("string"),
+        "state": engine.Attribute("enum"),
+        "price": engine.Attribute("decimal"),
+        "published_at": engine.Attribute("utc_datetime_usec"),
+        "archived_at": engine.Attribute("utc_datetime_usec"),
     },
     log=EVENT,
 )
@@ -53,7 +49,7 @@ CREATE = engine.ActionDef(
     name="create",
     type="create",
     accept=frozenset({"price", "state", "title"}),
-    arguments={"slug": engine.ArgumentDef("slug", "string", allow_nil=False)},
+    arguments={"slug": engine.ArgumentDef("string", allow_nil=False)},
     changes=(rules.set_attribute("slug", from_argument="slug"),),
 )
 
@@ -65,9 +61,8 @@ def create(
     metadata: Mapping[str, Any] | None = None,
     **params: Unpack[CreateInput],
 ) -> Article:
-    """Create a Article: writes a Event event, version 1."""
-    result: Article = engine.run_create(session, CREATE, params, actor=actor, metadata=metadata)
-    return result
+    """Create an Article: writes an Event event, version 1."""
+    return engine.run_create(session, CREATE, params, actor=actor, metadata=metadata)
 
 
 def create_many(
@@ -91,16 +86,10 @@ PUBLISH = engine.ActionDef(
     resource=RESOURCE,
     name="publish",
     type="update",
-    arguments={
-        "channel": engine.ArgumentDef(
-            "channel", "enum", default=lambda: "web", values=("web", "print")
-        ),
-    },
+    arguments={"channel": engine.ArgumentDef("enum", default="web", values=("web", "print"))},
     changes=(
         rules.set_attribute("state", value="published"),
-        rules.ChangeDef(
-            "change", features.changes.stamp_published, ref="features.changes:stamp_published"
-        ),
+        rules.ChangeDef("change", features.changes.stamp_published),
     ),
     validations=(rules.one_of("state", ["draft", "published"]),),
     version=2,
@@ -115,11 +104,8 @@ def publish(
     metadata: Mapping[str, Any] | None = None,
     **params: Unpack[PublishInput],
 ) -> Article:
-    """Update a Article: writes a Event event, version 2."""
-    result: Article = engine.run_update(
-        session, PUBLISH, record, params, actor=actor, metadata=metadata
-    )
-    return result
+    """Update an Article: writes an Event event, version 2."""
+    return engine.run_update(session, PUBLISH, record, params, actor=actor, metadata=metadata)
 
 
 def publish_many(
@@ -137,10 +123,6 @@ def publish_many(
     return results
 
 
-class PublishV1Input(TypedDict, total=False):
-    """Inputs of `Article.publish_v1`: none."""
-
-
 PUBLISH_V1 = engine.ActionDef(
     resource=RESOURCE,
     name="publish_v1",
@@ -156,13 +138,9 @@ def publish_v1(
     *,
     actor: object = None,
     metadata: Mapping[str, Any] | None = None,
-    **params: Unpack[PublishV1Input],
 ) -> Article:
-    """Update a Article: writes no event (ignored); a replay target."""
-    result: Article = engine.run_update(
-        session, PUBLISH_V1, record, params, actor=actor, metadata=metadata
-    )
-    return result
+    """Update an Article: writes no event (ignored); a replay target."""
+    return engine.run_update(session, PUBLISH_V1, record, {}, actor=actor, metadata=metadata)
 
 
 def publish_v1_many(
@@ -193,7 +171,7 @@ IMPORT_ARTICLE = engine.ActionDef(
     name="import_article",
     type="create",
     accept=frozenset({"price", "title"}),
-    arguments={"slug": engine.ArgumentDef("slug", "string", allow_nil=False)},
+    arguments={"slug": engine.ArgumentDef("string", allow_nil=False)},
     changes=(rules.set_attribute("slug", from_argument="slug"),),
     strategy="as_arguments",
 )
@@ -206,11 +184,8 @@ def import_article(
     metadata: Mapping[str, Any] | None = None,
     **params: Unpack[ImportArticleInput],
 ) -> Article:
-    """Create a Article: writes a Event event, version 1."""
-    result: Article = engine.run_create(
-        session, IMPORT_ARTICLE, params, actor=actor, metadata=metadata
-    )
-    return result
+    """Create an Article: writes an Event event, version 1."""
+    return engine.run_create(session, IMPORT_ARTICLE, params, actor=actor, metadata=metadata)
 
 
 def import_article_many(
@@ -224,10 +199,6 @@ def import_article_many(
     return bulk.run_create_many(session, IMPORT_ARTICLE, inputs, actor=actor, metadata=metadata)
 
 
-class ArchiveInput(TypedDict, total=False):
-    """Inputs of `Article.archive`: none."""
-
-
 ARCHIVE = engine.ActionDef(
     resource=RESOURCE, name="archive", type="destroy", soft_attribute="archived_at"
 )
@@ -239,13 +210,9 @@ def archive(
     *,
     actor: object = None,
     metadata: Mapping[str, Any] | None = None,
-    **params: Unpack[ArchiveInput],
 ) -> Article:
-    """Destroy a Article: writes a Event event, version 1."""
-    result: Article = engine.run_destroy(
-        session, ARCHIVE, record, params, actor=actor, metadata=metadata
-    )
-    return result
+    """Destroy an Article: writes an Event event, version 1."""
+    return engine.run_destroy(session, ARCHIVE, record, {}, actor=actor, metadata=metadata)
 
 
 def archive_many(
@@ -263,7 +230,7 @@ def archive_many(
     return results
 
 
-ACTIONS = {
+ACTIONS: dict[tuple[str, str], engine.ActionDef] = {
     ("Article", "create"): CREATE,
     ("Article", "publish"): PUBLISH,
     ("Article", "publish_v1"): PUBLISH_V1,

@@ -14,27 +14,23 @@ import features.validations
 from .. import _bulk as bulk
 from .. import _engine as engine
 from .. import _rules as rules
-from .._support import utcnow_seconds
 from ..event_logs import EVENT
 from ..models import Document
 
+# The spec type of each attribute; its nullability, defaults, keys, length, enum values and item
+# type are read from the mapped column in models.py when this module is imported.
 RESOURCE = engine.ResourceDef(
     name="Document",
     model=Document,
-    primary_key="id",
-    attributes={
-        "id": engine.AttributeDef(
-            "id", "uuid", allow_nil=False, default=uuid.uuid4, primary_key=True
-        ),
-        "workspace_id": engine.AttributeDef("workspace_id", "uuid", allow_nil=False),
-        "title": engine.AttributeDef("title", "string", allow_nil=False),
-        "body": engine.AttributeDef("body", "text"),
-        "secret_note": engine.AttributeDef("secret_note", "string", sensitive=True),
-        "created_at": engine.AttributeDef("created_at", "utc_datetime", default=utcnow_seconds),
-        "updated_at": engine.AttributeDef(
-            "updated_at", "utc_datetime", default=utcnow_seconds, update_default=utcnow_seconds
-        ),
-        "author_id": engine.AttributeDef("author_id", "uuid", foreign_key=True),
+    specs={
+        "id": engine.Attribute("uuid"),
+        "workspace_id": engine.Attribute("uuid"),
+        "title": engine.Attribute("string"),
+        "body": engine.Attribute("text"),
+        "secret_note": engine.Attribute("string", sensitive=True),
+        "created_at": engine.Attribute("utc_datetime"),
+        "updated_at": engine.Attribute("utc_datetime"),
+        "author_id": engine.Attribute("uuid"),
     },
     log=EVENT,
     create_timestamp="created_at",
@@ -57,7 +53,7 @@ CREATE = engine.ActionDef(
     name="create",
     type="create",
     accept=frozenset({"author_id", "body", "title"}),
-    arguments={"note": engine.ArgumentDef("note", "string", sensitive=True)},
+    arguments={"note": engine.ArgumentDef("string", sensitive=True)},
     changes=(
         rules.set_attribute("author_id", from_actor="id", where=(rules.present("title"),)),
         rules.set_attribute("secret_note", from_argument="note"),
@@ -77,11 +73,8 @@ def create(
     tenant: Any = None,
     **params: Unpack[CreateInput],
 ) -> Document:
-    """Create a Document: writes a Event event, version 1."""
-    result: Document = engine.run_create(
-        session, CREATE, params, actor=actor, metadata=metadata, tenant=tenant
-    )
-    return result
+    """Create a Document: writes an Event event, version 1."""
+    return engine.run_create(session, CREATE, params, actor=actor, metadata=metadata, tenant=tenant)
 
 
 def create_many(
@@ -119,11 +112,10 @@ def edit(
     tenant: Any = None,
     **params: Unpack[EditInput],
 ) -> Document:
-    """Update a Document: writes a Event event, version 1."""
-    result: Document = engine.run_update(
+    """Update a Document: writes an Event event, version 1."""
+    return engine.run_update(
         session, EDIT, record, params, actor=actor, metadata=metadata, tenant=tenant
     )
-    return result
 
 
 def edit_many(
@@ -144,10 +136,6 @@ def edit_many(
     return results
 
 
-class DestroyInput(TypedDict, total=False):
-    """Inputs of `Document.destroy`: none."""
-
-
 DESTROY = engine.ActionDef(resource=RESOURCE, name="destroy", type="destroy")
 
 
@@ -158,13 +146,11 @@ def destroy(
     actor: object = None,
     metadata: Mapping[str, Any] | None = None,
     tenant: Any = None,
-    **params: Unpack[DestroyInput],
 ) -> Document:
-    """Destroy a Document: writes a Event event, version 1."""
-    result: Document = engine.run_destroy(
-        session, DESTROY, record, params, actor=actor, metadata=metadata, tenant=tenant
+    """Destroy a Document: writes an Event event, version 1."""
+    return engine.run_destroy(
+        session, DESTROY, record, {}, actor=actor, metadata=metadata, tenant=tenant
     )
-    return result
 
 
 def destroy_many(
@@ -183,7 +169,7 @@ def destroy_many(
     return results
 
 
-ACTIONS = {
+ACTIONS: dict[tuple[str, str], engine.ActionDef] = {
     ("Document", "create"): CREATE,
     ("Document", "edit"): EDIT,
     ("Document", "destroy"): DESTROY,

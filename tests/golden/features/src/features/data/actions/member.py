@@ -14,23 +14,21 @@ import features.changes
 from .. import _bulk as bulk
 from .. import _engine as engine
 from .. import _rules as rules
-from .._support import uuidv7
 from ..event_logs import EVENT
 from ..models import Member
 
+# The spec type of each attribute; its nullability, defaults, keys, length, enum values and item
+# type are read from the mapped column in models.py when this module is imported.
 RESOURCE = engine.ResourceDef(
     name="Member",
     model=Member,
-    primary_key="id",
-    attributes={
-        "id": engine.AttributeDef("id", "uuid", allow_nil=False, default=uuidv7, primary_key=True),
-        "handle": engine.AttributeDef(
-            "handle", "string", allow_nil=False, max_length=40, min_length=2
-        ),
-        "karma": engine.AttributeDef("karma", "integer", default=lambda: 0, min=0),
-        "tags": engine.AttributeDef("tags", "array", default=list, item="string"),
-        "profile": engine.AttributeDef("profile", "map"),
-        "joined_on": engine.AttributeDef("joined_on", "date"),
+    specs={
+        "id": engine.Attribute("uuid"),
+        "handle": engine.Attribute("string", min_length=2),
+        "karma": engine.Attribute("integer", min=0),
+        "tags": engine.Attribute("array"),
+        "profile": engine.Attribute("map"),
+        "joined_on": engine.Attribute("date"),
     },
     log=EVENT,
 )
@@ -61,9 +59,8 @@ def create(
     metadata: Mapping[str, Any] | None = None,
     **params: Unpack[CreateInput],
 ) -> Member:
-    """Create a Member: writes a Event event, version 1."""
-    result: Member = engine.run_create(session, CREATE, params, actor=actor, metadata=metadata)
-    return result
+    """Create a Member: writes an Event event, version 1."""
+    return engine.run_create(session, CREATE, params, actor=actor, metadata=metadata)
 
 
 def create_many(
@@ -87,10 +84,8 @@ BUMP = engine.ActionDef(
     resource=RESOURCE,
     name="bump",
     type="update",
-    arguments={"by": engine.ArgumentDef("by", "integer", default=lambda: 1)},
-    changes=(
-        rules.ChangeDef("change", features.changes.add_karma, ref="features.changes:add_karma"),
-    ),
+    arguments={"by": engine.ArgumentDef("integer", default=1)},
+    changes=(rules.ChangeDef("change", features.changes.add_karma),),
     validations=(rules.compare("by", greater_than=0),),
 )
 
@@ -103,11 +98,8 @@ def bump(
     metadata: Mapping[str, Any] | None = None,
     **params: Unpack[BumpInput],
 ) -> Member:
-    """Update a Member: writes a Event event, version 1."""
-    result: Member = engine.run_update(
-        session, BUMP, record, params, actor=actor, metadata=metadata
-    )
-    return result
+    """Update a Member: writes an Event event, version 1."""
+    return engine.run_update(session, BUMP, record, params, actor=actor, metadata=metadata)
 
 
 def bump_many(
@@ -125,10 +117,6 @@ def bump_many(
     return results
 
 
-class DestroyInput(TypedDict, total=False):
-    """Inputs of `Member.destroy`: none."""
-
-
 DESTROY = engine.ActionDef(resource=RESOURCE, name="destroy", type="destroy")
 
 
@@ -138,13 +126,9 @@ def destroy(
     *,
     actor: object = None,
     metadata: Mapping[str, Any] | None = None,
-    **params: Unpack[DestroyInput],
 ) -> Member:
-    """Destroy a Member: writes a Event event, version 1."""
-    result: Member = engine.run_destroy(
-        session, DESTROY, record, params, actor=actor, metadata=metadata
-    )
-    return result
+    """Destroy a Member: writes an Event event, version 1."""
+    return engine.run_destroy(session, DESTROY, record, {}, actor=actor, metadata=metadata)
 
 
 def destroy_many(
@@ -162,7 +146,7 @@ def destroy_many(
     return results
 
 
-ACTIONS = {
+ACTIONS: dict[tuple[str, str], engine.ActionDef] = {
     ("Member", "create"): CREATE,
     ("Member", "bump"): BUMP,
     ("Member", "destroy"): DESTROY,

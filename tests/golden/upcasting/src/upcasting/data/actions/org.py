@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal, Required, TypedDict, Unpack
 
@@ -14,20 +13,17 @@ from .. import _engine as engine
 from ..event_logs import EVENT
 from ..models import Org
 
+# The spec type of each attribute; its nullability, defaults, keys, length, enum values and item
+# type are read from the mapped column in models.py when this module is imported.
 RESOURCE = engine.ResourceDef(
     name="Org",
     model=Org,
-    primary_key="id",
-    attributes={
-        "id": engine.AttributeDef(
-            "id", "uuid", allow_nil=False, default=uuid.uuid4, primary_key=True
-        ),
-        "title": engine.AttributeDef("title", "string", allow_nil=False),
-        "plan": engine.AttributeDef(
-            "plan", "enum", default=lambda: "free", values=("free", "pro", "team")
-        ),
-        "seats": engine.AttributeDef("seats", "integer", allow_nil=False, default=lambda: 1),
-        "note": engine.AttributeDef("note", "text"),
+    specs={
+        "id": engine.Attribute("uuid"),
+        "title": engine.Attribute("string"),
+        "plan": engine.Attribute("enum"),
+        "seats": engine.Attribute("integer"),
+        "note": engine.Attribute("text"),
     },
     log=EVENT,
 )
@@ -57,9 +53,8 @@ def create(
     metadata: Mapping[str, Any] | None = None,
     **params: Unpack[CreateInput],
 ) -> Org:
-    """Create a Org: writes a Event event, version 3."""
-    result: Org = engine.run_create(session, CREATE, params, actor=actor, metadata=metadata)
-    return result
+    """Create an Org: writes an Event event, version 3."""
+    return engine.run_create(session, CREATE, params, actor=actor, metadata=metadata)
 
 
 def create_many(
@@ -93,9 +88,8 @@ def update(
     metadata: Mapping[str, Any] | None = None,
     **params: Unpack[UpdateInput],
 ) -> Org:
-    """Update a Org: writes a Event event, version 1."""
-    result: Org = engine.run_update(session, UPDATE, record, params, actor=actor, metadata=metadata)
-    return result
+    """Update an Org: writes an Event event, version 1."""
+    return engine.run_update(session, UPDATE, record, params, actor=actor, metadata=metadata)
 
 
 def update_many(
@@ -113,10 +107,6 @@ def update_many(
     return results
 
 
-class DestroyInput(TypedDict, total=False):
-    """Inputs of `Org.destroy`: none."""
-
-
 DESTROY = engine.ActionDef(resource=RESOURCE, name="destroy", type="destroy")
 
 
@@ -126,13 +116,9 @@ def destroy(
     *,
     actor: object = None,
     metadata: Mapping[str, Any] | None = None,
-    **params: Unpack[DestroyInput],
 ) -> Org:
-    """Destroy a Org: writes a Event event, version 1."""
-    result: Org = engine.run_destroy(
-        session, DESTROY, record, params, actor=actor, metadata=metadata
-    )
-    return result
+    """Destroy an Org: writes an Event event, version 1."""
+    return engine.run_destroy(session, DESTROY, record, {}, actor=actor, metadata=metadata)
 
 
 def destroy_many(
@@ -150,7 +136,7 @@ def destroy_many(
     return results
 
 
-ACTIONS = {
+ACTIONS: dict[tuple[str, str], engine.ActionDef] = {
     ("Org", "create"): CREATE,
     ("Org", "update"): UPDATE,
     ("Org", "destroy"): DESTROY,

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal, Required, TypedDict, Unpack
 
@@ -14,16 +13,15 @@ from .. import _engine as engine
 from ..event_logs import VAULT
 from ..models import Secret
 
+# The spec type of each attribute; its nullability, defaults, keys, length, enum values and item
+# type are read from the mapped column in models.py when this module is imported.
 RESOURCE = engine.ResourceDef(
     name="Secret",
     model=Secret,
-    primary_key="id",
-    attributes={
-        "id": engine.AttributeDef(
-            "id", "uuid", allow_nil=False, default=uuid.uuid4, primary_key=True
-        ),
-        "body": engine.AttributeDef("body", "string", allow_nil=False),
-        "kind": engine.AttributeDef("kind", "enum", default=lambda: "note", values=("note", "key")),
+    specs={
+        "id": engine.Attribute("uuid"),
+        "body": engine.Attribute("string"),
+        "kind": engine.Attribute("enum"),
     },
     log=VAULT,
 )
@@ -49,8 +47,7 @@ def create(
     **params: Unpack[CreateInput],
 ) -> Secret:
     """Create a Secret: writes a Vault event, version 3."""
-    result: Secret = engine.run_create(session, CREATE, params, actor=actor, metadata=metadata)
-    return result
+    return engine.run_create(session, CREATE, params, actor=actor, metadata=metadata)
 
 
 def create_many(
@@ -64,10 +61,6 @@ def create_many(
     return bulk.run_create_many(session, CREATE, inputs, actor=actor, metadata=metadata)
 
 
-class DestroyInput(TypedDict, total=False):
-    """Inputs of `Secret.destroy`: none."""
-
-
 DESTROY = engine.ActionDef(resource=RESOURCE, name="destroy", type="destroy")
 
 
@@ -77,13 +70,9 @@ def destroy(
     *,
     actor: object = None,
     metadata: Mapping[str, Any] | None = None,
-    **params: Unpack[DestroyInput],
 ) -> Secret:
     """Destroy a Secret: writes a Vault event, version 1."""
-    result: Secret = engine.run_destroy(
-        session, DESTROY, record, params, actor=actor, metadata=metadata
-    )
-    return result
+    return engine.run_destroy(session, DESTROY, record, {}, actor=actor, metadata=metadata)
 
 
 def destroy_many(
@@ -101,7 +90,7 @@ def destroy_many(
     return results
 
 
-ACTIONS = {
+ACTIONS: dict[tuple[str, str], engine.ActionDef] = {
     ("Secret", "create"): CREATE,
     ("Secret", "destroy"): DESTROY,
 }

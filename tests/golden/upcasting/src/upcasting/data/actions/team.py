@@ -14,16 +14,15 @@ from .. import _engine as engine
 from ..event_logs import EVENT
 from ..models import Team
 
+# The spec type of each attribute; its nullability, defaults, keys, length, enum values and item
+# type are read from the mapped column in models.py when this module is imported.
 RESOURCE = engine.ResourceDef(
     name="Team",
     model=Team,
-    primary_key="id",
-    attributes={
-        "id": engine.AttributeDef(
-            "id", "uuid", allow_nil=False, default=uuid.uuid4, primary_key=True
-        ),
-        "name": engine.AttributeDef("name", "string", allow_nil=False),
-        "org_id": engine.AttributeDef("org_id", "uuid", foreign_key=True),
+    specs={
+        "id": engine.Attribute("uuid"),
+        "name": engine.Attribute("string"),
+        "org_id": engine.Attribute("uuid"),
     },
     log=EVENT,
 )
@@ -48,9 +47,8 @@ def create(
     metadata: Mapping[str, Any] | None = None,
     **params: Unpack[CreateInput],
 ) -> Team:
-    """Create a Team: writes a Event event, version 1."""
-    result: Team = engine.run_create(session, CREATE, params, actor=actor, metadata=metadata)
-    return result
+    """Create a Team: writes an Event event, version 1."""
+    return engine.run_create(session, CREATE, params, actor=actor, metadata=metadata)
 
 
 def create_many(
@@ -64,6 +62,6 @@ def create_many(
     return bulk.run_create_many(session, CREATE, inputs, actor=actor, metadata=metadata)
 
 
-ACTIONS = {
+ACTIONS: dict[tuple[str, str], engine.ActionDef] = {
     ("Team", "create"): CREATE,
 }
