@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 import upcasting.upcasters
 
-from . import _rehearse, _replay, _verify, _upcast
+from . import _rehearse, _replay, _upcast, _verify
 from ._replay import ProgressFn, ReplayResult
 from ._verify import VerifyResult
 from .actions import org, secret, team
