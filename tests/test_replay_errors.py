@@ -165,12 +165,12 @@ def test_a_foreign_key_from_an_untracked_table_blocks_the_clear(app: SimpleNames
         with pytest.raises(app.ReplayError) as caught:
             app.replay(session)
         error = caught.value
-        assert error.event_id is None and error.target == "clear_event"
+        assert error.event_id is None and error.target == "clear_records"
         assert (error.table, error.referencing_table) == ("users", "tokens")
         assert error.constraint == "fk_tokens_user_id_users"
         first, second = str(error).splitlines()
         assert first == (
-            "replay failed before its first event, in clear_event: table tokens, which Event "
+            "replay failed before its first event, in clear_records: table tokens, which Event "
             "does not track, references users (foreign key fk_tokens_user_id_users)"
         )
         assert "clear_records_for_replay" in second

@@ -79,15 +79,17 @@ def probe_row(key: str, **values: Any) -> dict[str, Any]:
 
 
 def scratch_files() -> set[str]:
-    return {p.name for p in Path(tempfile.gettempdir()).glob("eventspec_scratch_*")}
+    return {p.name for p in Path(tempfile.gettempdir()).glob(f"eventspec_scratch_{os.getpid()}_*")}
 
 
-def scratch_databases() -> list[str]:
+def scratch_databases(pid: int | None = None) -> list[str]:
+    """This process's scratch databases (or ``pid``'s): other test workers make their own."""
     admin = create_engine(POSTGRES_URL)
+    pattern = f"eventspec_scratch_{os.getpid() if pid is None else pid}_%"
     try:
         with admin.connect() as connection:
-            query = text("SELECT datname FROM pg_database WHERE datname LIKE 'eventspec_scratch_%'")
-            return list(connection.scalars(query))
+            query = text("SELECT datname FROM pg_database WHERE datname LIKE :pattern")
+            return list(connection.scalars(query, {"pattern": pattern}))
     finally:
         admin.dispose()
 
@@ -206,10 +208,11 @@ def private_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return folder
 
 
-def leftovers(engine: Engine, folder: Path) -> list[str]:
-    """Scratch databases on the server, or temporary files in ``folder``."""
+def leftovers(engine: Engine, folder: Path, pid: int | None = None) -> list[str]:
+    """Scratch databases of this process (or ``pid``) on the server, or temporary files in
+    ``folder``."""
     if engine.dialect.name == "postgresql":
-        return scratch_databases()
+        return scratch_databases(pid)
     return sorted(path.name for path in folder.iterdir())
 
 
@@ -365,7 +368,7 @@ def test_sigint_mid_run_exits_2_and_leaves_nothing_behind(
     deadline = time.monotonic() + 60
     # Wait for a file of ours: Python's first use of TMPDIR probes it with a file of its own.
     while process.poll() is None and not [
-        name for name in leftovers(accounts, folder) if name.startswith("eventspec")
+        name for name in leftovers(accounts, folder, process.pid) if name.startswith("eventspec")
     ]:
         assert time.monotonic() < deadline, "the scratch database never appeared"
         time.sleep(0.005)
@@ -373,7 +376,7 @@ def test_sigint_mid_run_exits_2_and_leaves_nothing_behind(
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 2, stderr
     assert "interrupted" in stderr
-    assert leftovers(accounts, folder) == []
+    assert leftovers(accounts, folder, process.pid) == []
 
 
 def test_verify_of_one_log_among_several_with_integer_keys(

@@ -18,6 +18,12 @@ from .errors import ConfigurationError
 SCRATCH_PREFIX = "eventspec_scratch_"
 
 
+def scratch_prefix(pid: int | None = None) -> str:
+    """The start of the name of every scratch database (or file) process ``pid`` makes: an
+    operator can tell whose it is, and a run can tell its own from another's."""
+    return f"{SCRATCH_PREFIX}{os.getpid() if pid is None else pid}_"
+
+
 @contextlib.contextmanager
 def scratch_database(live: Engine) -> Iterator[Engine]:
     """An empty database of the live one's kind: a new database on the same PostgreSQL server,
@@ -36,7 +42,7 @@ def scratch_database(live: Engine) -> Iterator[Engine]:
 
 @contextlib.contextmanager
 def _postgresql(live: Engine) -> Iterator[Engine]:
-    name = f"{SCRATCH_PREFIX}{uuid.uuid4().hex[:16]}"
+    name = f"{scratch_prefix()}{uuid.uuid4().hex[:12]}"
     with live.connect() as connection:
         # The live tables' schema (a search_path in the URL may name one): the scratch copy of
         # the URL keeps that search_path, so the schema must exist there too.
@@ -70,7 +76,7 @@ def _postgresql(live: Engine) -> Iterator[Engine]:
 
 @contextlib.contextmanager
 def _sqlite() -> Iterator[Engine]:
-    handle, path = tempfile.mkstemp(prefix=SCRATCH_PREFIX, suffix=".db")
+    handle, path = tempfile.mkstemp(prefix=scratch_prefix(), suffix=".db")
     os.close(handle)
     try:
         engine = create_engine(f"sqlite:///{path}", poolclass=NullPool)
