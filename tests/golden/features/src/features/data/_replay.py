@@ -121,7 +121,9 @@ def run_replay(
                 # A batched write failed somewhere in the page: replay it again through the ORM,
                 # writing event by event, so that the error names the event that caused it.
                 logger.debug(
-                    "replaying the page after event %s event by event", result.last_event_id
+                    "replaying the page after event %s event by event",
+                    result.last_event_id,
+                    exc_info=True,
                 )
                 with atomic(session, flush_each=True), session.begin_nested():
                     applied, warnings = _replay_page(session, routed)
