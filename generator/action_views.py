@@ -2,22 +2,34 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from . import ir
-from .defaults import default_expr, is_typed, value_literal
+from .defaults import default_source, is_typed, literal
 from .filters import layout, statement
 from .printer import docstring, expr, py
 from .pyfmt import Call, Dict, Expr, Seq
 from .symbols import ref_expr, typed_dict_name
-from .typemap import python_type, type_details, type_kind
+from .typemap import SUPPORT, Import, python_imports, python_type, type_details, type_kind
 
-# What an actions module may import besides the fixed lines of its template.
-STDLIB_MODULES = ("datetime", "decimal", "uuid")
-TYPING_NAMES = ("Literal", "Required")  # besides Any, TypedDict, Unpack and Never
-SUPPORT_NAMES = ("utcnow", "utcnow_seconds", "uuidv7")
+
+@dataclass
+class Needs:
+    """What the source printed so far needs imported, collected while it is built (as data, never
+    read back from the text): modules, names from ``typing`` and the runtime's ``_support``."""
+
+    imports: set[Import] = field(default_factory=set)
+
+    def add(self, imports: Iterable[Import]) -> None:
+        self.imports.update(imports)
+
+    def source(self, text: str, imports: Iterable[Import]) -> str:
+        self.add(imports)
+        return text
+
+    def of(self, module: str) -> tuple[str, ...]:
+        return tuple(sorted(name for mod, name in self.imports if mod == module))
 
 
 @dataclass(frozen=True)
@@ -53,27 +65,23 @@ class ResourceView:
 
 
 def resource_view(resource: ir.Resource, log: ir.EventLog | None) -> ResourceView:
+    needs = Needs({("typing", "Any")})
     definition = statement("RESOURCE", _resource_def(resource, log))
     tracked = {a.name for a in resource.tracked_actions()}
-    actions = tuple(_action_view(resource, a, a.name in tracked) for a in resource.actions)
-    text = definition + "".join(
-        view.definition + "".join(f.annotation for f in view.fields) for view in actions
-    )
-    uses_rules = "rules." in text
-    typing = {"Any"}
+    actions = tuple(_action_view(resource, a, a.name in tracked, needs) for a in resource.actions)
     if any(view.fields for view in actions):
-        typing |= {"TypedDict", "Unpack"}
+        needs.add({("typing", "TypedDict"), ("typing", "Unpack")})
     if any(v.action.type == "create" and not v.fields for v in actions):
-        typing.add("Never")  # the inputs of a create without any: empty mappings
-    typing |= {name for name in TYPING_NAMES if f"{name}[" in text}
+        needs.add({("typing", "Never")})  # the inputs of a create without any: empty mappings
     return ResourceView(
         resource=resource,
         definition=definition,
         actions=actions,
-        stdlib=tuple(m for m in STDLIB_MODULES if f"{m}." in text),
-        typing=tuple(sorted(typing)),
-        support=tuple(name for name in SUPPORT_NAMES if re.search(rf'\b(?<!"){name}\b(?!")', text)),
-        uses_rules=uses_rules,
+        stdlib=needs.of(""),
+        typing=needs.of("typing"),
+        support=needs.of(SUPPORT),
+        # Every change and validation is a definition of the runtime's rules module.
+        uses_rules=any(a.changes or a.validations for a in resource.actions),
         has_create=any(a.type == "create" for a in resource.actions),
     )
 
@@ -109,20 +117,19 @@ def _attribute(attr: ir.Attribute) -> Call:
     return Call("engine.Attribute", [py(type_kind(attr.type))], kwargs)
 
 
-def _action_view(resource: ir.Resource, action: ir.Action, tracked: bool) -> ActionView:
+def _action_view(
+    resource: ir.Resource, action: ir.Action, tracked: bool, needs: Needs
+) -> ActionView:
     required = required_inputs(resource, action)
-    fields: list[InputField] = []
-    for name in action.accept:
-        attr = resource.attribute(name)
-        if attr is None:
-            continue
-        fields.append(
-            _field(name, python_type(attr.type, nullable=attr.allow_nil), name in required)
-        )
-    for arg in action.arguments:
-        fields.append(
-            _field(arg.name, python_type(arg.type, nullable=arg.allow_nil), arg.name in required)
-        )
+    typed: list[tuple[str, ir.TypeRef, bool]] = [
+        (name, attr.type, attr.allow_nil)
+        for name in action.accept
+        if (attr := resource.attribute(name)) is not None
+    ]
+    typed += [(arg.name, arg.type, arg.allow_nil) for arg in action.arguments]
+    fields = [
+        _field(name, type_, nullable, name in required, needs) for name, type_, nullable in typed
+    ]
     constant = action.name.upper()
     events = resource.events
     version = events.version_of(action.name) if events else 1
@@ -152,7 +159,7 @@ def _action_view(resource: ir.Resource, action: ir.Action, tracked: bool) -> Act
         constant=constant,
         input_class=typed_dict_name(action),
         fields=tuple(fields),
-        definition=statement(constant, _action_def(resource, action, tracked, version)),
+        definition=statement(constant, _action_def(resource, action, tracked, version, needs)),
         tracked=tracked,
         version=version,
         docstring=docstring(text, 1),
@@ -165,11 +172,18 @@ def _action_view(resource: ir.Resource, action: ir.Action, tracked: bool) -> Act
     )
 
 
-def _field(name: str, annotation: str, required: bool) -> InputField:
-    return InputField(name, f"Required[{annotation}]" if required else annotation)
+def _field(
+    name: str, type_: ir.TypeRef, nullable: bool, required: bool, needs: Needs
+) -> InputField:
+    annotation = needs.source(python_type(type_, nullable=nullable), python_imports(type_))
+    if required:
+        annotation = needs.source(f"Required[{annotation}]", {("typing", "Required")})
+    return InputField(name, annotation)
 
 
-def _action_def(resource: ir.Resource, action: ir.Action, tracked: bool, version: int) -> Call:
+def _action_def(
+    resource: ir.Resource, action: ir.Action, tracked: bool, version: int, needs: Needs
+) -> Call:
     kwargs: list[tuple[str, Expr]] = [
         ("resource", "RESOURCE"),
         ("name", py(action.name)),
@@ -181,11 +195,14 @@ def _action_def(resource: ir.Resource, action: ir.Action, tracked: bool, version
         )
     if action.arguments:
         kwargs.append(
-            ("arguments", Dict([(py(a.name), _argument_def(a)) for a in action.arguments]))
+            ("arguments", Dict([(py(a.name), _argument_def(a, needs)) for a in action.arguments]))
         )
     if action.changes:
         kwargs.append(
-            ("changes", Seq("(", [_change(resource, action.name, c) for c in action.changes]))
+            (
+                "changes",
+                Seq("(", [_change(resource, action.name, c, needs) for c in action.changes]),
+            )
         )
     if action.validations:
         kwargs.append(("validations", Seq("(", [_validation(v) for v in action.validations])))
@@ -216,28 +233,30 @@ def article(word: str) -> str:
     return "an"
 
 
-def _argument_def(arg: ir.Argument) -> Call:
+def _argument_def(arg: ir.Argument, needs: Needs) -> Call:
     kwargs: list[tuple[str, Expr]] = []
     if not arg.allow_nil:
         kwargs.append(("allow_nil", "False"))
     if arg.default is not None and arg.default.kind != "literal":
-        kwargs.append(("default_factory", default_expr(arg.default, arg.type)))
+        factory = default_source(arg.default, arg.type)
+        kwargs.append(("default_factory", needs.source(factory.factory, factory.imports)))
     elif arg.default is not None and arg.default.value is not None:
-        kwargs.append(("default", _value(arg.default.value, arg.type)))
+        kwargs.append(("default", _value(arg.default.value, arg.type, needs)))
     if arg.sensitive:
         kwargs.append(("sensitive", "True"))
     kwargs += type_details(arg.type)
     return Call("engine.ArgumentDef", [py(type_kind(arg.type))], kwargs)
 
 
-def _value(value: object, type_: ir.TypeRef) -> Expr:
+def _value(value: object, type_: ir.TypeRef, needs: Needs) -> Expr:
     """A literal default of ``type_``, as a layout tree: a list for an array (the IR holds a
     tuple), each item of the item type."""
     if type_.item is not None and isinstance(value, tuple | list):
-        return Seq("[", [_value(v, type_.item) for v in value])
+        return Seq("[", [_value(v, type_.item, needs) for v in value])
     if isinstance(value, dict):
         return expr(value)
-    return value_literal(value, type_)
+    source = literal(value, type_)
+    return needs.source(source.text, source.imports)
 
 
 def _where(where: Iterable[ir.Validation]) -> list[tuple[str, Expr]]:
@@ -245,7 +264,7 @@ def _where(where: Iterable[ir.Validation]) -> list[tuple[str, Expr]]:
     return [("where", Seq("(", checks))] if checks else []
 
 
-def _change(resource: ir.Resource, action_name: str, change: ir.Change) -> Call:
+def _change(resource: ir.Resource, action_name: str, change: ir.Change, needs: Needs) -> Call:
     if change.kind == "set_attribute":
         kwargs: list[tuple[str, Expr]] = []
         if change.from_argument:
@@ -256,7 +275,8 @@ def _change(resource: ir.Resource, action_name: str, change: ir.Change) -> Call:
             attribute = resource.attribute(change.attribute or "")
             value: Expr = expr(change.value)
             if attribute is not None and change.value is not None and is_typed(attribute.type):
-                value = value_literal(change.value, attribute.type)
+                source = literal(change.value, attribute.type)
+                value = needs.source(source.text, source.imports)
             kwargs.append(("value", value))
         return Call("rules.set_attribute", [py(change.attribute)], kwargs + _where(change.where))
     kind = "change" if change.kind == "call" else change.kind
