@@ -14,6 +14,7 @@ import textwrap
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
 
@@ -36,6 +37,7 @@ TICKET = """
       title: {type: string, allow_nil: false, constraints: {max_length: 20}}
       priority: {type: integer, default: 1, constraints: {min: 1, max: 5}}
       score: {type: float, constraints: {max: 1.5}}
+      budget: {type: decimal, constraints: {min: 0, max: 99.5}}
       state: {type: enum, values: [open, closed], default: open}
       note: string
       closed_reason: string
@@ -43,7 +45,7 @@ TICKET = """
     actions:
       open:
         type: create
-        accept: [title, priority, score, note, closed_reason]
+        accept: [title, priority, score, budget, note, closed_reason]
         arguments:
           reporter: {type: string, allow_nil: false}
         changes:
@@ -130,6 +132,10 @@ def before_write(changeset: Any, record: Any) -> None:
         raise PermissionError("refused by the hook")
     if changeset.action == "open":
         changeset.attributes["audited"] = True
+    overrides = {"long": ("title", "x" * 21), "typed": ("priority", "high"), "low": ("priority", 0)}
+    if changeset.arguments.get("reporter") in overrides:
+        name, value = overrides[changeset.arguments["reporter"]]
+        changeset.attributes[name] = value
 '''
 
 
@@ -217,6 +223,22 @@ def test_before_action_sees_the_changeset_before_anything_is_written(app: Simple
     assert ticket.audited is True
     assert event.changed_attributes["audited"] is True
     assert "audited" not in close_event.changed_attributes
+
+
+def test_what_a_before_action_sets_is_checked_like_the_rest_of_the_write(
+    app: SimpleNamespace,
+) -> None:
+    # The hook sets a title over max_length, a priority of the wrong type, one under its min.
+    with session_of(app) as session, session.begin():
+        with refused(session, app, "title", "must be at most 20 characters"):
+            app.tickets.open(session, title="Short", reporter="long")
+        with refused(session, app, "priority", "must be at least 1"):
+            app.tickets.open(session, title="Short", reporter="low")
+        before = counts(session, app)
+        with pytest.raises(app.errors.ValidationError) as error:
+            app.tickets.open(session, title="Short", reporter="typed")
+        assert error.value.field == "priority" and counts(session, app) == before
+        assert not session.new and not session.dirty
 
 
 def test_before_action_that_raises_aborts_with_nothing_written(app: SimpleNamespace) -> None:
@@ -354,9 +376,19 @@ def test_max_length_and_min_max_value_constraints(app: SimpleNamespace) -> None:
             app.tickets.open(session, title="Six", priority=6, reporter="a")
         with refused(session, app, "score", "must be at most 1.5"):
             app.tickets.open(session, title="Hot", priority=2, score=1.75, reporter="a")
+        with refused(session, app, "budget", "must be at least 0"):
+            app.tickets.open(session, title="Debt", budget=Decimal("-0.01"), reporter="a")
+        with refused(session, app, "budget", "must be at most 99.5"):
+            app.tickets.open(session, title="Rich", budget=Decimal("99.51"), reporter="a")
         # The bounds themselves are allowed; constraints hold on update too.
         ticket = app.tickets.open(
-            session, title="x" * 20, priority=5, score=1.5, note="edge", reporter="a"
+            session,
+            title="x" * 20,
+            priority=5,
+            score=1.5,
+            budget=Decimal("99.50"),
+            note="edge",
+            reporter="a",
         )
         with refused(session, app, "title", "must be at most 20 characters"):
             app.tickets.edit(session, ticket, title="y" * 21)

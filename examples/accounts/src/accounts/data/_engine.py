@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import InitVar, dataclass, field, replace
+from decimal import Decimal
 from functools import partial
 from typing import Any, Generic, Literal
 
@@ -292,8 +293,7 @@ def run_create(
         cs.record = existing
         prepare(cs, action, replaying, defaults="create" if existing is None else "update")
         before, after = _split_hooks(cs, action)
-        for hook in before:
-            hook(cs, existing)
+        _run_before(cs, action, before, existing, "create" if existing is None else "update")
         if existing is None and _direct(session, action, None, replaying, before + after):
             record = insert_record(session, resource.model, cs.attributes)
         else:
@@ -330,8 +330,7 @@ def run_update(
     with secrets_kept(action, [params, cs.attributes]), _savepoint(session):
         prepare(cs, action, replaying, defaults="update")
         before, after = _split_hooks(cs, action)
-        for hook in before:
-            hook(cs, record)
+        _run_before(cs, action, before, record, "update")
         if _direct(session, action, record, replaying, before + after):
             # A Core UPDATE; the object takes the new values once the event is written too.
             update_record(session, record, cs.attributes)
@@ -367,8 +366,7 @@ def run_destroy(
     with secrets_kept(action, [params, cs.attributes]), _savepoint(session):
         prepare(cs, action, replaying, defaults="destroy")
         before, after = _split_hooks(cs, action)
-        for hook in before:
-            hook(cs, record)
+        _run_before(cs, action, before, record, "destroy")
         if action.soft_attribute is not None:
             for name, value in cs.attributes.items():
                 setattr(record, name, value)
@@ -479,6 +477,16 @@ def _split_hooks(cs: Changeset, action: ActionDef) -> tuple[list[HookFn], list[H
     return before, after
 
 
+def _run_before(
+    cs: Changeset, action: ActionDef, hooks: list[HookFn], record: Any, defaults: str
+) -> None:
+    """Run the before_action hooks; what they set is checked as the rest of the write was."""
+    for hook in hooks:
+        hook(cs, record)
+    if hooks:
+        _check_attributes(cs, action, defaults)
+
+
 def _holds(cs: Changeset, where: tuple[Check, ...]) -> bool:
     return all(check.test(cs) is None for check in where)
 
@@ -512,7 +520,7 @@ def _check_attributes(cs: Changeset, action: ActionDef, defaults: str) -> None:
                 raise ValidationError(attr.name, f"must be at most {attr.max_length} characters")
             if attr.min_length is not None and len(value) < attr.min_length:
                 raise ValidationError(attr.name, f"must be at least {attr.min_length} characters")
-        elif isinstance(value, int | float):
+        elif isinstance(value, int | float | Decimal):
             if attr.min is not None and value < attr.min:
                 raise ValidationError(attr.name, f"must be at least {attr.min}")
             if attr.max is not None and value > attr.max:
