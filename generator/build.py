@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from .build_behaviour import Raw, action, events, parse_default, parse_type
-from .build_checks import Names, nul_characters, unrepresentable_text
+from .build_checks import Names, nul_characters, output_problem, unrepresentable_text
 from .build_checks import package_problem as package_problem  # ``init`` checks a package name too
 from .diagnostics import Diagnostic, Origin, at
 from .ir import (
@@ -55,6 +55,10 @@ def build_project(
     if problem is not None:
         message = f"package {str(settings['package'])!r} {problem}"
         names.out.append(at(origin, "ES201", message, "package"))
+    else:
+        problem = output_problem(str(settings["package"]), Path(settings["output"]), root)
+        if problem is not None:
+            names.out.append(at(origin, "ES209", problem, "output"))
     names.out.extend(unrepresentable_text((s.value, s.origin) for s in specs))
     names.out.extend(nul_characters(settings, origin))
     for spec in specs:

@@ -12,6 +12,7 @@ import keyword
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 from .diagnostics import Diagnostic, Origin, at
@@ -47,6 +48,25 @@ def package_problem(package: str) -> str | None:
         if keyword.iskeyword(part):
             return f"contains the Python keyword {part!r}"
     return None
+
+
+def output_problem(package: str, output: Path, root: Path) -> str | None:
+    """Why the ``output`` folder cannot hold ``package``: its last folders must spell the package.
+
+    The generated code, the alembic environment and the database commands import the package by
+    its name from the folder above them.
+    """
+    parts = package.split(".")
+    try:
+        folders = (root / output).resolve().parts
+    except (OSError, RuntimeError):
+        return None  # a folder the system cannot look up is ES005
+    if list(folders[-len(parts) :]) == parts:
+        return None
+    return (
+        f"output folder {output.as_posix()!r} does not end with the package's folders "
+        f"{'/'.join(parts)!r}: {package} could not be imported from it"
+    )
 
 
 def nul_characters(value: Any, origin: Origin) -> list[Diagnostic]:

@@ -89,6 +89,7 @@ CODES = (
     ("ES206", "Two resources or event logs with the same class name."),
     ("ES207", "Two tables with the same name."),
     ("ES208", "Two resources or event logs with the same module name."),
+    ("ES209", "The output folder does not end with the folders of the package."),
     ("ES210", "Unknown relationship destination."),
     ("ES211", "Unknown relationship key attribute."),
     ("ES212", "Missing or composite primary key where one is needed."),
