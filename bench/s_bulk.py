@@ -9,6 +9,7 @@ from __future__ import annotations
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
+from bench import roundtrips
 from bench.databases import Backend, clear
 from bench.harness import Contender, Row, measure, rows
 from bench.shop import TABLES, Customer, customer_input, customer_row, customers
@@ -49,6 +50,9 @@ def run(backend: Backend, n: int, repeats: int, batch: int) -> list[Row]:
     ]
     try:
         times = measure(entries, n=n, repeats=repeats, warmup=batch)
+        out = rows("4 bulk", backend.name, entries, times, ops=n, unit="records", baseline=BASELINE)
+        if backend.name == "postgresql":
+            roundtrips.annotate(out, entries, [engine], transactions=2, per_transaction=batch)
     finally:
         engine.dispose()
-    return rows("4 bulk", backend.name, entries, times, ops=n, unit="records", baseline=BASELINE)
+    return out

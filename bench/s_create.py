@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from bench import continuum_rival as continuum
 from bench import eventsourcing_rival as es
+from bench import roundtrips
 from bench.databases import Backend, clear
 from bench.harness import Contender, Row, measure, rows
 from bench.shop import TABLES, Customer, customer_input, customer_row, customers
@@ -89,8 +90,11 @@ def run(backend: Backend, n: int, repeats: int) -> list[Row]:
     ]
     try:
         times = measure(entries, n=n, repeats=repeats)
+        out = rows("1-2 create", backend.name, entries, times, ops=n, unit="tx", baseline=BASELINE)
+        if backend.name == "postgresql":
+            roundtrips.annotate(out, entries[:-1], [engine, versioned_engine])
     finally:
         store.close()
         engine.dispose()
         versioned_engine.dispose()
-    return rows("1-2 create", backend.name, entries, times, ops=n, unit="tx", baseline=BASELINE)
+    return out
