@@ -9,6 +9,7 @@ are round trips of their own with psycopg, so a bare INSERT in its own transacti
 
 from __future__ import annotations
 
+import itertools
 import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -50,15 +51,9 @@ def _traced(engines: Sequence[Engine]) -> Iterator[list[IO[str]]]:
 
 def _turns(trace: IO[str]) -> int:
     trace.seek(0)
-    turns, previous = 0, "B"
-    for line in trace:
-        fields = line.split("\t")
-        direction = fields[0] if fields[0] in ("F", "B") else fields[1] if len(fields) > 1 else ""
-        if direction == "B" and previous == "F":
-            turns += 1
-        if direction in ("F", "B"):
-            previous = direction
-    return turns
+    moves = [line.split("\t", 1)[0] for line in trace]
+    moves = [move for move in moves if move in ("F", "B")]
+    return sum(pair == ("F", "B") for pair in itertools.pairwise(moves))
 
 
 def count(contender: Contender, engines: Sequence[Engine], n: int) -> int:

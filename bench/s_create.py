@@ -26,7 +26,7 @@ BASELINE = "Core INSERT (baseline)"
 
 
 @contextlib.contextmanager
-def _no_savepoint(_session: Any) -> Iterator[None]:
+def _no_savepoint(_session: Any, **_options: Any) -> Iterator[None]:
     yield
 
 

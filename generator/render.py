@@ -40,6 +40,7 @@ RUNTIME_MODULES = (
     "_upcast.py",
     "_types.py",
     "_verify.py",
+    "_wire.py",
     "changeset.py",
     "errors.py",
 )

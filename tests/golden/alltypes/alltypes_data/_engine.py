@@ -20,12 +20,12 @@ from decimal import Decimal
 from functools import partial
 from typing import Any, Generic, Literal
 
-from sqlalchemy import Column, ColumnDefault, Enum, Table, and_, inspect, select
+from sqlalchemy import Column, ColumnDefault, Connection, Enum, Table, and_, inspect, select
 from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import Session
 from typing_extensions import TypeVar
 
-from . import _locks
+from . import _locks, _wire
 from ._direct import insert_record, settle, unobserved, update_record
 from ._events import as_written, write_event
 from ._locks import LockKey
@@ -239,6 +239,9 @@ class ActionDef(Generic[M]):
     inputs: frozenset[str] = field(init=False, repr=False, compare=False)
     checkers: Mapping[str, Checker] = field(init=False, repr=False, compare=False)
     decoders: Mapping[str, Decoder | None] = field(init=False, repr=False, compare=False)
+    # Only eventspec's own code runs before the write (no hook, no ``call``): nothing there can
+    # touch the database, so the write may open its SAVEPOINT itself (_wire.py).
+    own_code_only: bool = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         arguments = {name: replace(arg, name=name) for name, arg in self.arguments.items()}
@@ -250,6 +253,9 @@ class ActionDef(Generic[M]):
         object.__setattr__(self, "inputs", frozenset(specs))
         object.__setattr__(self, "checkers", {n: s.check for n, s in specs.items()})
         object.__setattr__(self, "decoders", {n: s.decode for n, s in specs.items()})
+        user = any(c.runs_user_code for c in self.changes)
+        user = user or any(v.runs_user_code for v in self.validations)
+        object.__setattr__(self, "own_code_only", not user)
 
     @property
     def writes_events(self) -> bool:
@@ -282,7 +288,9 @@ def run_create(
     cs = make_changeset(session, action, None, params, actor, metadata, tenant, replaying)
     existing: M | None = None
     record: M
-    with secrets_kept(action, [params, cs.attributes]), _savepoint(session):
+    wire = _wired(session, action, None, replaying)
+    own = wire is not None and action.own_code_only  # the pipeline opens the SAVEPOINT too
+    with secrets_kept(action, [params, cs.attributes]), _savepoint(session, skip=own):
         if action.upsert_keys and replaying is not None:
             existing = session.get(resource.model, replaying.record_id)
         elif action.upsert_keys:
@@ -294,6 +302,10 @@ def run_create(
         prepare(cs, action, replaying, defaults="create" if existing is None else "update")
         before, after = _split_hooks(cs, action)
         _run_before(cs, action, before, existing, "create" if existing is None else "update")
+        if wire is not None:  # the lock and both INSERTs in one round trip
+            ts = resource.create_timestamp
+            record = _wire.create(session, wire, action, cs, ts, savepoint=own)
+            return record
         if existing is None and _direct(session, action, None, replaying, before + after):
             record = insert_record(session, resource.model, cs.attributes)
         else:
@@ -327,10 +339,15 @@ def run_update(
     resource = action.resource
     _check_tenant(resource, record, tenant, replaying)
     cs = make_changeset(session, action, record, params, actor, metadata, tenant, replaying)
-    with secrets_kept(action, [params, cs.attributes]), _savepoint(session):
+    wire = _wired(session, action, record, replaying)
+    own = wire is not None and action.own_code_only  # the pipeline opens the SAVEPOINT too
+    with secrets_kept(action, [params, cs.attributes]), _savepoint(session, skip=own):
         prepare(cs, action, replaying, defaults="update")
         before, after = _split_hooks(cs, action)
         _run_before(cs, action, before, record, "update")
+        if wire is not None:  # the lock, the UPDATE and its event in one round trip
+            _wire.update(session, wire, action, record, cs, savepoint=own)
+            return record
         if _direct(session, action, record, replaying, before + after):
             # A Core UPDATE; the object takes the new values once the event is written too.
             update_record(session, record, cs.attributes)
@@ -643,6 +660,18 @@ def _direct(
     return unobserved(session, [action.resource.model])
 
 
+def _wired(
+    session: Session, action: ActionDef, record: Any, replaying: Replaying | None
+) -> Connection | None:
+    """The connection to send the action's statements on in one round trip (``_wire.py``), when
+    the direct path would write it and nothing of the user's runs before the write."""
+    if replaying is not None or session.info.get(_ATOMIC):
+        return None
+    if record is not None and inspect(record).session is not session:
+        return None
+    return _wire.connection_for(session, action)
+
+
 def _find_by(session: Session, resource: ResourceDef, values: Mapping[str, Any]) -> Any:
     model = resource.model
     condition = and_(*(getattr(model, name) == value for name, value in values.items()))
@@ -653,13 +682,14 @@ def _find_by(session: Session, resource: ResourceDef, values: Mapping[str, Any])
 
 
 @contextmanager
-def _savepoint(session: Session) -> Iterator[None]:
+def _savepoint(session: Session, *, skip: bool = False) -> Iterator[None]:
     """Run the block in a SAVEPOINT so that a failure leaves nothing behind.
 
     With the stdlib ``sqlite3`` driver a SAVEPOINT that opens a transaction commits on RELEASE;
     we start the transaction explicitly first so the caller's rollback still undoes the action.
+    With ``skip``, the action sends its own SAVEPOINT, with its writes (``_wire.py``).
     """
-    if session.info.get(_ATOMIC):
+    if skip or session.info.get(_ATOMIC):
         # An enclosing bulk action or replay rolls back as a whole; one SAVEPOINT is enough.
         yield
         return

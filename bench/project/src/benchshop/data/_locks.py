@@ -54,10 +54,28 @@ def released(session: Session, connection: Connection, savepoint: NestedTransact
 
 def take(cs: Changeset, action: ActionDef) -> None:
     """Take the transaction-scoped advisory lock that keeps event ids in commit order."""
-    log = action.resource.log
     connection = cs.session.connection()
-    if log is None or connection.dialect.name != "postgresql":
+    parts = wanted(cs, action, connection)
+    if parts is None:
         return
+    connection.execute(text(LOCK_SQL[len(parts)]), dict(zip("ab", parts, strict=False)))
+    held(cs.session, connection, parts)
+
+
+# The lock by a key of one or two integers: as SQLAlchemy's text() spells parameters, and as
+# the driver does (pyformat), for statements sent without SQLAlchemy (_wire.py).
+LOCK_SQL = {1: "SELECT pg_advisory_xact_lock(:a)", 2: "SELECT pg_advisory_xact_lock(:a, :b)"}
+DRIVER_LOCK_SQL = {
+    n: sql.replace(":a", "%(a)s").replace(":b", "%(b)s") for n, sql in LOCK_SQL.items()
+}
+
+
+def wanted(cs: Changeset, action: ActionDef, connection: Connection) -> tuple[int, ...] | None:
+    """The key of the lock the action needs before its event insert; ``None`` when none is needed
+    (not PostgreSQL, no event log) or the transaction already holds it."""
+    log = action.resource.log
+    if log is None or connection.dialect.name != "postgresql":
+        return None
     default = _default_lock_key(cs, action.resource, log)
     key = log.lock_generator(cs, default) if log.lock_generator else default
     if isinstance(key, int) and not isinstance(key, bool):
@@ -69,16 +87,15 @@ def take(cs: Changeset, action: ActionDef) -> None:
             f"advisory lock key {key!r} is not an integer or a pair of int32 integers"
         )
     if _is_held(cs.session, connection, parts):
-        return  # the lock is re-entrant and held until commit: taking it again costs a round trip
-    if len(parts) == 1:
-        connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": parts[0]})
-    else:
-        connection.execute(
-            text("SELECT pg_advisory_xact_lock(:a, :b)"), {"a": parts[0], "b": parts[1]}
-        )
+        return None  # re-entrant and held until commit: taking it again costs a round trip
+    return parts
+
+
+def held(session: Session, connection: Connection, parts: tuple[int, ...]) -> None:
+    """Note ``parts`` as taken in the connection's current (nested) transaction."""
     current = connection.get_nested_transaction() or connection.get_transaction()
     if current is not None:
-        _held(cs.session, connection).setdefault(current, set()).add(parts)
+        _held(session, connection).setdefault(current, set()).add(parts)
 
 
 def _default_lock_key(cs: Changeset, resource: ResourceDef, log: EventLogDef) -> LockKey:

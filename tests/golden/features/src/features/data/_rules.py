@@ -24,6 +24,11 @@ class Check:
     test: Callable[[Changeset], tuple[str | None, str] | None]
     message: str | None = None
     where: tuple[Check, ...] = ()
+    user_code: bool = False  # runs a function of the user's (``call``), not only eventspec's
+
+    @property
+    def runs_user_code(self) -> bool:
+        return self.user_code or any(check.runs_user_code for check in self.where)
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +37,12 @@ class ChangeDef:
     run: Callable[..., None]
     where: tuple[Check, ...] = ()
     on_replay: bool = False  # a hook that runs on replay too (replay_allowed_changes)
+
+    @property
+    def runs_user_code(self) -> bool:
+        """A hook, or a change whose function is the user's (built-in changes are defined here)."""
+        own = self.kind == "change" and self.run.__module__ == __name__
+        return not own or any(check.runs_user_code for check in self.where)
 
 
 # --- built-in validations ------------------------------------------------------------------
@@ -159,7 +170,7 @@ def call(fn: ChangeFn, message: str | None = None, where: tuple[Check, ...] = ()
             return (error.field, error.message)
         return None
 
-    return Check(test, message, where)
+    return Check(test, message, where, user_code=True)
 
 
 # --- built-in changes ----------------------------------------------------------------------

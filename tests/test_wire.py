@@ -1,0 +1,141 @@
+"""PostgreSQL: an action's statements in one round trip (``_wire.py``), and what it must keep.
+
+Round trips are counted from libpq's protocol trace, as ``bench/roundtrips.py`` counts them: a
+turn from client messages to server messages is one wait. A create or update whose rules are all
+eventspec's own sends SAVEPOINT, the lock, its writes and RELEASE in one; with a ``call`` change
+the SAVEPOINT comes first (the user's code runs inside it) and RELEASE after, three in all; an
+engine that echoes or has a cursor listener sees every statement one by one, as before.
+"""
+
+from __future__ import annotations
+
+import itertools
+import tempfile
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from features.data.actions import document as documents
+from features.data.actions import member as members
+from features.data.models import Event, Member
+from psycopg import pq
+from sqlalchemy import Engine, create_engine, event, func, select, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from tests.test_actions_features import advisory_locks
+from tests.test_faults import DEFAULT_KEY, REFUSE, ghosts
+
+pytestmark = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+
+
+def session_of(engine: Engine) -> Session:
+    return Session(engine, expire_on_commit=False)
+
+
+@contextmanager
+def round_trips(session: Session) -> Iterator[Callable[[], int]]:
+    """Count the round trips of the block on the session's connection (its transaction open)."""
+    driver: Any = session.connection().connection.driver_connection
+    with tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace") as trace:
+        driver.pgconn.trace(trace.fileno())
+        driver.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS)
+        turns: list[int] = []
+        try:
+            yield lambda: turns[0]
+        finally:
+            driver.pgconn.untrace()
+            trace.seek(0)
+            directions = [line.split("\t", 1)[0] for line in trace]
+            moves = [d for d in directions if d in ("F", "B")]
+            turns.append(sum(pair == ("F", "B") for pair in itertools.pairwise(moves)))
+
+
+def event_count(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(Event)) or 0
+
+
+def test_an_action_of_eventspecs_own_rules_is_one_round_trip(features: Engine) -> None:
+    with session_of(features) as session, session.begin():
+        session.execute(text("SELECT 1"))  # BEGIN is behind us
+        with round_trips(session) as create:
+            member = members.create(session, handle="ann", tags=["a"])
+        with round_trips(session) as again:
+            members.create(session, handle="bob")  # the lock is held: one round trip all the same
+        assert DEFAULT_KEY in advisory_locks(features)
+        with round_trips(session) as bump:
+            members.bump(session, member, by=2)  # a call change: SAVEPOINT, the rest, RELEASE
+    assert (create(), again(), bump()) == (1, 1, 3)
+    with session_of(features) as session:
+        stored = session.get_one(Member, member.id)
+        assert (stored.handle, stored.tags, stored.karma) == ("ann", ["a"], 2)
+        assert event_count(session) == 3
+
+
+def test_an_echoing_engine_sees_every_statement(features: Engine) -> None:
+    echoing = create_engine(features.url, echo=True)
+    try:
+        with session_of(echoing) as session, session.begin():
+            session.execute(text("SELECT 1"))
+            with round_trips(session) as create:
+                members.create(session, handle="cat")
+        assert create() == 5  # SAVEPOINT, lock, INSERT, INSERT, RELEASE
+    finally:
+        echoing.dispose()
+
+
+def test_a_cursor_listener_sees_every_statement(features: Engine) -> None:
+    statements: list[str] = []
+    with session_of(features) as session, session.begin():
+        connection = session.connection()
+        event.listen(
+            connection, "before_cursor_execute", lambda _c, _u, sql, *_: statements.append(sql)
+        )
+        members.create(session, handle="dan")
+    assert any(s.startswith("INSERT INTO members") for s in statements)
+    assert any(s.startswith("INSERT INTO events") for s in statements)
+
+
+def test_a_row_gone_before_its_update_writes_no_event(features: Engine) -> None:
+    with session_of(features) as session, session.begin():
+        member = members.create(session, handle="eve")
+    with session_of(features) as session, session.begin():
+        member = session.get_one(Member, member.id)
+        session.execute(text("DELETE FROM members"))
+        before = event_count(session)
+        with pytest.raises(StaleDataError, match="expected to update 1 row"):
+            members.bump(session, member, by=1)
+        assert event_count(session) == before and member.karma == 0
+        members.create(session, handle="fay")  # the transaction goes on
+    with session_of(features) as session:
+        assert session.scalars(select(Member.handle)).all() == ["fay"]
+
+
+def test_a_failure_names_its_statement_and_leaves_nothing(features: Engine) -> None:
+    with features.begin() as connection:
+        connection.exec_driver_sql(
+            "ALTER TABLE events ADD CONSTRAINT ck_wire CHECK (NOT metadata ? 'refuse')"
+        )
+    with session_of(features) as session, session.begin():
+        members.create(session, handle="gus")
+        with pytest.raises(IntegrityError, match=r"unique_handle|uq_") as taken:
+            members.create(session, handle="gus")
+        assert taken.value.statement is not None
+        assert taken.value.statement.startswith("INSERT INTO members")
+        with pytest.raises(IntegrityError, match="ck_wire") as refused:
+            members.create(session, handle="hal", metadata=REFUSE)
+        assert refused.value.statement is not None
+        assert refused.value.statement.startswith("INSERT INTO events")
+        workspace = uuid.uuid4()
+        document = documents.create(session, title="Doc", tenant=workspace)
+        with pytest.raises(IntegrityError, match="ck_wire"):  # the UPDATE and its event: one
+            documents.edit(session, document, title="New", tenant=workspace, metadata=REFUSE)
+        assert document.title == "Doc"
+        assert ghosts(session) == [] and not session.dirty
+        assert session.scalars(select(Member.handle)).all() == ["gus"]
+        members.create(session, handle="hal")
+    with session_of(features) as session:
+        assert sorted(session.scalars(select(Member.handle))) == ["gus", "hal"]
