@@ -123,14 +123,15 @@ def assert_event(
     by_model = {entry.log.model: entry for entry in logs}
     hidden = asked.hidden(logs)
     matches: list[E] = []
-    near: list[tuple[int, int, Any, list[str]]] = []
+    near: list[tuple[int, int, int, Any, list[str]]] = []
     for position, event in enumerate(listed):
         entry = by_model.get(type(event))
         if entry is None:
             raise TypeError(f"{type(event).__name__} is not an event log of this package")
         differences = asked.differences(event, entry, hidden)
         if differences:
-            near.append((len(differences), position, event, differences))
+            named = sum(d.startswith(("resource:", "action:")) for d in differences)
+            near.append((named, len(differences), position, event, differences))
         else:
             matches.append(event)
     if (count is None and matches) or (count is not None and len(matches) == count):
@@ -144,7 +145,8 @@ def assert_event(
         lines.append("found no events at all")
     else:
         lines.append(f"none of the {len(listed)} events matches; the closest:")
-        for _, position, event, differences in sorted(near, key=lambda n: n[:2])[:_CLOSEST]:
+        # Closest first: the same resource and action, then the fewest differences.
+        for *_, position, event, differences in sorted(near)[:_CLOSEST]:
             lines.append("  " + describe(event, position))
             lines += [f"      {d}" for d in differences]
     raise AssertionError("\n".join(lines))
