@@ -7,6 +7,7 @@ import importlib.util
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from accounts.actors import SystemActor
@@ -21,6 +22,8 @@ from features.data.actions import member as members
 from features.data.models import Ledger
 from sqlalchemy import Engine, create_engine, func, select, update
 from sqlalchemy.orm import Session
+
+from tests.projects import generated_package
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_TESTS = ROOT / "examples" / "accounts" / "tests"
@@ -311,3 +314,41 @@ def test_without_the_recipe_a_commit_on_sqlite_persists(tmp_path: Path) -> None:
     with engine.connect() as connection:
         assert connection.scalar(select(func.count()).select_from(Org)) == 1
     engine.dispose()
+
+
+# --- module names ---------------------------------------------------------------------------------
+
+NAMED_LIKE_THE_HELPERS = """
+kind: resource
+name: {name}
+attributes:
+  id: {{type: uuid, primary_key: true, default: uuid4, writable: false}}
+  label: string
+actions:
+  create: {{type: create, accept: [label]}}
+events:
+  event_log: Session
+"""
+
+
+def test_resources_named_like_the_helper_modules_keep_both(tmp_path: Path, engine: Engine) -> None:
+    """Resource modules live under actions/, so a resource Testing or Observe (and a log named
+    like a name the testing module binds) cannot shadow the helpers."""
+    specs = {
+        f"{name.lower()}.yaml": NAMED_LIKE_THE_HELPERS.format(name=name)
+        for name in ("Testing", "Observe")
+    }
+    specs["log.yaml"] = "kind: event_log\nname: Session\ntable: events\n"
+    with generated_package(tmp_path, "clash", specs):
+        models = importlib.import_module("clash.data.models")
+        testing = importlib.import_module("clash.data.testing")
+        observe = importlib.import_module("clash.data.observe")
+        resource = importlib.import_module("clash.data.actions.testing")
+        models.Base.metadata.create_all(engine)
+        seen: list[Any] = []
+        with Session(engine) as session, observe.on_event(seen.append):
+            with testing.capture_events(session) as events:
+                resource.create(session, label="a")
+            testing.assert_event(events, resource="Testing", action="create", count=1)
+            testing.assert_replays(session)
+        assert [e.resource for e in seen] == ["Testing"]
