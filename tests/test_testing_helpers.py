@@ -4,7 +4,10 @@ should, with messages that explain and never show a sensitive value (both databa
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -352,3 +355,14 @@ def test_resources_named_like_the_helper_modules_keep_both(tmp_path: Path, engin
             testing.assert_event(events, resource="Testing", action="create", count=1)
             testing.assert_replays(session)
         assert [e.resource for e in seen] == ["Testing"]
+
+
+def test_the_helpers_need_no_pytest() -> None:
+    code = (
+        "import sys\n"
+        "import accounts.data.testing, accounts.data.observe\n"
+        "assert 'pytest' not in sys.modules and '_pytest' not in sys.modules, 'pytest imported'\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "examples" / "accounts" / "src")}
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
