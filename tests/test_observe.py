@@ -80,11 +80,12 @@ def test_bulk_and_uuidv7_logs_report_the_ids_written(features: Engine) -> None:
     ):
         members.create_many(session, [{"handle": "ada"}, {"handle": "bob"}])
         account = ledger_accounts.open(session, owner="ann", pin="1234")
-        ledger_ids = list(session.scalars(select(Ledger.id)))
-    assert [e.log for e in seen] == ["Event", "Event", "Ledger"]
+        more = ledger_accounts.open_many(session, [{"owner": "bob"}, {"owner": "cy"}])
+        ledger_ids = list(session.scalars(select(Ledger.id).order_by(Ledger.id)))
+    assert [e.log for e in seen] == ["Event", "Event", "Ledger", "Ledger", "Ledger"]
     assert [e.id for e in seen[:2]] == [1, 2]
-    assert [seen[2].id] == ledger_ids
-    assert seen[2].record_id == account.id
+    assert [e.id for e in seen[2:]] == ledger_ids  # uuidv7 keys, read back in order
+    assert [e.record_id for e in seen[2:]] == [account.id, *(a.id for a in more)]
 
 
 def test_replay_writes_no_event_and_reports_none(accounts: Engine) -> None:
