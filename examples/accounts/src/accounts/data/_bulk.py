@@ -17,7 +17,7 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from . import _locks
-from ._direct import full_row, insert_statement, remember, unobserved
+from ._direct import full_row, remember, unobserved
 from ._engine import (
     ActionDef,
     M,
@@ -27,7 +27,7 @@ from ._engine import (
     run_create,
     secrets_kept,
 )
-from ._events import as_written, event_row
+from ._events import as_written, event_row, write_events
 from .changeset import Changeset
 
 
@@ -66,7 +66,7 @@ def run_create_many(
             ]
             for cs in changesets:
                 _locks.take(cs, action)  # once per key and transaction: the rest are no-ops
-            session.connection().execute(insert_statement(log.table), rows)
+            write_events(session, log, rows)
     return records
 
 
