@@ -42,6 +42,7 @@ RUNTIME_MODULES = (
     "_verify.py",
     "changeset.py",
     "errors.py",
+    "_actors.py",
 )
 
 # What templates may call; everything else reaches them formatted, inside their views.

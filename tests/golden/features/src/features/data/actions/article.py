@@ -116,6 +116,7 @@ def publish_many(
     metadata: Mapping[str, Any] | None = None,
 ) -> list[Article]:
     """`publish` for many records in one SAVEPOINT: all are written, or none."""
+    PUBLISH.check_actor(actor)  # before the SAVEPOINT: nothing written on error
     results: list[Article] = []
     with engine.atomic(session):
         for record, item in inputs:
@@ -223,6 +224,7 @@ def archive_many(
     metadata: Mapping[str, Any] | None = None,
 ) -> list[Article]:
     """`archive` for many records in one SAVEPOINT: all are written, or none."""
+    ARCHIVE.check_actor(actor)  # before the SAVEPOINT: nothing written on error
     results: list[Article] = []
     with engine.atomic(session):
         for record in records:
