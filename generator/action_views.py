@@ -151,6 +151,8 @@ def _action_view(
         effect = "no event (the resource has no events section)"
     elif tracked:
         effect = f"writes {article(events.event_log)} {events.event_log} event, version {version}"
+        if action.requires_actor(log):
+            effect += ", and requires an actor"  # a run-time check: the signature is as ever
     else:
         effect = "writes no event (ignored); a replay target"
     text = f"{action.type.capitalize()} {article(resource.name)} {resource.name}: {effect}."

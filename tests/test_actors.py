@@ -367,3 +367,20 @@ def test_replay_applies_events_without_actor_under_require_actor(app: SimpleName
         users = session.execute(select(User.email, User.name)).all()
         assert [tuple(u) for u in users] == [("ann@example.com", "Ann")]
         assert session.scalar(select(func.count()).select_from(Event)) == 5
+
+
+def test_the_features_golden_requires_an_actor_to_import_an_article(features: Engine) -> None:
+    """``require_actor: true`` on one action of a log that does not require actors; the replay
+    of its events without an actor is in test_replay_features.py (as_arguments)."""
+    from features.actors import Service
+    from features.data.actions import article as articles
+    from features.data.errors import ActorError
+    from features.data.models import Event
+
+    with Session(features, expire_on_commit=False) as session, session.begin():
+        with pytest.raises(ActorError, match=r"^Article.import_article requires an actor"):
+            articles.import_article(session, title="Imported", slug="imported")
+        articles.import_article(session, title="Imported", slug="imported", actor=Service("feed"))
+        articles.create(session, title="Own", slug="own")  # the log itself requires none
+        recorded = session.execute(select(Event.action, Event.service).order_by(Event.id))
+        assert [tuple(row) for row in recorded] == [("import_article", "feed"), ("create", None)]

@@ -175,6 +175,7 @@ IMPORT_ARTICLE = engine.ActionDef(
     arguments={"slug": engine.ArgumentDef("string", allow_nil=False)},
     changes=(rules.set_attribute("slug", from_argument="slug"),),
     strategy="as_arguments",
+    require_actor=True,
 )
 
 
@@ -185,7 +186,7 @@ def import_article(
     metadata: Mapping[str, Any] | None = None,
     **params: Unpack[ImportArticleInput],
 ) -> Article:
-    """Create an Article: writes an Event event, version 1."""
+    """Create an Article: writes an Event event, version 1, and requires an actor."""
     return engine.run_create(session, IMPORT_ARTICLE, params, actor=actor, metadata=metadata)
 
 
