@@ -133,7 +133,7 @@ class Action:
         """Whether the action refuses ``actor=None``: its own ``require_actor``, else its log's."""
         if self.require_actor is not None:
             return self.require_actor
-        return log is not None and log.require_actor
+        return log is not None and log.requires_actor
 
 
 @dataclass(frozen=True)
@@ -331,6 +331,11 @@ class EventLog:
     @property
     def module(self) -> str:
         return snake_case(self.name)
+
+    @property
+    def requires_actor(self) -> bool:
+        """``require_actor``, or an actor column that cannot be null (``allow_nil: false``)."""
+        return self.require_actor or any(not actor.allow_nil for actor in self.actors)
 
     @property
     def fields(self) -> tuple[str, ...]:

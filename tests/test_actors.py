@@ -16,11 +16,13 @@ import textwrap
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine, event, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from tests.projects import generated_package
@@ -378,9 +380,54 @@ def test_the_features_golden_requires_an_actor_to_import_an_article(features: En
     from features.data.models import Event
 
     with Session(features, expire_on_commit=False) as session, session.begin():
-        with pytest.raises(ActorError, match=r"^Article.import_article requires an actor"):
+        with pytest.raises(ActorError, match=r"^Article\.import_article requires an actor"):
             articles.import_article(session, title="Imported", slug="imported")
         articles.import_article(session, title="Imported", slug="imported", actor=Service("feed"))
         articles.create(session, title="Own", slug="own")  # the log itself requires none
         recorded = session.execute(select(Event.action, Event.service).order_by(Event.id))
         assert [tuple(row) for row in recorded] == [("import_article", "feed"), ("create", None)]
+
+
+STRICT = """
+    kind: event_log
+    name: Event
+    persist_actor_primary_key:
+      user_id: {actor: User, allow_nil: false}
+    ---
+    kind: resource
+    name: User
+    attributes:
+      id: {type: uuid, primary_key: true, default: uuid4, writable: false}
+      email: string
+    actions:
+      create: {type: create, accept: [email]}
+      first: {type: create, accept: [email], require_actor: false}
+    events: {event_log: Event}
+"""
+
+
+def test_an_actor_column_that_cannot_be_null_requires_an_actor(
+    tmp_path: Path, engine: Engine
+) -> None:
+    """``allow_nil: false`` on the log's one actor column: the database would refuse the event
+    (after the record was written and rolled back); the action refuses the call first instead.
+    ``require_actor: false`` overrides it, and the database has the last word."""
+    name = f"strict_{uuid.uuid4().hex[:8]}"
+    specs = {"specs.yaml": textwrap.dedent(STRICT)}
+    with generated_package(tmp_path, name, specs):
+        models = importlib.import_module(f"{name}.data.models")
+        users = importlib.import_module(f"{name}.data.actions.user")
+        errors = importlib.import_module(f"{name}.data.errors")
+        models.Base.metadata.create_all(engine)
+        with Session(engine, expire_on_commit=False) as session, session.begin():
+            with pytest.raises(errors.ActorError, match=r"^User\.create requires an actor"):
+                users.create(session, email="a@example.com")
+            with pytest.raises(IntegrityError):
+                users.first(session, email="a@example.com")  # the database refuses it
+            ann = models.User(id=uuid.uuid4(), email="ann@example.com")
+            users.create(session, email="b@example.com", actor=ann)
+            counted = (
+                session.scalar(select(func.count()).select_from(models.User)),
+                session.scalar(select(func.count()).select_from(models.Event)),
+            )
+            assert counted == (1, 1)
