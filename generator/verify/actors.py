@@ -19,13 +19,13 @@ def required_where_no_actor_is_recorded(project: Project) -> Iterator[Diagnostic
             message += "record it in"
             yield at(log.origin, "ES316", message, "require_actor", hint=_DECLARE)
     for resource in project.resources:
-        log = project.event_log(resource.events.event_log) if resource.events else None
-        if log is None or log.actors:
+        tracked_by = project.event_log(resource.events.event_log) if resource.events else None
+        if tracked_by is None or tracked_by.actors:
             continue
         for action in resource.tracked_actions():
             if action.require_actor:
                 message = f"action '{resource.name}.{action.name}' requires an actor, but its "
-                message += f"event log '{log.name}' declares no actor types to record it in"
+                message += f"event log '{tracked_by.name}' declares no actor types to record it in"
                 yield at(action.origin, "ES316", message, "require_actor", hint=_DECLARE)
 
 
