@@ -297,6 +297,26 @@ def test_declared_actors_are_recorded(app: SimpleNamespace) -> None:
         assert loose == [x.ann.id, x.ann.id]
 
 
+def test_an_actor_without_its_key_yet_writes_nothing(app: SimpleNamespace) -> None:
+    """A User built by hand and not flushed has no id: its event would record no actor."""
+    with session_of(app) as session, session.begin():
+        x = seeded(app, session)
+        session.flush()
+        unsaved = app.models.User(email="new@example.com")
+        with nothing_written(
+            session, app, r"^User\.rename: the actor, of type User, has no key yet"
+        ):
+            app.users.rename(session, x.ann, name="Anne", actor=unsaved)
+        with nothing_written(session, app, "flush it first"):
+            app.users.create_many(session, [], actor=app.Robot(None))
+        unsaved.id = uuid.uuid4()
+        app.users.rename(session, x.ann, name="Anne", actor=unsaved)
+        Event = app.models.Event
+        assert (
+            session.scalars(select(Event.user_id).order_by(Event.id.desc())).first() == unsaved.id
+        )
+
+
 def test_a_log_without_actor_types_takes_no_actor(app: SimpleNamespace) -> None:
     with session_of(app) as session, session.begin():
         x = seeded(app, session)

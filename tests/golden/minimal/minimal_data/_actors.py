@@ -4,8 +4,9 @@ the call before it writes anything.
 
 An event records its actor in the column of the first declared actor type (the log's
 ``persist_actor_primary_key``) the actor is an instance of. An actor of no declared type (an id
-instead of the object, a dict, an object of an undeclared class) would be recorded as no actor at
-all, so it is an :class:`ActorError`; so is no actor where the spec says ``require_actor: true``.
+instead of the object, a dict, an object of an undeclared class), or one whose key is still None,
+would be recorded as no actor at all, so it is an :class:`ActorError`; so is no actor where the
+spec says ``require_actor: true``.
 Actions that write no event (untracked, ignored) record no actor and are not checked; nor is
 replay, which applies events that already hold theirs. Messages name the actor's type, never its
 value: an actor is often a person.
@@ -29,9 +30,20 @@ def check_actor(action: ActionDef, actor: Any) -> None:
             raise ActorError(f"{_label(action)} requires an actor{_expected(action)}")
         return
     classes = action.actor_classes
-    if classes is None or isinstance(actor, classes):
+    if classes is None:
         return
-    raise ActorError(_unmatched(action, actor))
+    if not isinstance(actor, classes):
+        raise ActorError(_unmatched(action, actor))
+    log = action.resource.log
+    assert log is not None
+    matched = [a for a in log.actors if isinstance(actor, a.actor_class)]
+    if all(getattr(actor, a.key, None) is None for a in matched):
+        # An object not yet flushed, say: its event would record no actor all the same.
+        keys = " or ".join(f"{a.key}" for a in matched)
+        raise ActorError(
+            f"{_label(action)}: the actor, of type {type_name(type(actor))}, has no key yet "
+            f"({keys} is None); flush it first, so that the event can record it"
+        )
 
 
 def _unmatched(action: ActionDef, actor: Any) -> str:
