@@ -28,26 +28,25 @@ def check_actor(action: ActionDef, actor: Any) -> None:
         if action.require_actor:
             raise ActorError(f"{_label(action)} requires an actor{_expected(action)}")
         return
-    classes = action.actor_classes
-    if classes is None:
+    keys = action.actor_keys
+    if keys is None:
         return
-    if not isinstance(actor, classes):
+    for cls, key in keys:
+        if isinstance(actor, cls) and getattr(actor, key, None) is not None:
+            return  # recorded in this actor type's column
+    matched = [key for cls, key in keys if isinstance(actor, cls)]
+    if not matched:
         raise ActorError(_unmatched(action, actor))
-    log = action.resource.log
-    assert log is not None
-    matched = [a for a in log.actors if isinstance(actor, a.actor_class)]
-    if all(getattr(actor, a.key, None) is None for a in matched):
-        # An object not yet flushed, say: its event would record no actor all the same.
-        keys = " or ".join(f"{a.key}" for a in matched)
-        raise ActorError(
-            f"{_label(action)}: the actor, of type {type_name(type(actor))}, has no key yet "
-            f"({keys} is None); flush it first, so that the event can record it"
-        )
+    # An object not flushed yet, say: its event would record no actor all the same.
+    raise ActorError(
+        f"{_label(action)}: the actor, of type {type_name(type(actor))}, has no key yet "
+        f"({' or '.join(matched)} is None); flush it first, so that the event can record it"
+    )
 
 
 def _unmatched(action: ActionDef, actor: Any) -> str:
     log = action.resource.log
-    assert log is not None  # actor_classes is None without one
+    assert log is not None  # actor_keys is None without one
     kind = type_name(type(actor))
     if not log.actors:
         return (

@@ -42,7 +42,7 @@ _MISSING = object()
 # A resource's model class; bare ActionDef means ActionDef[Any]. typing_extensions gives TypeVar
 # defaults on Python 3.11 and is a dependency of SQLAlchemy 2.0 itself, so nothing is added.
 M = TypeVar("M", default=Any)
-ActorClasses = tuple[type[Any], ...]
+ActorKeys = tuple[tuple[type[Any], str], ...]  # (actor class, attribute holding its key)
 
 
 # --- definitions (instantiated by the generated code) --------------------------------------------
@@ -241,7 +241,7 @@ class ActionDef(Generic[M]):
     inputs: frozenset[str] = field(init=False, repr=False, compare=False)
     checkers: Mapping[str, Checker] = field(init=False, repr=False, compare=False)
     decoders: Mapping[str, Decoder | None] = field(init=False, repr=False, compare=False)
-    actor_classes: ActorClasses | None = field(init=False, repr=False, compare=False)
+    actor_keys: ActorKeys | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         arguments = {name: replace(arg, name=name) for name, arg in self.arguments.items()}
@@ -254,8 +254,8 @@ class ActionDef(Generic[M]):
         object.__setattr__(self, "checkers", {n: s.check for n, s in specs.items()})
         object.__setattr__(self, "decoders", {n: s.decode for n, s in specs.items()})
         log = self.resource.log
-        classes = tuple(a.actor_class for a in log.actors) if log and self.tracked else None
-        object.__setattr__(self, "actor_classes", classes)
+        keys = tuple((a.actor_class, a.key) for a in log.actors) if log and self.tracked else None
+        object.__setattr__(self, "actor_keys", keys)
 
     def check_actor(self, actor: Any) -> None:
         """Raise ActorError unless ``actor`` will be recorded (see _actors.py)."""
