@@ -191,9 +191,8 @@ def test_events_recorded_before_an_actor_was_required_warn(shop: Shop, engine: E
     write_history(shop, engine)  # the sign-up has no actor
     spec = shop.root / "specs" / "author.yaml"
     text_ = spec.read_text(encoding="utf-8")
-    spec.write_text(
-        text_.replace("    type: create\n", "    type: create\n    require_actor: true\n")
-    )
+    required = text_.replace("    type: create\n", "    type: create\n    require_actor: true\n")
+    spec.write_text(required, encoding="utf-8")
     assert shop.cli("generate").exit_code == 0
     check = shop.checks()["actors Event"]
     assert check["status"] == "WARN"
