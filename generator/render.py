@@ -45,6 +45,7 @@ RUNTIME_MODULES = (
     "errors.py",
     "observe.py",
     "_testing.py",
+    "_actors.py",
 )
 
 # What templates may call; everything else reaches them formatted, inside their views.

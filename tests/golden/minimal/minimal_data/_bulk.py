@@ -17,6 +17,7 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from . import _locks
+from ._actors import check_actor
 from ._direct import full_row, remember, unobserved
 from ._engine import (
     ActionDef,
@@ -41,6 +42,7 @@ def run_create_many(
     tenant: Any = None,
 ) -> list[M]:
     """Create a record per input, each with its event, in one SAVEPOINT: all of them, or none."""
+    check_actor(action, actor)  # once, before the SAVEPOINT
     seen: list[Mapping[str, Any]] = []
     with secrets_kept(action, seen), atomic(session):
         if action.upsert_keys or any(c.kind != "change" for c in action.changes):
