@@ -68,7 +68,9 @@ def resource_view(resource: ir.Resource, log: ir.EventLog | None) -> ResourceVie
     needs = Needs({("typing", "Any")})
     definition = statement("RESOURCE", _resource_def(resource, log))
     tracked = {a.name for a in resource.tracked_actions()}
-    actions = tuple(_action_view(resource, a, a.name in tracked, needs) for a in resource.actions)
+    actions = tuple(
+        _action_view(resource, log, a, a.name in tracked, needs) for a in resource.actions
+    )
     if any(view.fields for view in actions):
         needs.add({("typing", "TypedDict"), ("typing", "Unpack")})
     if any(v.action.type == "create" and not v.fields for v in actions):
@@ -118,7 +120,7 @@ def _attribute(attr: ir.Attribute) -> Call:
 
 
 def _action_view(
-    resource: ir.Resource, action: ir.Action, tracked: bool, needs: Needs
+    resource: ir.Resource, log: ir.EventLog | None, action: ir.Action, tracked: bool, needs: Needs
 ) -> ActionView:
     required = required_inputs(resource, action)
     typed: list[tuple[str, ir.TypeRef, bool]] = [
@@ -149,6 +151,8 @@ def _action_view(
         effect = "no event (the resource has no events section)"
     elif tracked:
         effect = f"writes {article(events.event_log)} {events.event_log} event, version {version}"
+        if action.requires_actor(log):
+            effect += ", and requires an actor"  # a run-time check: the signature is as ever
     else:
         effect = "writes no event (ignored); a replay target"
     text = f"{action.type.capitalize()} {article(resource.name)} {resource.name}: {effect}."
@@ -159,7 +163,7 @@ def _action_view(
         constant=constant,
         input_class=typed_dict_name(action),
         fields=tuple(fields),
-        definition=statement(constant, _action_def(resource, action, tracked, version, needs)),
+        definition=statement(constant, _action_def(resource, action, tracked, version, needs, log)),
         tracked=tracked,
         version=version,
         docstring=docstring(text, 1),
@@ -182,7 +186,12 @@ def _field(
 
 
 def _action_def(
-    resource: ir.Resource, action: ir.Action, tracked: bool, version: int, needs: Needs
+    resource: ir.Resource,
+    action: ir.Action,
+    tracked: bool,
+    version: int,
+    needs: Needs,
+    log: ir.EventLog | None,
 ) -> Call:
     kwargs: list[tuple[str, Expr]] = [
         ("resource", "RESOURCE"),
@@ -219,6 +228,8 @@ def _action_def(
     events = resource.events
     if events and events.strategy_of(action.name) != "force_change":
         kwargs.append(("strategy", py(events.strategy_of(action.name))))
+    if tracked and action.requires_actor(log):
+        kwargs.append(("require_actor", "True"))  # checked at run time: the signature is as ever
     return Call("engine.ActionDef", kwargs=kwargs)
 
 

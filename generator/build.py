@@ -136,6 +136,7 @@ def _event_log(
             _override(o, origin.at("replay_overrides", i))
             for i, o in enumerate(raw.get("replay_overrides", []))
         ),
+        require_actor=raw.get("require_actor", False),
         description=raw.get("description", ""),
     )
 

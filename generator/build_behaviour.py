@@ -76,6 +76,7 @@ def action(name: str, raw: Raw, origin: Origin, names: Names) -> Action:
         validations=_validations(raw.get("validations", []), origin.at("validations")),
         upsert_identity=raw["upsert"]["identity"] if "upsert" in raw else None,
         soft_attribute=raw["soft"]["attribute"] if "soft" in raw else None,
+        require_actor=raw.get("require_actor"),
         description=raw.get("description", ""),
     )
 

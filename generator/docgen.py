@@ -180,6 +180,12 @@ CODES = (
         "A foreign key from a resource an event log does not track into one it tracks: replaying "
         "that log would fail on it, or cascade to it (`allow_replay_clear` accepts it).",
     ),
+    (
+        "ES316",
+        "`require_actor: true` on an event log, or on an action of its resources, where the log "
+        "declares no actor types (`persist_actor_primary_key`).",
+    ),
+    ("ES317", "`require_actor` on an action that writes no event (untracked or ignored)."),
     ("ES270", "A name Python reads as another one (not NFKC-normalised, e.g. `ﬁeld`)."),
     (
         "ES271",

@@ -126,7 +126,14 @@ class Action:
     validations: tuple[Validation, ...] = ()
     upsert_identity: str | None = None  # create only
     soft_attribute: str | None = None  # destroy only: soft destroy sets this attribute to now
+    require_actor: bool | None = None  # None: as the event log says
     description: str = ""
+
+    def requires_actor(self, log: EventLog | None) -> bool:
+        """Whether the action refuses ``actor=None``: its own ``require_actor``, else its log's."""
+        if self.require_actor is not None:
+            return self.require_actor
+        return log is not None and log.requires_actor
 
 
 @dataclass(frozen=True)
@@ -314,6 +321,7 @@ class EventLog:
     encryption_key_env: str | None = None
     public_fields: Literal["all"] | tuple[str, ...] = ()
     replay_overrides: tuple[ReplayOverride, ...] = ()
+    require_actor: bool = False  # every tracked action refuses actor=None, unless it says otherwise
     description: str = ""
 
     @property
@@ -323,6 +331,11 @@ class EventLog:
     @property
     def module(self) -> str:
         return snake_case(self.name)
+
+    @property
+    def requires_actor(self) -> bool:
+        """``require_actor``, or an actor column that cannot be null (``allow_nil: false``)."""
+        return self.require_actor or any(not actor.allow_nil for actor in self.actors)
 
     @property
     def fields(self) -> tuple[str, ...]:

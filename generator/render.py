@@ -22,6 +22,7 @@ from .package_views import actions_module_view, clear_records_view, package_view
 from .printer import comment, docstring, py
 from .render_models import models_view
 from .symbols import HEADER, ref_expr
+from .testing_views import helpers_view
 
 RUNTIME_MODULES = (
     "_bulk.py",
@@ -43,6 +44,9 @@ RUNTIME_MODULES = (
     "_wire.py",
     "changeset.py",
     "errors.py",
+    "observe.py",
+    "_testing.py",
+    "_actors.py",
 )
 
 # What templates may call; everything else reaches them formatted, inside their views.
@@ -104,6 +108,7 @@ OUTPUTS: tuple[Output, ...] = (
     ),
     Output("clear_records.py.j2", lambda p: [("clear_records.py", clear_records_view(p))]),
     Output("replay.py.j2", lambda p: [("replay.py", replay_view(p))] if p.event_logs else []),
+    Output("testing.py.j2", lambda p: [("testing.py", helpers_view(p))] if p.event_logs else []),
 )
 
 

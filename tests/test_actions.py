@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from typing import Any
 
 import pytest
@@ -239,13 +238,6 @@ def test_occurred_at_is_exactly_the_record_timestamp(accounts: Engine) -> None:
     assert create.occurred_at == org.created_at
     assert rename.occurred_at == org.updated_at
     assert rename.changed_attributes["slug"] == "timelier"
-
-
-def test_actor_of_an_unrelated_type_is_not_recorded(accounts: Engine) -> None:
-    with Session(accounts, expire_on_commit=False) as session, session.begin():
-        orgs.create(session, name="Odd", actor=uuid.uuid4())
-        (event,) = events(session)
-    assert (event.user_id, event.system_actor) == (None, None)
 
 
 def test_nul_characters_are_refused_on_every_database(accounts: Engine) -> None:

@@ -186,6 +186,21 @@ def test_events_without_the_expected_actor_warn(shop: Shop, engine: Engine) -> N
     assert "1 event without the actor" in check["detail"]
 
 
+def test_events_recorded_before_an_actor_was_required_warn(shop: Shop, engine: Engine) -> None:
+    shop.upgrade()
+    write_history(shop, engine)  # the sign-up has no actor
+    spec = shop.root / "specs" / "author.yaml"
+    text_ = spec.read_text(encoding="utf-8")
+    required = text_.replace("    type: create\n", "    type: create\n    require_actor: true\n")
+    spec.write_text(required, encoding="utf-8")
+    assert shop.cli("generate").exit_code == 0
+    check = shop.checks()["actors Event"]
+    assert check["status"] == "WARN"
+    assert check["data"]["without_actor"] == [
+        {"resource": "Author", "action": "create", "events": 1}
+    ]
+
+
 def test_an_unreachable_database_fails_in_one_line(shop: Shop) -> None:
     if shop.url.startswith("sqlite"):
         shop.url = f"sqlite:///{shop.root / 'missing' / 'no.db'}"

@@ -184,8 +184,9 @@ def events(log: ir.EventLog, connection: Connection) -> Check:
 def actors(project: ir.Project, log: ir.EventLog, connection: Connection) -> Check | None:
     """Events without an actor where one is expected (None: the log records no actors).
 
-    An action expects an actor when its changes read one (``from_actor``), or when other events
-    of the same action have one: then the ones without were written by a caller who forgot it.
+    An action expects an actor when it requires one (``require_actor``), when its changes read
+    one (``from_actor``), or when other events of the same action have one: then the ones without
+    were written by a caller who forgot it, or before the action required an actor.
     An action none of whose events has an actor (a sign-up, a system job) is only counted.
     """
     if not log.actors:
@@ -208,7 +209,7 @@ def actors(project: ir.Project, log: ir.EventLog, connection: Connection) -> Che
         if missing:
             bucket = (
                 expected
-                if missing < total or _reads_actor(project, resource, action)
+                if missing < total or _expects_actor(project, log, resource, action)
                 else anonymous
             )
             bucket.append((resource, action, int(missing)))
@@ -236,10 +237,14 @@ def actors(project: ir.Project, log: ir.EventLog, connection: Connection) -> Che
     return Check(name, "WARN", detail, data)
 
 
-def _reads_actor(project: ir.Project, resource_name: str, action_name: str) -> bool:
+def _expects_actor(
+    project: ir.Project, log: ir.EventLog, resource_name: str, action_name: str
+) -> bool:
     resource = project.resource(resource_name)
     action = resource.action(action_name) if resource is not None else None
-    return action is not None and any(change.from_actor for change in action.changes)
+    if action is None:
+        return False
+    return action.requires_actor(log) or any(change.from_actor for change in action.changes)
 
 
 def records(project: ir.Project, log: ir.EventLog, connection: Connection) -> Check | None:

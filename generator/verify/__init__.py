@@ -24,6 +24,8 @@ Codes (ES201-ES203 are checked while the IR is built, see ``build_checks.py``):
 * ES250 foreign-key cycle among tracked resources; ES251 sensitive input in a plain log; ES315 a
   foreign key from an untracked resource into a tracked one
   (see ``replay.py``)
+* ES316 require_actor where the event log declares no actor types; ES317 require_actor on an
+  action that writes no event (see ``actors.py``)
 * ES260 malformed reference to user code; ES261 reference whose package the generated code
   shadows (see ``references.py``)
 * ES271 two spec-derived names equal in one generated module; ES272 a database name over 63
@@ -42,6 +44,7 @@ from __future__ import annotations
 from ..diagnostics import Diagnostic
 from ..ir import Project
 from . import (
+    actors,
     db_names,
     event_logs,
     events,
@@ -64,6 +67,7 @@ RULES: tuple[Rule, ...] = (
     *events.RULES,
     *event_logs.RULES,
     *replay.RULES,
+    *actors.RULES,
     *references.RULES,
     *upcasters.RULES,
     *values.RULES,

@@ -16,7 +16,8 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from . import _locks
-from ._direct import full_row, insert_statement, remember, unobserved
+from ._actors import check_actor
+from ._direct import full_row, remember, unobserved
 from ._engine import (
     ActionDef,
     M,
@@ -26,7 +27,7 @@ from ._engine import (
     run_create,
     secrets_kept,
 )
-from ._events import as_written, event_row
+from ._events import as_written, event_row, write_events
 from .changeset import Changeset
 
 
@@ -40,6 +41,7 @@ def run_create_many(
     tenant: Any = None,
 ) -> list[M]:
     """Create a record per input, each with its event, in one SAVEPOINT: all of them, or none."""
+    check_actor(action, actor)  # once, before the SAVEPOINT
     seen: list[Mapping[str, Any]] = []
     with secrets_kept(action, seen), atomic(session):
         if action.upsert_keys or any(c.kind != "change" for c in action.changes):
@@ -65,7 +67,7 @@ def run_create_many(
             ]
             for cs in changesets:
                 _locks.take(cs, action)  # once per key and transaction: the rest are no-ops
-            session.connection().execute(insert_statement(log.table), rows)
+            write_events(session, log, rows)
     return records
 
 

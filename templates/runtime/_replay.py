@@ -27,6 +27,8 @@ from ._upcast import Upcasters, upcast_page
 from .errors import ReplayError
 
 ProgressFn = Callable[[int, int], None]
+# "<package>.replay", next to "<package>.actions" (observe.py): one logger per kind of writer.
+LOGGER = logging.getLogger(f"{__name__.rpartition('.')[0]}.replay")
 _EVENT_COLUMNS = (
     "id",
     "resource",
@@ -85,7 +87,7 @@ def run_replay(
     (another database, see ``_rehearse``) when given, else through ``session``, which every
     write goes through."""
     started = time.perf_counter()
-    logger = logger or logging.getLogger(__name__)
+    logger = logger or LOGGER
     result = ReplayResult()
     table = log.table
     # last_event_id wins over point_in_time, as in AshEvents.

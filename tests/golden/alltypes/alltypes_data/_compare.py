@@ -70,17 +70,22 @@ def compare_tables(
     reports = []
     for resource, table in tracked.items():
         report = _compare_table(live, replayed, table, resource, max_rows, batch_size)
-        for row in report.rows:
-            # The live log holds the record's history: its last event is where to look first.
-            # ORDER BY, not max(): PostgreSQL has no max(uuid), and uuidv7 ids sort by time.
-            row.last_event_id = live.scalar(
-                select(events.c.id)
-                .where(events.c.resource == resource, events.c.record_id == row.key)
-                .order_by(events.c.id.desc())
-                .limit(1)
-            )
+        find_last_events(live, report, events)
         reports.append(report)
     return reports
+
+
+def find_last_events(live: Connection, report: TableReport, events: Table) -> None:
+    """Fill in the last event of each reported row, from the log on ``live``."""
+    for row in report.rows:
+        # The live log holds the record's history: its last event is where to look first.
+        # ORDER BY, not max(): PostgreSQL has no max(uuid), and uuidv7 ids sort by time.
+        row.last_event_id = live.scalar(
+            select(events.c.id)
+            .where(events.c.resource == report.resource, events.c.record_id == row.key)
+            .order_by(events.c.id.desc())
+            .limit(1)
+        )
 
 
 def _compare_table(
@@ -91,12 +96,24 @@ def _compare_table(
     max_rows: int,
     batch_size: int,
 ) -> TableReport:
-    report = TableReport(table=table.name, resource=resource)
     columns = list(table.columns)
     keys = [columns.index(c) for c in table.primary_key.columns]
-    same = [_comparator(c) for c in columns]
     live_rows = _ordered(live, table, keys, batch_size)
     replayed_rows = _ordered(replayed, table, keys, batch_size)
+    return compare_rows(table, resource, live_rows, replayed_rows, max_rows)
+
+
+def compare_rows(
+    table: Table,
+    resource: str,
+    live_rows: Iterator[tuple[Any, Sequence[Any]]],
+    replayed_rows: Iterator[tuple[Any, Sequence[Any]]],
+    max_rows: int,
+) -> TableReport:
+    """Merge-join two streams of ``(key, row)`` of ``table``, each in key order."""
+    report = TableReport(table=table.name, resource=resource)
+    columns = list(table.columns)
+    same = [_comparator(c) for c in columns]
     left, right = next(live_rows, _END), next(replayed_rows, _END)
     while left is not _END or right is not _END:
         if right is _END or (left is not _END and left[0] < right[0]):

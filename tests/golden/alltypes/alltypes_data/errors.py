@@ -19,6 +19,16 @@ class ValidationError(EventspecError):
         self.message = message
 
 
+class ActorError(ValidationError):
+    """The action's event would not record its actor: the actor matches none of the log's
+    declared actor types (an id instead of the object, a dict, an undeclared class), or the
+    action requires an actor and got none. Raised before anything is written; ``.field`` is None,
+    and the message names the actor's type, never its value."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(None, message)
+
+
 class ReplayError(EventspecError):
     """Replay failed, on one event or while clearing the tracked tables before the first.
 

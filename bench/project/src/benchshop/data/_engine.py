@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from typing_extensions import TypeVar
 
 from . import _locks, _wire
+from ._actors import check_actor
 from ._direct import insert_record, settle, unobserved, update_record
 from ._events import as_written, write_event
 from ._locks import LockKey
@@ -42,6 +43,7 @@ _MISSING = object()
 # A resource's model class; bare ActionDef means ActionDef[Any]. typing_extensions gives TypeVar
 # defaults on Python 3.11 and is a dependency of SQLAlchemy 2.0 itself, so nothing is added.
 M = TypeVar("M", default=Any)
+ActorKeys = tuple[tuple[type[Any], str], ...]  # (actor class, attribute holding its key)
 
 
 # --- definitions (instantiated by the generated code) --------------------------------------------
@@ -233,12 +235,14 @@ class ActionDef(Generic[M]):
     upsert_keys: tuple[str, ...] = ()
     soft_attribute: str | None = None
     strategy: Literal["force_change", "as_arguments"] = "force_change"
+    require_actor: bool = False  # refuse actor=None (see _actors.py); replay is exempt
 
     # Derived once (every call and replayed event reads them): the input names, their
-    # checkers and their decoders.
+    # checkers and their decoders; the actor types its event records (None: it writes none).
     inputs: frozenset[str] = field(init=False, repr=False, compare=False)
     checkers: Mapping[str, Checker] = field(init=False, repr=False, compare=False)
     decoders: Mapping[str, Decoder | None] = field(init=False, repr=False, compare=False)
+    actor_keys: ActorKeys | None = field(init=False, repr=False, compare=False)
     # Only eventspec's own code runs before the write (no hook, no ``call``): nothing there can
     # touch the database, so the write may open its SAVEPOINT itself (_wire.py).
     own_code_only: bool = field(init=False, repr=False, compare=False)
@@ -253,9 +257,16 @@ class ActionDef(Generic[M]):
         object.__setattr__(self, "inputs", frozenset(specs))
         object.__setattr__(self, "checkers", {n: s.check for n, s in specs.items()})
         object.__setattr__(self, "decoders", {n: s.decode for n, s in specs.items()})
+        log = self.resource.log
+        keys = tuple((a.actor_class, a.key) for a in log.actors) if log and self.tracked else None
+        object.__setattr__(self, "actor_keys", keys)
         user = any(c.runs_user_code for c in self.changes)
         user = user or any(v.runs_user_code for v in self.validations)
         object.__setattr__(self, "own_code_only", not user)
+
+    def check_actor(self, actor: Any) -> None:
+        """Raise ActorError unless ``actor`` will be recorded (see _actors.py)."""
+        check_actor(self, actor)
 
     @property
     def writes_events(self) -> bool:
@@ -285,6 +296,8 @@ def run_create(
     replaying: Replaying | None = None,
 ) -> M:
     resource = action.resource
+    if replaying is None:
+        check_actor(action, actor)
     cs = make_changeset(session, action, None, params, actor, metadata, tenant, replaying)
     existing: M | None = None
     record: M
@@ -337,6 +350,8 @@ def run_update(
     replaying: Replaying | None = None,
 ) -> M:
     resource = action.resource
+    if replaying is None:
+        check_actor(action, actor)
     _check_tenant(resource, record, tenant, replaying)
     cs = make_changeset(session, action, record, params, actor, metadata, tenant, replaying)
     wire = _wired(session, action, record, replaying)
@@ -378,6 +393,8 @@ def run_destroy(
     replaying: Replaying | None = None,
 ) -> M:
     resource = action.resource
+    if replaying is None:
+        check_actor(action, actor)
     _check_tenant(resource, record, tenant, replaying)
     cs = make_changeset(session, action, record, params, actor, metadata, tenant, replaying)
     with secrets_kept(action, [params, cs.attributes]), _savepoint(session):

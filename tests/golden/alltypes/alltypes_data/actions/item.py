@@ -262,6 +262,7 @@ def tweak_many(
     metadata: Mapping[str, Any] | None = None,
 ) -> list[Item]:
     """`tweak` for many records in one SAVEPOINT: all are written, or none."""
+    TWEAK.check_actor(actor)  # before the SAVEPOINT: nothing written on error
     results: list[Item] = []
     with engine.atomic(session):
         for record, item in inputs:
@@ -291,6 +292,7 @@ def destroy_many(
     metadata: Mapping[str, Any] | None = None,
 ) -> list[Item]:
     """`destroy` for many records in one SAVEPOINT: all are written, or none."""
+    DESTROY.check_actor(actor)  # before the SAVEPOINT: nothing written on error
     results: list[Item] = []
     with engine.atomic(session):
         for record in records:

@@ -101,6 +101,7 @@ def update_many(
     metadata: Mapping[str, Any] | None = None,
 ) -> list[Author]:
     """`update` for many records in one SAVEPOINT: all are written, or none."""
+    UPDATE.check_actor(actor)  # before the SAVEPOINT: nothing written on error
     results: list[Author] = []
     with engine.atomic(session):
         for record, item in inputs:
@@ -130,6 +131,7 @@ def destroy_many(
     metadata: Mapping[str, Any] | None = None,
 ) -> list[Author]:
     """`destroy` for many records in one SAVEPOINT: all are written, or none."""
+    DESTROY.check_actor(actor)  # before the SAVEPOINT: nothing written on error
     results: list[Author] = []
     with engine.atomic(session):
         for record in records:

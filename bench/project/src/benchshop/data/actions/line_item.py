@@ -113,6 +113,7 @@ def update_many(
     metadata: Mapping[str, Any] | None = None,
 ) -> list[LineItem]:
     """`update` for many records in one SAVEPOINT: all are written, or none."""
+    UPDATE.check_actor(actor)  # before the SAVEPOINT: nothing written on error
     results: list[LineItem] = []
     with engine.atomic(session):
         for record, item in inputs:
@@ -142,6 +143,7 @@ def destroy_many(
     metadata: Mapping[str, Any] | None = None,
 ) -> list[LineItem]:
     """`destroy` for many records in one SAVEPOINT: all are written, or none."""
+    DESTROY.check_actor(actor)  # before the SAVEPOINT: nothing written on error
     results: list[LineItem] = []
     with engine.atomic(session):
         for record in records:

@@ -108,6 +108,7 @@ def update_many(
     metadata: Mapping[str, Any] | None = None,
 ) -> list[Order]:
     """`update` for many records in one SAVEPOINT: all are written, or none."""
+    UPDATE.check_actor(actor)  # before the SAVEPOINT: nothing written on error
     results: list[Order] = []
     with engine.atomic(session):
         for record, item in inputs:
@@ -137,6 +138,7 @@ def destroy_many(
     metadata: Mapping[str, Any] | None = None,
 ) -> list[Order]:
     """`destroy` for many records in one SAVEPOINT: all are written, or none."""
+    DESTROY.check_actor(actor)  # before the SAVEPOINT: nothing written on error
     results: list[Order] = []
     with engine.atomic(session):
         for record in records:

@@ -106,6 +106,7 @@ def rename_many(
     metadata: Mapping[str, Any] | None = None,
 ) -> list[Org]:
     """`rename` for many records in one SAVEPOINT: all are written, or none."""
+    RENAME.check_actor(actor)  # before the SAVEPOINT: nothing written on error
     results: list[Org] = []
     with engine.atomic(session):
         for record, item in inputs:
@@ -135,6 +136,7 @@ def destroy_many(
     metadata: Mapping[str, Any] | None = None,
 ) -> list[Org]:
     """`destroy` for many records in one SAVEPOINT: all are written, or none."""
+    DESTROY.check_actor(actor)  # before the SAVEPOINT: nothing written on error
     results: list[Org] = []
     with engine.atomic(session):
         for record in records:

@@ -203,6 +203,7 @@ def update_many(
     metadata: Mapping[str, Any] | None = None,
 ) -> list[User]:
     """`update` for many records in one SAVEPOINT: all are written, or none."""
+    UPDATE.check_actor(actor)  # before the SAVEPOINT: nothing written on error
     results: list[User] = []
     with engine.atomic(session):
         for record, item in inputs:
@@ -247,6 +248,7 @@ def change_password_many(
     metadata: Mapping[str, Any] | None = None,
 ) -> list[User]:
     """`change_password` for many records in one SAVEPOINT: all are written, or none."""
+    CHANGE_PASSWORD.check_actor(actor)  # before the SAVEPOINT: nothing written on error
     results: list[User] = []
     with engine.atomic(session):
         for record, item in inputs:
@@ -284,6 +286,7 @@ def suspend_many(
     metadata: Mapping[str, Any] | None = None,
 ) -> list[User]:
     """`suspend` for many records in one SAVEPOINT: all are written, or none."""
+    SUSPEND.check_actor(actor)  # before the SAVEPOINT: nothing written on error
     results: list[User] = []
     with engine.atomic(session):
         for record in records:
@@ -315,6 +318,7 @@ def soft_delete_many(
     metadata: Mapping[str, Any] | None = None,
 ) -> list[User]:
     """`soft_delete` for many records in one SAVEPOINT: all are written, or none."""
+    SOFT_DELETE.check_actor(actor)  # before the SAVEPOINT: nothing written on error
     results: list[User] = []
     with engine.atomic(session):
         for record in records:
@@ -344,6 +348,7 @@ def destroy_many(
     metadata: Mapping[str, Any] | None = None,
 ) -> list[User]:
     """`destroy` for many records in one SAVEPOINT: all are written, or none."""
+    DESTROY.check_actor(actor)  # before the SAVEPOINT: nothing written on error
     results: list[User] = []
     with engine.atomic(session):
         for record in records:

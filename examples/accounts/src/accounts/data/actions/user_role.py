@@ -127,6 +127,7 @@ def revoke_many(
     metadata: Mapping[str, Any] | None = None,
 ) -> list[UserRole]:
     """`revoke` for many records in one SAVEPOINT: all are written, or none."""
+    REVOKE.check_actor(actor)  # before the SAVEPOINT: nothing written on error
     results: list[UserRole] = []
     with engine.atomic(session):
         for record in records:

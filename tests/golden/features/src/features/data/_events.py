@@ -6,13 +6,16 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from . import _locks
+from sqlalchemy import insert
+from sqlalchemy.orm import Session
+
+from . import _locks, observe
 from ._direct import insert_statement
 from ._support import to_json, utcnow
 from .changeset import Changeset
 
 if TYPE_CHECKING:
-    from ._engine import ActionDef
+    from ._engine import ActionDef, EventLogDef
 
 
 def write_event(
@@ -24,7 +27,10 @@ def write_event(
     row = event_row(cs, action, value_of, timestamp)
     _locks.take(cs, action)
     # Through the connection: an ORM execute would autoflush, undoing batched flushes.
-    cs.session.connection().execute(insert_statement(log.table), row)
+    result = cs.session.connection().execute(insert_statement(log.table), row)
+    if observe.watching():
+        event_id = (result.inserted_primary_key or (None,))[0]
+        observe.written(cs.session, log.name, event_id, row, actor_columns(log))
 
 
 def event_row(
@@ -50,6 +56,23 @@ def event_row(
         if isinstance(cs.actor, actor.actor_class):
             row[actor.column] = getattr(cs.actor, actor.key)
     return row
+
+
+def write_events(session: Session, log: EventLogDef, rows: list[dict[str, Any]]) -> None:
+    """Insert many events with one executemany (the locks are taken by the caller). When they
+    are watched (see ``observe.py``), their ids are read back, in the rows' order."""
+    if not observe.watching():
+        session.connection().execute(insert_statement(log.table), rows)
+        return
+    table = log.table
+    statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+    ids = session.connection().execute(statement, rows).scalars().all()
+    for event_id, row in zip(ids, rows, strict=True):
+        observe.written(session, log.name, event_id, row, actor_columns(log))
+
+
+def actor_columns(log: EventLogDef) -> tuple[str, ...]:
+    return tuple(actor.column for actor in log.actors)
 
 
 def as_written(values: Mapping[str, Any], record: Any) -> Callable[[str], Any]:

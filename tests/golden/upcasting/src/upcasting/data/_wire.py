@@ -9,7 +9,8 @@ rolls back to the SAVEPOINT (the transaction stays usable) and is raised as the 
 SQLAlchemy would raise; the object joins the session only once everything is written.
 
 It is used only where nothing could tell (:func:`connection_for`): PostgreSQL through psycopg 3,
-no engine echo and no cursor-level listener (they would not see these statements), none of the
+no engine echo and no cursor-level listener (they would not see these statements), nobody
+watching the events (``observe.py``: a callback may fail the action after its event), none of the
 action's own rules running user code (nothing there can touch the database before the SAVEPOINT
 that the pipeline opens), no pending change in the session, and the same conditions as any Core
 write (``_direct.unobserved``). An UPDATE and its event are one statement (the event is inserted
@@ -40,7 +41,7 @@ from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.sql.compiler import SQLCompiler
 
-from . import _locks
+from . import _locks, observe
 from ._direct import (
     full_row,
     insert_statement,
@@ -65,6 +66,8 @@ def connection_for(session: Session, action: ActionDef) -> Connection | None:
         return None
     if any(change.kind != "change" for change in action.changes):
         return None  # a hook expects the unit of work (as _engine._direct)
+    if observe.watching():
+        return None  # a callback may fail the action after its event: it needs the SAVEPOINT
     resource = action.resource
     if action.type == "create" and resource.attributes[resource.primary_key].default is None:
         return None  # the database makes the key: the event needs it back first

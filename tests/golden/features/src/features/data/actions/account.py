@@ -106,6 +106,7 @@ def deposit_many(
     metadata: Mapping[str, Any] | None = None,
 ) -> list[Account]:
     """`deposit` for many records in one SAVEPOINT: all are written, or none."""
+    DEPOSIT.check_actor(actor)  # before the SAVEPOINT: nothing written on error
     results: list[Account] = []
     with engine.atomic(session):
         for record, item in inputs:
@@ -135,6 +136,7 @@ def close_many(
     metadata: Mapping[str, Any] | None = None,
 ) -> list[Account]:
     """`close` for many records in one SAVEPOINT: all are written, or none."""
+    CLOSE.check_actor(actor)  # before the SAVEPOINT: nothing written on error
     results: list[Account] = []
     with engine.atomic(session):
         for record in records:

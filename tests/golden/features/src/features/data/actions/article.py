@@ -116,6 +116,7 @@ def publish_many(
     metadata: Mapping[str, Any] | None = None,
 ) -> list[Article]:
     """`publish` for many records in one SAVEPOINT: all are written, or none."""
+    PUBLISH.check_actor(actor)  # before the SAVEPOINT: nothing written on error
     results: list[Article] = []
     with engine.atomic(session):
         for record, item in inputs:
@@ -174,6 +175,7 @@ IMPORT_ARTICLE = engine.ActionDef(
     arguments={"slug": engine.ArgumentDef("string", allow_nil=False)},
     changes=(rules.set_attribute("slug", from_argument="slug"),),
     strategy="as_arguments",
+    require_actor=True,
 )
 
 
@@ -184,7 +186,7 @@ def import_article(
     metadata: Mapping[str, Any] | None = None,
     **params: Unpack[ImportArticleInput],
 ) -> Article:
-    """Create an Article: writes an Event event, version 1."""
+    """Create an Article: writes an Event event, version 1, and requires an actor."""
     return engine.run_create(session, IMPORT_ARTICLE, params, actor=actor, metadata=metadata)
 
 
@@ -223,6 +225,7 @@ def archive_many(
     metadata: Mapping[str, Any] | None = None,
 ) -> list[Article]:
     """`archive` for many records in one SAVEPOINT: all are written, or none."""
+    ARCHIVE.check_actor(actor)  # before the SAVEPOINT: nothing written on error
     results: list[Article] = []
     with engine.atomic(session):
         for record in records:

@@ -127,6 +127,7 @@ def edit_many(
     tenant: Any = None,
 ) -> list[Document]:
     """`edit` for many records in one SAVEPOINT: all are written, or none."""
+    EDIT.check_actor(actor)  # before the SAVEPOINT: nothing written on error
     results: list[Document] = []
     with engine.atomic(session):
         for record, item in inputs:
@@ -162,6 +163,7 @@ def destroy_many(
     tenant: Any = None,
 ) -> list[Document]:
     """`destroy` for many records in one SAVEPOINT: all are written, or none."""
+    DESTROY.check_actor(actor)  # before the SAVEPOINT: nothing written on error
     results: list[Document] = []
     with engine.atomic(session):
         for record in records:

@@ -110,6 +110,7 @@ def bump_many(
     metadata: Mapping[str, Any] | None = None,
 ) -> list[Member]:
     """`bump` for many records in one SAVEPOINT: all are written, or none."""
+    BUMP.check_actor(actor)  # before the SAVEPOINT: nothing written on error
     results: list[Member] = []
     with engine.atomic(session):
         for record, item in inputs:
@@ -139,6 +140,7 @@ def destroy_many(
     metadata: Mapping[str, Any] | None = None,
 ) -> list[Member]:
     """`destroy` for many records in one SAVEPOINT: all are written, or none."""
+    DESTROY.check_actor(actor)  # before the SAVEPOINT: nothing written on error
     results: list[Member] = []
     with engine.atomic(session):
         for record in records:

@@ -100,6 +100,7 @@ def update_many(
     metadata: Mapping[str, Any] | None = None,
 ) -> list[Org]:
     """`update` for many records in one SAVEPOINT: all are written, or none."""
+    UPDATE.check_actor(actor)  # before the SAVEPOINT: nothing written on error
     results: list[Org] = []
     with engine.atomic(session):
         for record, item in inputs:
@@ -129,6 +130,7 @@ def destroy_many(
     metadata: Mapping[str, Any] | None = None,
 ) -> list[Org]:
     """`destroy` for many records in one SAVEPOINT: all are written, or none."""
+    DESTROY.check_actor(actor)  # before the SAVEPOINT: nothing written on error
     results: list[Org] = []
     with engine.atomic(session):
         for record in records:

@@ -83,6 +83,7 @@ def destroy_many(
     metadata: Mapping[str, Any] | None = None,
 ) -> list[Secret]:
     """`destroy` for many records in one SAVEPOINT: all are written, or none."""
+    DESTROY.check_actor(actor)  # before the SAVEPOINT: nothing written on error
     results: list[Secret] = []
     with engine.atomic(session):
         for record in records:
