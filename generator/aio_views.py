@@ -7,6 +7,7 @@ reuse the sync action views, whose signatures ``templates/signatures.j2`` prints
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from . import ir
@@ -65,7 +66,7 @@ class AioReplayView:
     all_definition: str
 
 
-def _await(function: str, args: list[Expr], kwargs: list[tuple[str, Expr]]) -> str:
+def _await(function: str, args: Sequence[Expr], kwargs: list[tuple[str, Expr]]) -> str:
     call = Call("session.run_sync", [f"sync.{function}", *args], kwargs)
     return statement("return await", call, indent=1, operator=" ")
 
@@ -124,10 +125,10 @@ def aio_replay_view(project: ir.Project) -> AioReplayView:
             "`AsyncSession` or an `AsyncConnection`."
         )
         logs.append(AioReplayLog(entry, docstring(text, 1), _await(entry.function, [], kwargs)))
-    names = ["ReplayResult", *sorted(entry.function for entry in sync.logs)]
+    public = ["ReplayResult", *sorted(entry.function for entry in sync.logs)]
     return AioReplayView(
         header=sync.header,
         logs=tuple(logs),
         uses_uuid=sync.uses_uuid,
-        all_definition=statement("__all__", Seq("[", [py(n) for n in names])),
+        all_definition=statement("__all__", Seq("[", [py(n) for n in public])),
     )
