@@ -189,6 +189,16 @@ def targets(rows: Sequence[Row], backends: Sequence[str], config: Config) -> lis
                     checked.ratio <= 1.5,
                 )
             )
+        asynchronous = _find(rows, "8 async create", backend, "eventspec aio")
+        if asynchronous and asynchronous.ratio is not None:
+            out.append(
+                Target(
+                    "async create + event ≤ 1.3x the sync create + event (per transaction)",
+                    backend,
+                    f"{asynchronous.ratio:.2f}x",
+                    asynchronous.ratio <= 1.3,
+                )
+            )
     generated = _find(rows, "7 generate", "-", "generate:")
     if generated:
         out.append(
