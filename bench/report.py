@@ -324,4 +324,9 @@ METHOD = [
     "- Generate (7): in process, `load_project` + `render_package` on a generated spec of "
     "resources each belonging to the previous one; the no-op check renders again and compares "
     "with the files on disk.",
+    "- Async create (8): one Customer per transaction, one transaction after another, through "
+    "the sync action and a `Session` (the baseline) and through `<package>.aio` and an "
+    "`AsyncSession` on one event loop (aiosqlite; psycopg's async connection, a pool of 10). "
+    "The ratio is the cost of the async driver and SQLAlchemy's greenlet bridge: aiosqlite runs "
+    "each statement on a thread of its own, so SQLite pays more than PostgreSQL.",
 ]

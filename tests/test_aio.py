@@ -429,3 +429,42 @@ def test_mypy_flags_an_async_caller_passing_a_wrong_type(tmp_path: Path) -> None
     assert [line.split(":")[1] for line in errors] == ["14", "15", "16", "17", "18", "19"], (
         result.stdout
     )
+
+
+def test_replay_reads_the_events_through_an_async_source(database_url: str, tmp_path: Path) -> None:
+    """``source=``: the events of one database (an ``AsyncSession`` on it) replayed into another."""
+
+    async def body(engine: AsyncEngine) -> None:
+        async with session_of(engine) as session, session.begin():
+            acme = await orgs.create(session, name="Acme")
+            await orgs.rename(session, acme, name="Acme Inc")
+        into = create_async_engine(f"sqlite:///{tmp_path / 'into.db'}")
+        try:
+            async with into.begin() as connection:
+                await connection.run_sync(Base.metadata.create_all)
+            async with session_of(engine) as source, session_of(into) as session:
+                async with session.begin():
+                    result = await replay(session, source=source)
+                assert result.applied == 2
+                assert list(await session.scalars(select(Org.name))) == ["Acme Inc"]
+                assert await count(session, Event) == 0  # the events stay in the source
+        finally:
+            await into.dispose()
+
+    run(database_url, body)
+
+
+def test_the_sync_package_does_not_import_the_async_one() -> None:
+    """The generated sync code needs SQLAlchemy only: nothing of it imports ``aio`` or asyncio."""
+    code = (
+        "import sys\n"
+        "import accounts.data.actions.user, accounts.data.replay, accounts.data.clear_records\n"
+        "loaded = [m for m in sys.modules if m.startswith('accounts.data.aio')\n"
+        "          or m in ('sqlalchemy.ext.asyncio', 'greenlet', 'aiosqlite')]\n"
+        "assert not loaded, loaded\n"
+    )
+    base, _ = package_dir("accounts")
+    result = subprocess.run(
+        [BIN / "python", "-c", code], cwd=base, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
