@@ -12,6 +12,7 @@ from contextlib import AbstractContextManager, ExitStack
 from bench import config as options
 from bench import (
     report,
+    s_async,
     s_bulk,
     s_concurrency,
     s_create,
@@ -56,6 +57,8 @@ def _scenarios(
         yield "5 replay verify", lambda: s_verify.run(backend, config.memory_events, repeats)
     if "concurrency" in wanted and backend.name == "postgresql":
         yield "6 concurrency", lambda: s_concurrency.run(backend, n, repeats, config.threads)
+    if "async" in wanted:
+        yield s_async.SCENARIO, lambda: s_async.run(backend, n, repeats)
 
 
 def run(config: options.Config) -> tuple[list[Row], dict[str, str], list[str], bool]:
