@@ -17,6 +17,7 @@ import jinja2
 
 from . import ir
 from .filters import annotated, from_import
+from .follow_views import follow_files
 from .log_views import event_logs_view, replay_view
 from .package_views import actions_module_view, clear_records_view, package_view
 from .printer import comment, docstring, py
@@ -42,6 +43,7 @@ RUNTIME_MODULES = (
     "_verify.py",
     "changeset.py",
     "errors.py",
+    "_follow.py",
 )
 
 # What templates may call; everything else reaches them formatted, inside their views.
@@ -103,6 +105,7 @@ OUTPUTS: tuple[Output, ...] = (
     ),
     Output("clear_records.py.j2", lambda p: [("clear_records.py", clear_records_view(p))]),
     Output("replay.py.j2", lambda p: [("replay.py", replay_view(p))] if p.event_logs else []),
+    Output("log.py.j2", follow_files),
 )
 
 
