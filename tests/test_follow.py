@@ -8,10 +8,14 @@ encrypted ``Audit``. The accounts example (one log) covers the unsuffixed names.
 from __future__ import annotations
 
 import importlib
+import os
 import random
+import subprocess
+import sys
 import threading
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,6 +26,7 @@ from sqlalchemy import Engine, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from tests.conftest import EXAMPLE, ROOT
 from tests.engines import create_engine
 from tests.projects import generated_package
 
@@ -317,3 +322,74 @@ def _wait_for_a_waiting_advisory_lock(engine: Engine) -> None:
         ).scalar_one():
             connection.execute(text("SELECT pg_sleep(0.01)"))
             connection.rollback()
+
+
+# --- a consumer killed before it commits --------------------------------------------------------
+
+CONSUMER = """\
+import os
+import sys
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.orm import Session
+
+from accounts.data.log import consume
+
+url, crash = sys.argv[1], sys.argv[2] == "crash"
+
+
+def project(session, events):
+    for event in events:
+        updated = session.execute(
+            text("UPDATE projection SET n = n + 1 WHERE action = :a"), {"a": event.action}
+        )
+        if updated.rowcount == 0:
+            session.execute(text("INSERT INTO projection VALUES (:a, 1)"), {"a": event.action})
+
+
+engine = create_engine(url)
+while True:
+    with Session(engine) as session, session.begin():
+        handled = consume(session, "projection", project, limit=3)
+        if crash:
+            session.flush()
+            os._exit(3)  # the projection and the checkpoint are written, not committed
+    if not handled:
+        break
+print("caught up")
+"""
+
+
+def test_a_consumer_killed_before_its_commit_reads_the_same_events_again(
+    accounts: Engine, database_url: str, tmp_path: Path
+) -> None:
+    with Session(accounts) as session, session.begin():
+        for i in range(4):
+            org = orgs.create(session, name=f"org {i}")
+            orgs.rename(session, org, name=f"org {i}!")
+    with accounts.begin() as connection:
+        connection.execute(text("CREATE TABLE projection (action VARCHAR PRIMARY KEY, n INTEGER)"))
+    script = tmp_path / "consumer.py"
+    script.write_text(CONSUMER, encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(map(str, (EXAMPLE / "src", ROOT)))}
+
+    def run(mode: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, str(script), database_url, mode]
+        return subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+
+    crashed = run("crash")
+    assert crashed.returncode == 3, crashed.stderr
+    with accounts.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM projection")).scalar_one() == 0
+    finished = run("finish")
+    assert (finished.returncode, finished.stdout) == (0, "caught up\n"), finished.stderr
+    with accounts.connect() as connection:
+        counts = dict(connection.execute(text("SELECT action, n FROM projection")).all())
+        position = connection.execute(select(EventspecCheckpoint.position)).scalar_one()
+    assert counts == {"create": 4, "rename": 4}  # each event counted once, none twice
+    assert position == _last_id(accounts)
+
+
+def _last_id(engine: Engine) -> int:
+    with Session(engine) as session:
+        return int(session.scalars(select(Event.id).order_by(Event.id.desc())).first() or 0)
