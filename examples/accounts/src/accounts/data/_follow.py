@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Row, Table, literal_column, select, text, update
+from sqlalchemy import Connection, Row, Table, func, literal_column, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -50,6 +50,17 @@ def high_water_mark(connection: Connection, table: Table) -> int | None:
     name = connection.dialect.identifier_preparer.format_table(table)
     row = connection.execute(_MARK_AND_BARRIER, {"table": name, "h": HORIZON_KEY}).one()
     mark: int | None = row.mark
+    return mark
+
+
+def committed_mark(session: Session, model: type[Any]) -> int | None:
+    """The id up to which every event of ``model``'s log is committed (None: none yet): where a
+    follower that skips the past may start."""
+    table = _table(model)
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        return high_water_mark(connection, table)
+    mark: int | None = connection.execute(select(func.max(table.c.id))).scalar()
     return mark
 
 
