@@ -179,6 +179,10 @@ CODES = (
         "A foreign key from a resource an event log does not track into one it tracks: replaying "
         "that log would fail on it, or cascade to it (`allow_replay_clear` accepts it).",
     ),
+    (
+        "ES318",
+        "A table named `eventspec_checkpoints`: the consumers' checkpoint table is named so.",
+    ),
     ("ES270", "A name Python reads as another one (not NFKC-normalised, e.g. `ﬁeld`)."),
     (
         "ES271",
