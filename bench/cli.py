@@ -15,6 +15,7 @@ from bench import (
     s_bulk,
     s_concurrency,
     s_create,
+    s_follow,
     s_generate,
     s_memory,
     s_replay,
@@ -56,6 +57,8 @@ def _scenarios(
         yield "5 replay verify", lambda: s_verify.run(backend, config.memory_events, repeats)
     if "concurrency" in wanted and backend.name == "postgresql":
         yield "6 concurrency", lambda: s_concurrency.run(backend, n, repeats, config.threads)
+    if "follow" in wanted:
+        yield "8 follow", lambda: s_follow.run(backend, n, repeats)
 
 
 def run(config: options.Config) -> tuple[list[Row], dict[str, str], list[str], bool]:

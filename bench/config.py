@@ -20,6 +20,7 @@ SCENARIOS = (
     "verify",
     "concurrency",
     "generate",
+    "follow",
 )
 
 
