@@ -54,6 +54,17 @@ actions:
 events:
   event_log: Event
 """,
+    "log.yaml": """\
+kind: resource
+name: Log
+attributes:
+  id: {type: uuid, primary_key: true, default: uuid4}
+  line: string
+actions:
+  create: {type: create, accept: [line]}
+events:
+  event_log: Event
+""",
     "secret.yaml": """\
 kind: resource
 name: Secret
@@ -151,6 +162,23 @@ def test_each_log_is_read_on_its_own_and_an_encrypted_one_decrypted(
     assert [(e.data, e.metadata_) for e in audits] == [({"value": "hush"}, {"why": "test"})]
     assert [(r.data, r.metadata) for r in rows] == [({"value": "hush"}, {"why": "test"})]
     assert b"hush" not in bytes(stored)  # as the `events` command reads it: decrypted, not stored
+
+
+def test_a_resource_named_log_lives_next_to_the_log_module(pkg: Any, engine: Engine) -> None:
+    # Resource modules are under actions/: ``actions/log.py`` and ``log.py`` never meet.
+    logs = importlib.import_module(f"{pkg.models.__name__.rsplit('.', 1)[0]}.actions.log")
+    with Session(engine) as session, session.begin():
+        logs.create(session, line="started")
+        assert [e.resource for e in pkg.log.read_after_event(session, None)] == ["Log"]
+
+
+@on_postgresql
+def test_a_lock_key_equal_to_the_horizon_key_is_refused(pkg: Any, engine: Engine) -> None:
+    errors = importlib.import_module(f"{pkg.models.__name__.rsplit('.', 1)[0]}.errors")
+    horizon = importlib.import_module(f"{pkg.models.__name__.rsplit('.', 1)[0]}._locks")
+    with Session(engine) as session, session.begin():
+        with pytest.raises(errors.ConfigurationError, match="reserved for the log's readers"):
+            pkg.notes.create(session, body="x", tenant=horizon.HORIZON_KEY)
 
 
 def test_an_event_written_in_the_reading_transaction_is_read(pkg: Any, engine: Engine) -> None:

@@ -118,26 +118,23 @@ def lock_checkpoint(session: Session, checkpoints: Table, name: str) -> int:
     return its position. A second process with the same name waits here until the first one
     commits or rolls back, then reads the position the first one left."""
     connection = session.connection()
-    # An UPDATE, not SELECT ... FOR UPDATE: it locks the row on PostgreSQL and takes SQLite's
-    # write lock up front, where a read followed by a write could fail with "database is locked".
-    touch = (
-        update(checkpoints)
-        .where(checkpoints.c.name == name)
-        .values(name=literal_column("name"))
-        .returning(checkpoints.c.position)
+    read = select(checkpoints.c.position).where(checkpoints.c.name == name)
+    if connection.dialect.name == "postgresql":
+        read = read.with_for_update()
+    else:  # SQLite locks the database, not rows: take its write lock before reading, where a
+        # read followed by a write could fail with "database is locked" instead of waiting.
+        touch = update(checkpoints).where(checkpoints.c.name == name)
+        connection.execute(touch.values(name=literal_column("name")))
+    position: int | None = connection.execute(read).scalar()
+    if position is not None:
+        return position
+    insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
+    connection.execute(
+        insert(checkpoints)
+        .values(name=name, position=0, updated_at=utcnow())
+        .on_conflict_do_nothing(index_elements=["name"])
     )
-    row = connection.execute(touch).first()
-    if row is None:
-        dialect = connection.dialect.name
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        connection.execute(
-            insert(checkpoints)
-            .values(name=name, position=0, updated_at=utcnow())
-            .on_conflict_do_nothing(index_elements=["name"])
-        )
-        row = connection.execute(touch).one()
-    position: int = row.position
-    return position
+    return int(connection.execute(read).scalar_one())  # waits for another process's new row
 
 
 def save_checkpoint(session: Session, checkpoints: Table, name: str, position: int) -> None:
