@@ -174,11 +174,11 @@ def test_a_resource_named_log_lives_next_to_the_log_module(pkg: Any, engine: Eng
 
 @on_postgresql
 def test_a_lock_key_equal_to_the_horizon_key_is_refused(pkg: Any, engine: Engine) -> None:
-    errors = importlib.import_module(f"{pkg.models.__name__.rsplit('.', 1)[0]}.errors")
-    horizon = importlib.import_module(f"{pkg.models.__name__.rsplit('.', 1)[0]}._locks")
-    with Session(engine) as session, session.begin():
-        with pytest.raises(errors.ConfigurationError, match="reserved for the log's readers"):
-            pkg.notes.create(session, body="x", tenant=horizon.HORIZON_KEY)
+    top = pkg.models.__name__.rsplit(".", 1)[0]
+    refused = importlib.import_module(f"{top}.errors").ConfigurationError
+    key = importlib.import_module(f"{top}._locks").HORIZON_KEY
+    with Session(engine) as session, session.begin(), pytest.raises(refused, match="readers"):
+        pkg.notes.create(session, body="x", tenant=key)
 
 
 def test_an_event_written_in_the_reading_transaction_is_read(pkg: Any, engine: Engine) -> None:
