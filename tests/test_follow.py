@@ -337,6 +337,33 @@ def test_without_the_horizon_a_follower_skips_an_event_and_with_it_it_does_not(
     assert [body for body in result] == ["slow", "fast"]
 
 
+@on_postgresql
+def test_a_writer_reads_the_log_while_another_waits_for_its_key(pkg: Any, engine: Engine) -> None:
+    """Transaction A wrote an event of tenant 1; B waits for tenant 1's key. A reads the log:
+    B holds no horizon while it waits for its key (the key is taken first), so A's barrier does
+    not wait for B, which waits for A (a deadlock PostgreSQL would break by aborting one)."""
+    errors: list[BaseException] = []
+
+    def second_writer() -> None:
+        try:
+            with Session(engine) as session, session.begin():
+                pkg.notes.create(session, body="second", tenant=1)
+        except BaseException as error:
+            errors.append(error)
+
+    with Session(engine) as first:
+        first.begin()
+        pkg.notes.create(first, body="first", tenant=1)
+        thread = threading.Thread(target=second_writer)
+        thread.start()
+        _wait_for_a_waiting_advisory_lock(engine)
+        assert [e.data["body"] for e in pkg.log.read_after_event(first, None)] == ["first"]
+        first.commit()
+    thread.join()
+    assert not errors, errors
+    assert _read_all(engine, pkg.log.read_after_event) == ["first", "second"]
+
+
 def _read_all(engine: Engine, read: Any) -> list[str]:
     with Session(engine) as session, session.begin():
         return [e.data["body"] for e in read(session, None)]

@@ -79,14 +79,16 @@ def take(cs: Changeset, action: ActionDef) -> None:
         raise ConfigurationError(f"advisory lock key {key!r} is reserved for the log's readers")
     if _is_held(cs.session, connection, parts):
         return  # the lock is re-entrant and held until commit: taking it again costs a round trip
-    # Both locks in one statement: the horizon costs no round trip of its own.
+    # Both locks in one statement: the horizon costs no round trip of its own. The key first
+    # (the target list is evaluated in order): a writer waiting for another's key then holds no
+    # horizon, so a reader in that other transaction does not wait for it (no deadlock).
     horizon = not _is_held(cs.session, connection, _HORIZON)
-    shared = "pg_advisory_xact_lock_shared(:h), " if horizon else ""
+    shared = ", pg_advisory_xact_lock_shared(:h)" if horizon else ""
     if len(parts) == 1:
-        sql, params = f"SELECT {shared}pg_advisory_xact_lock(:k)", {"k": parts[0]}
+        sql, params = f"SELECT pg_advisory_xact_lock(:k){shared}", {"k": parts[0]}
     else:
         sql, params = (
-            f"SELECT {shared}pg_advisory_xact_lock(:a, :b)",
+            f"SELECT pg_advisory_xact_lock(:a, :b){shared}",
             {"a": parts[0], "b": parts[1]},
         )
     if horizon:
