@@ -373,7 +373,10 @@ def _wait_for_a_waiting_advisory_lock(engine: Engine) -> None:
     """Until another session waits for an advisory lock (the reader at its barrier)."""
     with engine.connect() as connection:
         while not connection.execute(
-            text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+            text(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
+                "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+            )
         ).scalar_one():
             connection.execute(text("SELECT pg_sleep(0.01)"))
             connection.rollback()
