@@ -25,7 +25,6 @@ class FollowLog:
 class FollowView:
     header: str
     logs: tuple[FollowLog, ...]
-    model_imports: tuple[str, ...]  # the checkpoint model, each log's model
     all_definition: str  # "__all__ = [...]"
 
 
@@ -44,7 +43,6 @@ def follow_view(project: ir.Project) -> FollowView:
     return FollowView(
         header=header(*(entry.log for entry in logs)),
         logs=logs,
-        model_imports=tuple(sorted({CHECKPOINT_CLASS, *(entry.log.name for entry in logs)})),
         all_definition=statement("__all__", Seq("[", [py(n) for n in names])),
     )
 
@@ -58,12 +56,14 @@ def _follow_log(project: ir.Project, log: ir.EventLog) -> FollowLog:
     def call(function: str, *args: str) -> str:
         return statement("return", Call(f"_follow.{function}", list(args)), 1, operator=" ")
 
+    # Through the module: a log may be named like a name this module binds (``Session``).
+    model = f"models.{log.name}"
     return FollowLog(
         log=log,
         suffix=follow_suffix(project, log),
-        read_return=call("read_after", "session", log.name, "checkpoint", "limit"),
-        rows_return=call("read_rows_after", "session", log.name, "checkpoint", "limit"),
+        read_return=call("read_after", "session", model, "checkpoint", "limit"),
+        rows_return=call("read_rows_after", "session", model, "checkpoint", "limit"),
         consume_return=call(
-            "consume", "session", CHECKPOINT_CLASS, log.name, "name", "handler", "limit"
+            "consume", "session", f"models.{CHECKPOINT_CLASS}", model, "name", "handler", "limit"
         ),
     )

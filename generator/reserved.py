@@ -34,7 +34,6 @@ MODULES = (
     ACTIONS_MODULE,
     "clear_records.py",
     "event_logs.py",
-    "log.py",
     "models.py",
     "replay.py",
 )

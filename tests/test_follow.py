@@ -172,6 +172,21 @@ def test_a_resource_named_log_lives_next_to_the_log_module(pkg: Any, engine: Eng
         assert [e.resource for e in pkg.log.read_after_event(session, None)] == ["Log"]
 
 
+def test_a_log_named_like_a_name_the_log_module_binds(tmp_path: Path, engine: Engine) -> None:
+    specs = {
+        "log.yaml": "kind: event_log\nname: Session\ntable: events\n",
+        "note.yaml": SPECS["secret.yaml"].replace("Audit", "Session"),
+    }
+    with generated_package(tmp_path, "clash_follow", specs):
+        models = importlib.import_module("clash_follow.data.models")
+        log = importlib.import_module("clash_follow.data.log")
+        secrets = importlib.import_module("clash_follow.data.actions.secret")
+        models.Base.metadata.create_all(engine)
+        with Session(engine) as session, session.begin():
+            secrets.create(session, value="v")
+            assert [e.data for e in log.read_after(session, None)] == [{"value": "v"}]
+
+
 @on_postgresql
 def test_a_lock_key_equal_to_the_horizon_key_is_refused(pkg: Any, engine: Engine) -> None:
     top = pkg.models.__name__.rsplit(".", 1)[0]

@@ -126,8 +126,6 @@ def _modules(project: Project) -> dict[str, list[Bound]]:
     ]
     out["models.py"] = list(classes)
     logs = out["event_logs.py"] = [c for c in classes if project.event_log(c.name)]
-    followed = {log.name for log in project.event_logs if log.primary_key_type == "integer"}
-    out["log.py"] = [c for c in classes if c.name in followed]
     modules = [
         Bound(
             r.module,

@@ -16,8 +16,7 @@ from typing import Any
 from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
-from . import _follow
-from .models import Event, EventspecCheckpoint
+from . import _follow, models
 
 __all__ = ["consume", "read_after", "read_rows_after"]
 
@@ -26,13 +25,13 @@ def read_after(
     session: Session,
     checkpoint: int | None,
     limit: int = 500,
-) -> list[Event]:
+) -> list[models.Event]:
     """The next events of ``Event``, in id order, at most ``limit``.
 
     ``checkpoint`` is the id of the last event seen (the events returned have larger ids), or
     None to read from the first event.
     """
-    return _follow.read_after(session, Event, checkpoint, limit)
+    return _follow.read_after(session, models.Event, checkpoint, limit)
 
 
 def read_rows_after(
@@ -44,13 +43,13 @@ def read_rows_after(
 
     Faster for large batches; an encrypted log's maps are read back decrypted, as by the model.
     """
-    return _follow.read_rows_after(session, Event, checkpoint, limit)
+    return _follow.read_rows_after(session, models.Event, checkpoint, limit)
 
 
 def consume(
     session: Session,
     name: str,
-    handler: Callable[[Session, list[Event]], object],
+    handler: Callable[[Session, list[models.Event]], object],
     *,
     limit: int = 500,
 ) -> int:
@@ -61,4 +60,4 @@ def consume(
     writes and the checkpoint together. A second process consuming as ``name`` waits until it
     does. Consumer names are shared by every log of the package.
     """
-    return _follow.consume(session, EventspecCheckpoint, Event, name, handler, limit)
+    return _follow.consume(session, models.EventspecCheckpoint, models.Event, name, handler, limit)

@@ -16,8 +16,7 @@ from typing import Any
 from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
-from . import _follow
-from .models import Event, EventspecCheckpoint, Vault
+from . import _follow, models
 
 __all__ = [
     "consume_event",
@@ -33,13 +32,13 @@ def read_after_event(
     session: Session,
     checkpoint: int | None,
     limit: int = 500,
-) -> list[Event]:
+) -> list[models.Event]:
     """The next events of ``Event``, in id order, at most ``limit``.
 
     ``checkpoint`` is the id of the last event seen (the events returned have larger ids), or
     None to read from the first event.
     """
-    return _follow.read_after(session, Event, checkpoint, limit)
+    return _follow.read_after(session, models.Event, checkpoint, limit)
 
 
 def read_rows_after_event(
@@ -51,13 +50,13 @@ def read_rows_after_event(
 
     Faster for large batches; an encrypted log's maps are read back decrypted, as by the model.
     """
-    return _follow.read_rows_after(session, Event, checkpoint, limit)
+    return _follow.read_rows_after(session, models.Event, checkpoint, limit)
 
 
 def consume_event(
     session: Session,
     name: str,
-    handler: Callable[[Session, list[Event]], object],
+    handler: Callable[[Session, list[models.Event]], object],
     *,
     limit: int = 500,
 ) -> int:
@@ -68,20 +67,20 @@ def consume_event(
     writes and the checkpoint together. A second process consuming as ``name`` waits until it
     does. Consumer names are shared by every log of the package.
     """
-    return _follow.consume(session, EventspecCheckpoint, Event, name, handler, limit)
+    return _follow.consume(session, models.EventspecCheckpoint, models.Event, name, handler, limit)
 
 
 def read_after_vault(
     session: Session,
     checkpoint: int | None,
     limit: int = 500,
-) -> list[Vault]:
+) -> list[models.Vault]:
     """The next events of ``Vault``, in id order, at most ``limit``.
 
     ``checkpoint`` is the id of the last event seen (the events returned have larger ids), or
     None to read from the first event.
     """
-    return _follow.read_after(session, Vault, checkpoint, limit)
+    return _follow.read_after(session, models.Vault, checkpoint, limit)
 
 
 def read_rows_after_vault(
@@ -93,13 +92,13 @@ def read_rows_after_vault(
 
     Faster for large batches; an encrypted log's maps are read back decrypted, as by the model.
     """
-    return _follow.read_rows_after(session, Vault, checkpoint, limit)
+    return _follow.read_rows_after(session, models.Vault, checkpoint, limit)
 
 
 def consume_vault(
     session: Session,
     name: str,
-    handler: Callable[[Session, list[Vault]], object],
+    handler: Callable[[Session, list[models.Vault]], object],
     *,
     limit: int = 500,
 ) -> int:
@@ -110,4 +109,4 @@ def consume_vault(
     writes and the checkpoint together. A second process consuming as ``name`` waits until it
     does. Consumer names are shared by every log of the package.
     """
-    return _follow.consume(session, EventspecCheckpoint, Vault, name, handler, limit)
+    return _follow.consume(session, models.EventspecCheckpoint, models.Vault, name, handler, limit)
