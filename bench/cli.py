@@ -16,6 +16,7 @@ from bench import (
     s_bulk,
     s_concurrency,
     s_create,
+    s_follow,
     s_generate,
     s_memory,
     s_replay,
@@ -59,6 +60,8 @@ def _scenarios(
         yield "6 concurrency", lambda: s_concurrency.run(backend, n, repeats, config.threads)
     if "async" in wanted:
         yield s_async.SCENARIO, lambda: s_async.run(backend, n, repeats)
+    if "follow" in wanted:
+        yield "9 follow", lambda: s_follow.run(backend, n, repeats)
 
 
 def run(config: options.Config) -> tuple[list[Row], dict[str, str], list[str], bool]:

@@ -21,6 +21,7 @@ SCENARIOS = (
     "concurrency",
     "generate",
     "async",
+    "follow",
 )
 
 

@@ -194,6 +194,30 @@ def targets(rows: Sequence[Row], backends: Sequence[str], config: Config) -> lis
                     None,
                 )
             )
+        plain = _find(rows, "9 follow", backend, "Core SELECT")
+        for reader in ("eventspec read_after", "eventspec read_rows_after"):
+            follower = _find(rows, "9 follow", backend, reader)
+            if plain and follower:
+                speed = plain.seconds / follower.seconds
+                out.append(
+                    Target(
+                        f"follower {reader.split()[1]} ≥ 0.8x a plain id > :c LIMIT loop "
+                        "(events/s)",
+                        backend,
+                        f"{speed:.2f}x ({follower.rate:,.0f} vs {plain.rate:,.0f} events/s)",
+                        speed >= 0.8,
+                    )
+                )
+        horizon = _find(rows, "9 follow: writer", backend, "eventspec")
+        if horizon and horizon.ratio is not None:
+            out.append(
+                Target(
+                    "create + event with the horizon lock ÷ without (no target)",
+                    backend,
+                    f"{horizon.ratio:.2f}x",
+                    None,
+                )
+            )
         memory = _find(rows, "5 replay memory", backend, "eventspec")
         if memory:
             growth = memory.extra["rss_growth_mb"]

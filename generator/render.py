@@ -18,6 +18,7 @@ import jinja2
 from . import ir
 from .aio_views import aio_actions_view, aio_clear_records_view, aio_replay_view
 from .filters import annotated, from_import
+from .follow_views import follow_files
 from .log_views import event_logs_view, replay_view
 from .package_views import actions_module_view, clear_records_view, package_view
 from .printer import comment, docstring, py
@@ -47,6 +48,7 @@ RUNTIME_MODULES = (
     "observe.py",
     "_testing.py",
     "_actors.py",
+    "_follow.py",
 )
 
 # What templates may call; everything else reaches them formatted, inside their views.
@@ -122,6 +124,7 @@ OUTPUTS: tuple[Output, ...] = (
         "aio_replay.py.j2",
         lambda p: [("aio/replay.py", aio_replay_view(p))] if p.event_logs else [],
     ),
+    Output("log.py.j2", follow_files),
 )
 
 

@@ -22,6 +22,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from . import ir
 from .diagnostics import Origin, Source
+from .tables import CHECKPOINT_CLASS
 
 _MARK = "probe"
 _PROBE_REF = "probe_pkg.probe_mod:probe_fn"
@@ -101,6 +102,8 @@ def derive(env: jinja2.Environment) -> GeneratedNames:
             if name == "models.py":
                 classes |= _own(n.name for n in tree.body if isinstance(n, ast.ClassDef))
                 for cls in (n for n in tree.body if isinstance(n, ast.ClassDef)):
+                    if cls.name == CHECKPOINT_CLASS:
+                        continue  # not a spec's model: its columns bind nothing in the others
                     names = _own(n for s in cls.body for n in _identifiers(s))
                     (log_members if cls.name in logs else members).update(names)
             if name == ACTIONS_MODULE:
