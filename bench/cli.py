@@ -12,9 +12,11 @@ from contextlib import AbstractContextManager, ExitStack
 from bench import config as options
 from bench import (
     report,
+    s_async,
     s_bulk,
     s_concurrency,
     s_create,
+    s_follow,
     s_generate,
     s_memory,
     s_replay,
@@ -56,6 +58,10 @@ def _scenarios(
         yield "5 replay verify", lambda: s_verify.run(backend, config.memory_events, repeats)
     if "concurrency" in wanted and backend.name == "postgresql":
         yield "6 concurrency", lambda: s_concurrency.run(backend, n, repeats, config.threads)
+    if "async" in wanted:
+        yield s_async.SCENARIO, lambda: s_async.run(backend, n, repeats)
+    if "follow" in wanted:
+        yield "9 follow", lambda: s_follow.run(backend, n, repeats)
 
 
 def run(config: options.Config) -> tuple[list[Row], dict[str, str], list[str], bool]:

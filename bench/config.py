@@ -20,6 +20,8 @@ SCENARIOS = (
     "verify",
     "concurrency",
     "generate",
+    "async",
+    "follow",
 )
 
 

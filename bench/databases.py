@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Engine, MetaData, Table, create_engine, delete, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 
 @dataclass
@@ -33,6 +34,24 @@ class Backend:
         def _pragmas(dbapi_connection: Any, _record: Any) -> None:
             dbapi_connection.execute("PRAGMA journal_mode=WAL")
             dbapi_connection.execute(f"PRAGMA synchronous={synchronous}")
+
+        return engine
+
+    def async_engine(self, **options: Any) -> AsyncEngine:
+        """:meth:`engine`'s configuration through the async driver (aiosqlite, psycopg async)."""
+        url = make_url(self.url)
+        if self.name != "sqlite":
+            options.setdefault("pool_size", 10)
+            return create_async_engine(url, **options)
+        engine = create_async_engine(url.set(drivername="sqlite+aiosqlite"), **options)
+        synchronous = self.synchronous
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute(f"PRAGMA synchronous={synchronous}")
+            cursor.close()
 
         return engine
 

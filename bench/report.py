@@ -194,6 +194,30 @@ def targets(rows: Sequence[Row], backends: Sequence[str], config: Config) -> lis
                     None,
                 )
             )
+        plain = _find(rows, "9 follow", backend, "Core SELECT")
+        for reader in ("eventspec read_after", "eventspec read_rows_after"):
+            follower = _find(rows, "9 follow", backend, reader)
+            if plain and follower:
+                speed = plain.seconds / follower.seconds
+                out.append(
+                    Target(
+                        f"follower {reader.split()[1]} ≥ 0.8x a plain id > :c LIMIT loop "
+                        "(events/s)",
+                        backend,
+                        f"{speed:.2f}x ({follower.rate:,.0f} vs {plain.rate:,.0f} events/s)",
+                        speed >= 0.8,
+                    )
+                )
+        horizon = _find(rows, "9 follow: writer", backend, "eventspec")
+        if horizon and horizon.ratio is not None:
+            out.append(
+                Target(
+                    "create + event with the horizon lock ÷ without (no target)",
+                    backend,
+                    f"{horizon.ratio:.2f}x",
+                    None,
+                )
+            )
         memory = _find(rows, "5 replay memory", backend, "eventspec")
         if memory:
             growth = memory.extra["rss_growth_mb"]
@@ -216,6 +240,20 @@ def targets(rows: Sequence[Row], backends: Sequence[str], config: Config) -> lis
                     backend,
                     f"{checked.ratio:.2f}x at {checked.ops:,} events; peak RSS +{growth:.0f} MB",
                     checked.ratio <= 1.5,
+                )
+            )
+        asynchronous = _find(rows, "8 async create", backend, "eventspec aio")
+        if asynchronous and asynchronous.ratio is not None:
+            # The target is PostgreSQL's: aiosqlite's thread hop per statement is SQLite's own.
+            postgres = backend == "postgresql"
+            out.append(
+                Target(
+                    "async create + event ≤ 1.3x the sync create + event (PostgreSQL; per tx)"
+                    if postgres
+                    else "async create + event ÷ the sync create + event (no target)",
+                    backend,
+                    f"{asynchronous.ratio:.2f}x",
+                    asynchronous.ratio <= 1.3 if postgres else None,
                 )
             )
     generated = _find(rows, "7 generate", "-", "generate:")
@@ -345,4 +383,9 @@ METHOD = [
     "- Generate (7): in process, `load_project` + `render_package` on a generated spec of "
     "resources each belonging to the previous one; the no-op check renders again and compares "
     "with the files on disk.",
+    "- Async create (8): one Customer per transaction, one transaction after another, through "
+    "the sync action and a `Session` (the baseline) and through `<package>.aio` and an "
+    "`AsyncSession` on one event loop (aiosqlite; psycopg's async connection, a pool of 10). "
+    "The ratio is the cost of the async driver and SQLAlchemy's greenlet bridge: aiosqlite runs "
+    "each statement on a thread of its own, so SQLite pays more than PostgreSQL.",
 ]

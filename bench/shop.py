@@ -18,6 +18,7 @@ from benchshop.data._support import UTCDateTime, utcnow  # noqa: E402
 from benchshop.data.actions import customer as customers  # noqa: E402
 from benchshop.data.actions import line_item as line_items  # noqa: E402
 from benchshop.data.actions import order as orders  # noqa: E402
+from benchshop.data.aio.actions import customer as aio_customers  # noqa: E402
 from benchshop.data.models import Base, Customer, Event, LineItem, Order  # noqa: E402
 from benchshop.data.replay import VerifyResult, replay, verify  # noqa: E402
 
@@ -30,6 +31,7 @@ __all__ = [
     "Order",
     "UTCDateTime",
     "VerifyResult",
+    "aio_customers",
     "customer_input",
     "customer_row",
     "customers",

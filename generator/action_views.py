@@ -50,6 +50,7 @@ class ActionView:
     docstring: str  # source
     call: str  # the body line running the action
     many_call: str  # the bulk variant's body: one call (creates), or a line inside its loop
+    many_docstring: str  # source
 
 
 @dataclass(frozen=True)
@@ -135,9 +136,7 @@ def _action_view(
     constant = action.name.upper()
     events = resource.events
     version = events.version_of(action.name) if events else 1
-    context: list[tuple[str, Expr]] = [("actor", "actor"), ("metadata", "metadata")]
-    if resource.multitenancy:
-        context.append(("tenant", "tenant"))
+    context = call_context(resource)
     record_arg = [] if action.type == "create" else ["record"]
     params = "params" if fields else "{}"
     run = Call(f"engine.run_{action.type}", ["session", constant, *record_arg, params], context)
@@ -168,12 +167,23 @@ def _action_view(
         version=version,
         docstring=docstring(text, 1),
         call=statement("return", run, indent=1, operator=" "),
+        many_docstring=docstring(
+            f"`{action.name}` for many records in one SAVEPOINT: all are written, or none.", 1
+        ),
         many_call=(
             statement("return", many, indent=1, operator=" ")
             if action.type == "create"
             else layout(Call("results.append", [many]), 3)
         ),
     )
+
+
+def call_context(resource: ir.Resource) -> list[tuple[str, Expr]]:
+    """The keyword arguments an action function passes on as it got them."""
+    context: list[tuple[str, Expr]] = [("actor", "actor"), ("metadata", "metadata")]
+    if resource.multitenancy:
+        context.append(("tenant", "tenant"))
+    return context
 
 
 def _field(

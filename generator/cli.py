@@ -218,6 +218,20 @@ def replay(
     is_flag=True,
     help="Show values of sensitive attributes and arguments (hidden otherwise, even with --all).",
 )
+@click.option(
+    "--follow",
+    "-f",
+    is_flag=True,
+    help="Then keep printing new events as they are committed, until Ctrl-C.",
+)
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0.01),
+    default=1.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="With --follow: how long to wait between polls of an idle log.",
+)
 def events(
     config_path: Path,
     database_url: str | None,
@@ -234,6 +248,8 @@ def events(
     wide: bool,
     upcast: bool,
     show_sensitive: bool,
+    follow: bool,
+    interval: float,
 ) -> None:
     """Show the event log: who changed which record, when, from where, and what they sent.
 
@@ -246,6 +262,8 @@ def events(
     \b
     The whole history of one record, every field:
       eventspec events --resource User --record-id 5f0c... --all
+    New events as they come, one JSON object per line:
+      eventspec events --follow --limit 10 --json
     """
     from .commands import events as command
 
@@ -265,6 +283,8 @@ def events(
         wide,
         upcast,
         show_sensitive,
+        follow,
+        interval,
     )
 
 

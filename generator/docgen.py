@@ -186,6 +186,10 @@ CODES = (
         "declares no actor types (`persist_actor_primary_key`).",
     ),
     ("ES317", "`require_actor` on an action that writes no event (untracked or ignored)."),
+    (
+        "ES318",
+        "A table named `eventspec_checkpoints`: the consumers' checkpoint table is named so.",
+    ),
     ("ES270", "A name Python reads as another one (not NFKC-normalised, e.g. `ﬁeld`)."),
     (
         "ES271",

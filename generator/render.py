@@ -16,7 +16,9 @@ from typing import Any
 import jinja2
 
 from . import ir
+from .aio_views import aio_actions_view, aio_clear_records_view, aio_replay_view
 from .filters import annotated, from_import
+from .follow_views import follow_files
 from .log_views import event_logs_view, replay_view
 from .package_views import actions_module_view, clear_records_view, package_view
 from .printer import comment, docstring, py
@@ -47,6 +49,7 @@ RUNTIME_MODULES = (
     "observe.py",
     "_testing.py",
     "_actors.py",
+    "_follow.py",
 )
 
 # What templates may call; everything else reaches them formatted, inside their views.
@@ -109,6 +112,20 @@ OUTPUTS: tuple[Output, ...] = (
     Output("clear_records.py.j2", lambda p: [("clear_records.py", clear_records_view(p))]),
     Output("replay.py.j2", lambda p: [("replay.py", replay_view(p))] if p.event_logs else []),
     Output("testing.py.j2", lambda p: [("testing.py", helpers_view(p))] if p.event_logs else []),
+    Output("aio_init.py.j2", lambda p: [("aio/__init__.py", package_view(p))]),
+    Output("actions_init.py.j2", lambda p: [("aio/actions/__init__.py", package_view(p))]),
+    Output(
+        "aio_actions.py.j2",
+        lambda p: [(f"aio/actions/{r.module}.py", aio_actions_view(p, r)) for r in p.resources],
+    ),
+    Output(
+        "aio_clear_records.py.j2", lambda p: [("aio/clear_records.py", aio_clear_records_view(p))]
+    ),
+    Output(
+        "aio_replay.py.j2",
+        lambda p: [("aio/replay.py", aio_replay_view(p))] if p.event_logs else [],
+    ),
+    Output("log.py.j2", follow_files),
 )
 
 

@@ -12,7 +12,15 @@ from .filters import from_import, statement
 from .printer import docstring, py
 from .pyfmt import Call, Dict, Expr, Seq
 from .symbols import header
-from .tables import NAMING_CONVENTION, ColumnDef, TableDef, event_log_table, resource_table
+from .tables import (
+    NAMING_CONVENTION,
+    ColumnDef,
+    TableDef,
+    checkpoint_table,
+    event_log_table,
+    followed_logs,
+    resource_table,
+)
 from .typemap import Import
 
 
@@ -58,6 +66,11 @@ def models_view(project: ir.Project) -> ModelsView:
         table = event_log_table(log)
         body = _table_lines(table, imports) + _public_lines(log, imports)
         models.append(_view(table, log.description, "Event log", body))
+    if followed_logs(project):
+        table = checkpoint_table()
+        text = "Checkpoints of ``.log.consume``: the id of the last event each consumer handled."
+        lines = tuple(_table_lines(table, imports))
+        models.append(ModelView(table.class_name, table.name, "    " + docstring(text, 1), lines))
     models.sort(key=lambda m: m.class_name)
     naming = "\n".join(f'            "{k}": "{v}",' for k, v in sorted(NAMING_CONVENTION.items()))
     return ModelsView(

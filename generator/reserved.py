@@ -22,10 +22,12 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from . import ir
 from .diagnostics import Origin, Source
+from .tables import CHECKPOINT_CLASS
 
 _MARK = "probe"
 _PROBE_REF = "probe_pkg.probe_mod:probe_fn"
 ACTIONS_MODULE = "actions/<resource>.py"  # every resource's module, one key
+AIO_ACTIONS_MODULE = "aio/actions/<resource>.py"  # and its async counterpart
 # Generated modules that name spec objects; the runtime modules never see a spec name.
 MODULES = (
     "__init__.py",
@@ -35,6 +37,11 @@ MODULES = (
     "event_logs.py",
     "models.py",
     "replay.py",
+    "aio/__init__.py",
+    "aio/actions/__init__.py",
+    AIO_ACTIONS_MODULE,
+    "aio/clear_records.py",
+    "aio/replay.py",
 )
 
 
@@ -87,7 +94,7 @@ def derive(env: jinja2.Environment) -> GeneratedNames:
     for project in (_probe(several_logs=False), _probe(several_logs=True)):
         logs = {log.name for log in project.event_logs}
         for path, text in render_package(project, env).items():
-            name = ACTIONS_MODULE if _is_resource_module(path) else path
+            name = module_key(path)
             if name not in modules:
                 continue
             tree = ast.parse(text)
@@ -95,6 +102,8 @@ def derive(env: jinja2.Environment) -> GeneratedNames:
             if name == "models.py":
                 classes |= _own(n.name for n in tree.body if isinstance(n, ast.ClassDef))
                 for cls in (n for n in tree.body if isinstance(n, ast.ClassDef)):
+                    if cls.name == CHECKPOINT_CLASS:
+                        continue  # not a spec's model: its columns bind nothing in the others
                     names = _own(n for s in cls.body for n in _identifiers(s))
                     (log_members if cls.name in logs else members).update(names)
             if name == ACTIONS_MODULE:
@@ -127,8 +136,12 @@ def _declarative_members() -> set[str]:
     return set(dir(Model)) - {"key"}
 
 
-def _is_resource_module(path: str) -> bool:
-    return path.startswith("actions/") and path != "actions/__init__.py"
+def module_key(path: str) -> str:
+    """The key of a generated module's names: a resource's (async) actions module is one key."""
+    for prefix, key in (("actions/", ACTIONS_MODULE), ("aio/actions/", AIO_ACTIONS_MODULE)):
+        if path.startswith(prefix) and path != f"{prefix}__init__.py":
+            return key
+    return path
 
 
 def _own(names: Any) -> set[str]:

@@ -95,9 +95,11 @@ def default_of(default: ir.Default | None, type_: ir.TypeRef) -> tuple[Expr | No
 
 
 def table_defs(project: ir.Project) -> tuple[TableDef, ...]:
-    """Every table of the project (resources, then event logs), sorted by table name."""
+    """Every table of the project (resources, event logs, checkpoints), sorted by table name."""
     tables = [resource_table(project, r) for r in project.resources]
     tables += [event_log_table(log) for log in project.event_logs]
+    if followed_logs(project):
+        tables.append(checkpoint_table())
     return tuple(sorted(tables, key=lambda t: t.name))
 
 
@@ -234,4 +236,42 @@ def event_log_table(log: ir.EventLog) -> TableDef:
         columns=tuple(columns),
         indexes=tuple(indexes),
         source=log.origin.source.name,
+    )
+
+
+# --- consumer checkpoints -----------------------------------------------------------------------
+
+CHECKPOINTS_TABLE = "eventspec_checkpoints"
+CHECKPOINT_CLASS = "EventspecCheckpoint"
+
+
+def followed_logs(project: ir.Project) -> tuple[ir.EventLog, ...]:
+    """The logs ``<package>.log`` reads after a checkpoint: those with integer ids (a uuidv7 id
+    is made by the writer, not by the database, so its order is not the order of commits)."""
+    return tuple(log for log in project.event_logs if log.primary_key_type == "integer")
+
+
+def checkpoint_table() -> TableDef:
+    """``eventspec_checkpoints``: one row per named consumer, the id of the last event it did."""
+    name = CHECKPOINTS_TABLE
+
+    def type_of(column: str, type_name: str) -> ColumnType:
+        return column_type(ir.TypeRef(type_name), table=name, column=column)
+
+    return TableDef(
+        name=name,
+        class_name=CHECKPOINT_CLASS,
+        columns=(
+            ColumnDef("name", "name", type_of("name", "string"), nullable=False, primary_key=True),
+            ColumnDef("position", "position", type_of("position", "big_integer"), nullable=False),
+            ColumnDef(
+                "updated_at",
+                "updated_at",
+                type_of("updated_at", "utc_datetime_usec"),
+                nullable=False,
+                default="utcnow",
+                imports=frozenset({(SUPPORT, "utcnow")}),
+            ),
+        ),
+        source="the eventspec runtime",
     )

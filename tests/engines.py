@@ -9,7 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy
+import sqlalchemy.ext.asyncio
 from sqlalchemy import Engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 
 def create_engine(url: str, **kwargs: Any) -> Engine:
@@ -27,3 +30,15 @@ def _enforce_foreign_keys(dbapi_connection: Any, connection_record: Any) -> None
         cursor.execute("PRAGMA foreign_keys=ON")
     finally:
         cursor.close()
+
+
+def create_async_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    """An async engine on the database ``url`` names: ``sqlite:`` through aiosqlite, PostgreSQL
+    through psycopg's async connection; SQLite with foreign keys on, as :func:`create_engine`."""
+    parsed = make_url(url)
+    if parsed.drivername in ("sqlite", "sqlite+pysqlite"):
+        parsed = parsed.set(drivername="sqlite+aiosqlite")
+    engine = sqlalchemy.ext.asyncio.create_async_engine(parsed, **kwargs)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine.sync_engine, "connect", _enforce_foreign_keys)
+    return engine

@@ -112,10 +112,12 @@ def test_generate_removes_files_it_no_longer_generates(project: Path) -> None:
     )
     run("generate", cwd=project)
     assert (project / "shop_data" / "actions" / "tag.py").exists()
+    assert (project / "shop_data" / "aio" / "actions" / "tag.py").exists()
     (project / "specs" / "tag.yaml").unlink()
     result = run("generate", cwd=project)
-    assert "removed 1" in result.output
+    assert "removed 2" in result.output  # the actions module and its async twin
     assert not (project / "shop_data" / "actions" / "tag.py").exists()
+    assert not (project / "shop_data" / "aio" / "actions" / "tag.py").exists()
 
 
 def test_three_mistakes_give_three_located_errors_and_write_nothing(project: Path) -> None:

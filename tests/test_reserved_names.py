@@ -7,8 +7,14 @@ from pathlib import Path
 import jinja2
 from eventspec import ir
 from eventspec.loader import load_project
-from eventspec.render import _load_template, environment
-from eventspec.reserved import ACTIONS_MODULE, _probe, derive, generated_names
+from eventspec.render import _load_template, environment, render_package
+from eventspec.reserved import (
+    ACTIONS_MODULE,
+    AIO_ACTIONS_MODULE,
+    _probe,
+    derive,
+    generated_names,
+)
 
 
 def _environment_with(name: str, edit: str, after: str) -> jinja2.Environment:
@@ -80,3 +86,40 @@ def test_a_spec_name_equal_to_a_template_name_is_refused(tmp_path: Path) -> None
     assert project is None
     assert [(d.line, d.code) for d in diagnostics] == [(2, "ES202"), (2, "ES202"), (6, "ES202")]
     assert "actions/session.py and clear_records.py use itself" in diagnostics[0].message
+
+
+def _load(tmp_path: Path, spec: str) -> tuple[object, list[str]]:
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "eventspec.yaml").write_text("package: app.data\noutput: app/data\n")
+    (tmp_path / "specs" / "all.yaml").write_text(spec)
+    project, diagnostics = load_project(tmp_path / "eventspec.yaml")
+    return project, [f"{d.code} {d.message}" for d in diagnostics]
+
+
+def test_a_name_only_the_async_module_uses_is_refused(tmp_path: Path) -> None:
+    """``sync`` is the async actions module's name for the sync one: no action may be it."""
+    assert "sync" in generated_names().module(AIO_ACTIONS_MODULE)
+    assert "sync" not in generated_names().module(ACTIONS_MODULE)
+    project, messages = _load(
+        tmp_path,
+        "kind: resource\nname: Feed\nattributes:\n  id: {type: uuid, primary_key: true}\n"
+        "actions:\n  sync: {type: create}\n",
+    )
+    assert project is None
+    assert messages == [
+        "ES202 the function of action 'sync' is a name the generated aio/actions/feed.py uses "
+        "itself"
+    ]
+
+
+def test_a_resource_named_aio_does_not_meet_the_aio_package(tmp_path: Path) -> None:
+    """Resource modules live in actions/ and aio/actions/; the aio package is beside them."""
+    project, messages = _load(
+        tmp_path,
+        "kind: resource\nname: Aio\nattributes:\n  id: {type: uuid, primary_key: true}\n"
+        "actions:\n  create: {type: create}\n",
+    )
+    assert messages == []
+    assert project is not None
+    files = render_package(project, environment())  # type: ignore[arg-type]
+    assert {"actions/aio.py", "aio/actions/aio.py", "aio/__init__.py"} <= set(files)

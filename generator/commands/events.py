@@ -6,6 +6,7 @@ import json
 import operator
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -17,6 +18,7 @@ from ..log_views import upcasters_constant
 from .database import import_generated, load, pick_log, resolve_database_url
 from .errors import replay_errors
 from .events_filters import notes, parse_filters
+from .events_follow import follow_mark, tail
 from .events_table import CLIP, plain, table
 from .reading import reading
 
@@ -50,8 +52,11 @@ def run(
     wide: bool,
     upcast: bool,
     show_sensitive: bool,
+    follow: bool = False,
+    interval: float = 1.0,
 ) -> None:
-    """List the events of one log that match the filters: a table, or JSON lines."""
+    """List the events of one log that match the filters: a table, or JSON lines; with
+    ``follow``, then print each new event as it is committed, until interrupted."""
     from sqlalchemy import select
 
     project = load(config_path)
@@ -75,6 +80,8 @@ def run(
             )
     if upcast and hidden:
         raise click.ClickException(f"--upcast needs {key_env}: {log.name} is encrypted")
+    if follow and hidden:
+        raise click.ClickException(f"--follow reads whole events: set {key_env}")
     models = import_generated(project, "models")
     log_table = getattr(models, log.name).__table__
     masked = not show_sensitive and any(name in _MASKED_MAPS for name in fields)
@@ -88,35 +95,68 @@ def run(
         query = query.order_by(log_table.c.id)
     else:  # the latest N, fetched newest first; one more tells whether older ones exist
         query = query.order_by(log_table.c.id.desc()).limit(limit + 1)
-    with reading(url, import_generated(project, "errors"), log_table.name) as session:
+    errors = import_generated(project, "errors")
+    with reading(url, errors, log_table.name) as session:
+        mark = None
+        if follow:  # list up to where every event is committed; follow from there
+            mark = follow_mark(project, session, log, models)
+            query = query.where(log_table.c.id <= (mark or 0))
         rows = [dict(row._mapping) for row in session.execute(query)]
     more = limit is not None and len(rows) > limit
     if limit is not None:
         rows = rows[:limit][::-1]
-    if upcast:  # before masking: upcasters read the values as stored
-        with replay_errors(show_traceback=False):  # an upcaster that fails: one line
-            fields = _with_upcast(project, log, fields, rows)
-    hidden_values = _mask(project, rows) if masked else set()
     if hidden:
         click.echo(
             f"note: {', '.join(hidden)} not shown: {log.name} is encrypted and {key_env} is not "
             "set; set it to the log's keys to read them",
             err=True,
         )
-    if hidden_values:
-        click.echo(
-            f"note: values of sensitive fields ({', '.join(sorted(hidden_values))}) are shown as "
-            f"{SENSITIVE}; --show-sensitive shows them",
-            err=True,
-        )
-    notes(project, log, rows, resource, record_id, action)
-    if as_json:
-        for row in rows:
-            record = {name: plain(row[name]) for name in fields}
-            click.echo(json.dumps(record, ensure_ascii=False))
-        return
-    actors = [actor.name for actor in log.actors]
-    click.echo(table(fields, rows, actors, clip=None if wide else CLIP, more=more), nl=False)
+    view = _Show(project, log, fields, as_json, wide, upcast, masked)
+    view.show(rows, more, (resource, record_id, action))
+    if follow:
+        with reading(url, errors, log_table.name) as session:
+            tail(project, log, session, mark, interval, conditions, needed, view.show)
+
+
+@dataclass(frozen=True)
+class _Show:
+    """How ``events`` prints rows: upcast, masked, as JSON lines or as a table."""
+
+    project: ir.Project
+    log: ir.EventLog
+    fields: list[str]
+    as_json: bool
+    wide: bool
+    upcast: bool
+    masked: bool
+
+    def show(
+        self,
+        rows: list[dict[str, Any]],
+        more: bool = False,
+        filters: tuple[str | None, str | None, str | None] | None = None,
+    ) -> None:
+        project, log, fields = self.project, self.log, self.fields
+        if self.upcast:  # before masking: upcasters read the values as stored
+            with replay_errors(show_traceback=False):  # an upcaster that fails: one line
+                fields = _with_upcast(project, log, fields, rows)
+        hidden_values = _mask(project, rows) if self.masked else set()
+        if hidden_values:
+            click.echo(
+                f"note: values of sensitive fields ({', '.join(sorted(hidden_values))}) are "
+                f"shown as {SENSITIVE}; --show-sensitive shows them",
+                err=True,
+            )
+        if filters is not None:  # the first listing, not each followed batch
+            notes(project, log, rows, *filters)
+        if self.as_json:
+            for row in rows:
+                record = {name: plain(row[name]) for name in fields}
+                click.echo(json.dumps(record, ensure_ascii=False))
+            return
+        actors = [actor.name for actor in log.actors]
+        clip = None if self.wide else CLIP
+        click.echo(table(fields, rows, actors, clip=clip, more=more), nl=False)
 
 
 # What replay reads of an event, and so what upcasting needs.

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from ..diagnostics import Diagnostic, Origin, at
 from ..ir import EventLog, Project, Resource, Validation, snake_case
-from ..reserved import ACTIONS_MODULE, generated_names
+from ..reserved import generated_names, module_key
 from ..symbols import ref_module, typed_dict_name
 from .references import reference_problem
 
@@ -118,7 +118,11 @@ def _modules(project: Project) -> dict[str, list[Bound]]:
     """Spec-derived names per generated module, as the templates print them."""
     out: dict[str, list[Bound]] = {}
     for resource in project.resources:
-        out[f"actions/{resource.module}.py"] = list(_resource_module(project, resource))
+        bound = out[f"actions/{resource.module}.py"] = list(_resource_module(project, resource))
+        # The async module binds the model, the functions and (imported) the input classes.
+        out[f"aio/actions/{resource.module}.py"] = [
+            b for b in bound if b.thing[0] == "class" or b.thing[-1] in ("fn", "many", "input")
+        ]
     units: list[Resource | EventLog] = [*project.resources, *project.event_logs]
     classes = [
         Bound(u.name, f"model class '{u.name}'", ("class", u.name), u.origin, ("name",))
@@ -149,6 +153,8 @@ def _modules(project: Project) -> dict[str, list[Bound]]:
     out["actions/__init__.py"] = list(modules)
     out["clear_records.py"] = [*clears, *(c for c in classes if project.resource(c.name))]
     out["replay.py"] = [*modules, *clears]
+    out["aio/clear_records.py"] = list(clears)
+    aio_replay = out["aio/replay.py"] = []
     for log in project.event_logs:
         logs.append(_log_bound(log, "", "the constant"))
         for actor in log.actors:
@@ -176,15 +182,15 @@ def _modules(project: Project) -> dict[str, list[Bound]]:
         replay.append(_log_bound(log, "_ACTIONS", "the actions table"))
         replay.append(_log_bound(log, "_ROUTES", "the routes"))
         if len(project.event_logs) > 1:  # one log: the function is always ``replay``
-            replay.append(
-                Bound(
-                    f"replay_{log.module}",
-                    f"the replay function of event log '{log.name}'",
-                    ("replay", log.name),
-                    log.origin,
-                    ("name",),
-                )
+            function = Bound(
+                f"replay_{log.module}",
+                f"the replay function of event log '{log.name}'",
+                ("replay", log.name),
+                log.origin,
+                ("name",),
             )
+            replay.append(function)
+            aio_replay.append(function)
     return out
 
 
@@ -193,10 +199,7 @@ def python_names(project: Project) -> Iterator[Diagnostic]:
     shadowing: dict[tuple[tuple[str, ...], str], tuple[Bound, list[str]]] = {}
     invalid: dict[tuple[tuple[str, ...], str], Bound] = {}
     for module, bound in sorted(_modules(project).items()):
-        key = (
-            ACTIONS_MODULE if module.startswith("actions/") and "__init__" not in module else module
-        )
-        template_names = generated.module(key)
+        template_names = generated.module(module_key(module))
         seen: dict[str, Bound] = {}
         for item in sorted(bound, key=_position):
             name = _python(item.name)
@@ -208,6 +211,8 @@ def python_names(project: Project) -> Iterator[Diagnostic]:
             if name in template_names:
                 shadowing.setdefault((item.thing, item.name), (item, []))[1].append(module)
                 continue
+            if module.startswith("aio/"):
+                continue  # the sync module's names, whose clashes are reported there
             other = seen.setdefault(name, item)
             if other.thing == item.thing or _bulk_pair(other, item) or _reported(other, item):
                 continue

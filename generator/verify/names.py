@@ -7,6 +7,7 @@ from typing import TypeAlias
 
 from ..diagnostics import Diagnostic, Origin, at
 from ..ir import EventLog, Project, Resource, snake_case
+from ..tables import CHECKPOINTS_TABLE
 from .common import Rule, node_at
 
 Unit: TypeAlias = Resource | EventLog
@@ -47,6 +48,15 @@ def unique_table_names(project: Project) -> Iterator[Diagnostic]:
             first[unit.table] = unit
 
 
+def reserved_table_names(project: Project) -> Iterator[Diagnostic]:
+    """ES318: ``eventspec_checkpoints`` is the consumers' checkpoint table (``<package>.log``)."""
+    for unit in _units(project):
+        if unit.table.casefold() == CHECKPOINTS_TABLE:
+            step = "table" if node_at(unit.origin, "table") else "name"
+            message = f"table name '{unit.table}' is the generated table of consumer checkpoints"
+            yield at(unit.origin, "ES318", message, step, hint="choose another table name")
+
+
 def unique_module_names(project: Project) -> Iterator[Diagnostic]:
     first: dict[str, Unit] = {}
     for unit in _units(project):
@@ -85,6 +95,7 @@ def resource_member_names(project: Project) -> Iterator[Diagnostic]:
 RULES: tuple[Rule, ...] = (
     unique_class_names,
     unique_table_names,
+    reserved_table_names,
     unique_module_names,
     bulk_variants,
     resource_member_names,

@@ -19,7 +19,16 @@ from decimal import Decimal
 from functools import partial
 from typing import Any, Generic, Literal
 
-from sqlalchemy import Column, ColumnDefault, Connection, Enum, Table, and_, inspect, select
+from sqlalchemy import (
+    Column,
+    ColumnDefault,
+    Connection,
+    Enum,
+    Table,
+    and_,
+    inspect,
+    select,
+)
 from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import Session
 from typing_extensions import TypeVar

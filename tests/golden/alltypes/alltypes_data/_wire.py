@@ -233,8 +233,7 @@ def _send(
             if savepoint:
                 driver.execute(f"SAVEPOINT {name}")
             if lock is not None:
-                params = dict(zip("ab", lock, strict=False))
-                driver.execute(_locks.DRIVER_LOCK_SQL[len(lock)], params)
+                driver.execute(_locks.driver_sql(lock[0]), lock[1])
             cursors = [driver.execute(step.sql, step.params) for step in steps]
             if savepoint:
                 driver.execute(f"RELEASE SAVEPOINT {name}")
@@ -249,7 +248,7 @@ def _send(
             step.sql, step.params, error, dbapi.Error, dialect=connection.dialect
         ) from error
     if lock is not None:
-        _locks.held(session, connection, lock)
+        _locks.held(session, connection, lock[2])
     if stale is not None and cursors[-1].rowcount != 1:  # as the unit of work words it
         raise StaleDataError(
             f"UPDATE statement on table '{stale}' expected to update 1 row(s); "

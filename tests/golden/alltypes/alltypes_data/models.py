@@ -29,7 +29,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from ._support import JSONMap, UTCDateTime, utcnow, utcnow_seconds, uuidv7
 from ._types import Array, ExactNumeric
 
-__all__ = ["Base", "Event", "Item"]
+__all__ = ["Base", "Event", "EventspecCheckpoint", "Item"]
 
 
 class Base(DeclarativeBase):
@@ -73,6 +73,16 @@ class Event(Base):
     def to_public_dict(self) -> dict[str, Any]:
         """The fields listed in ``public_fields``, by event-field name, as stored."""
         return {}
+
+
+class EventspecCheckpoint(Base):
+    """Checkpoints of ``.log.consume``: the id of the last event each consumer handled."""
+
+    __tablename__ = "eventspec_checkpoints"
+
+    name: Mapped[str] = mapped_column(String(), primary_key=True)
+    position: Mapped[int] = mapped_column(BigInteger())
+    updated_at: Mapped[datetime.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class Item(Base):

@@ -20,7 +20,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from ._support import JSONMap, UTCDateTime, utcnow
 
-__all__ = ["Author", "Base", "Event"]
+__all__ = ["Author", "Base", "Event", "EventspecCheckpoint"]
 
 
 class Base(DeclarativeBase):
@@ -99,3 +99,13 @@ class Event(Base):
             "action_type": self.action_type,
             "user_id": self.user_id,
         }
+
+
+class EventspecCheckpoint(Base):
+    """Checkpoints of ``.log.consume``: the id of the last event each consumer handled."""
+
+    __tablename__ = "eventspec_checkpoints"
+
+    name: Mapped[str] = mapped_column(String(), primary_key=True)
+    position: Mapped[int] = mapped_column(BigInteger())
+    updated_at: Mapped[datetime.datetime] = mapped_column(UTCDateTime(), default=utcnow)

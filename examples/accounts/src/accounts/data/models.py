@@ -22,7 +22,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from ._support import JSONMap, UTCDateTime, utcnow
 
-__all__ = ["Base", "Event", "Org", "User", "UserRole"]
+__all__ = ["Base", "Event", "EventspecCheckpoint", "Org", "User", "UserRole"]
 
 
 class Base(DeclarativeBase):
@@ -95,6 +95,16 @@ class Event(Base):
             "user_id": self.user_id,
             "system_actor": self.system_actor,
         }
+
+
+class EventspecCheckpoint(Base):
+    """Checkpoints of ``.log.consume``: the id of the last event each consumer handled."""
+
+    __tablename__ = "eventspec_checkpoints"
+
+    name: Mapped[str] = mapped_column(String(), primary_key=True)
+    position: Mapped[int] = mapped_column(BigInteger())
+    updated_at: Mapped[datetime.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class Org(Base):

@@ -17,6 +17,13 @@ if TYPE_CHECKING:
 
 LockKey = int | tuple[int, int]
 INT32 = range(-(2**31), 2**31)
+# The visibility horizon: every event writer holds this advisory lock *shared* until it commits,
+# taken in the same statement as its key lock, before any event id is allocated. A log reader
+# (``_follow.py``) takes it exclusively for an instant: once it has, every id allocated before
+# is committed or rolled back. One bigint key, outside int32, so no spec's lock key (int32, or a
+# pair of int32, which PostgreSQL keeps in another key space) can be the same lock.
+HORIZON_KEY = 0x6576_7370_6563_4852  # b"evspecHR"
+_HORIZON = (HORIZON_KEY,)
 _LOCKS = "eventspec.locks"  # session.info: advisory keys held, per Core transaction
 
 
@@ -54,28 +61,10 @@ def released(session: Session, connection: Connection, savepoint: NestedTransact
 
 def take(cs: Changeset, action: ActionDef) -> None:
     """Take the transaction-scoped advisory lock that keeps event ids in commit order."""
-    connection = cs.session.connection()
-    parts = wanted(cs, action, connection)
-    if parts is None:
-        return
-    connection.execute(text(LOCK_SQL[len(parts)]), dict(zip("ab", parts, strict=False)))
-    held(cs.session, connection, parts)
-
-
-# The lock by a key of one or two integers: as SQLAlchemy's text() spells parameters, and as
-# the driver does (pyformat), for statements sent without SQLAlchemy (_wire.py).
-LOCK_SQL = {1: "SELECT pg_advisory_xact_lock(:a)", 2: "SELECT pg_advisory_xact_lock(:a, :b)"}
-DRIVER_LOCK_SQL = {
-    n: sql.replace(":a", "%(a)s").replace(":b", "%(b)s") for n, sql in LOCK_SQL.items()
-}
-
-
-def wanted(cs: Changeset, action: ActionDef, connection: Connection) -> tuple[int, ...] | None:
-    """The key of the lock the action needs before its event insert; ``None`` when none is needed
-    (not PostgreSQL, no event log) or the transaction already holds it."""
     log = action.resource.log
+    connection = cs.session.connection()
     if log is None or connection.dialect.name != "postgresql":
-        return None
+        return
     default = _default_lock_key(cs, action.resource, log)
     key = log.lock_generator(cs, default) if log.lock_generator else default
     if isinstance(key, int) and not isinstance(key, bool):
@@ -86,16 +75,31 @@ def wanted(cs: Changeset, action: ActionDef, connection: Connection) -> tuple[in
         raise ConfigurationError(
             f"advisory lock key {key!r} is not an integer or a pair of int32 integers"
         )
+    if parts == _HORIZON:
+        raise ConfigurationError(f"advisory lock key {key!r} is reserved for the log's readers")
     if _is_held(cs.session, connection, parts):
-        return None  # re-entrant and held until commit: taking it again costs a round trip
-    return parts
-
-
-def held(session: Session, connection: Connection, parts: tuple[int, ...]) -> None:
-    """Note ``parts`` as taken in the connection's current (nested) transaction."""
+        return  # the lock is re-entrant and held until commit: taking it again costs a round trip
+    # Both locks in one statement: the horizon costs no round trip of its own. The key first
+    # (the target list is evaluated in order): a writer waiting for another's key then holds no
+    # horizon, so a reader in that other transaction does not wait for it (no deadlock).
+    horizon = not _is_held(cs.session, connection, _HORIZON)
+    shared = ", pg_advisory_xact_lock_shared(:h)" if horizon else ""
+    if len(parts) == 1:
+        sql, params = f"SELECT pg_advisory_xact_lock(:k){shared}", {"k": parts[0]}
+    else:
+        sql, params = (
+            f"SELECT pg_advisory_xact_lock(:a, :b){shared}",
+            {"a": parts[0], "b": parts[1]},
+        )
+    if horizon:
+        params["h"] = HORIZON_KEY
+    connection.execute(text(sql), params)
     current = connection.get_nested_transaction() or connection.get_transaction()
     if current is not None:
-        _held(session, connection).setdefault(current, set()).add(parts)
+        held = _held(cs.session, connection).setdefault(current, set())
+        held.add(parts)
+        if horizon:
+            held.add(_HORIZON)
 
 
 def _default_lock_key(cs: Changeset, resource: ResourceDef, log: EventLogDef) -> LockKey:

@@ -33,7 +33,16 @@ from ._support import (
 )
 from ._types import Array, ExactNumeric
 
-__all__ = ["Account", "Article", "Base", "Document", "Event", "Ledger", "Member"]
+__all__ = [
+    "Account",
+    "Article",
+    "Base",
+    "Document",
+    "Event",
+    "EventspecCheckpoint",
+    "Ledger",
+    "Member",
+]
 
 
 class Base(DeclarativeBase):
@@ -160,6 +169,16 @@ class Event(Base):
             "member_id": self.member_id,
             "service": self.service,
         }
+
+
+class EventspecCheckpoint(Base):
+    """Checkpoints of ``.log.consume``: the id of the last event each consumer handled."""
+
+    __tablename__ = "eventspec_checkpoints"
+
+    name: Mapped[str] = mapped_column(String(), primary_key=True)
+    position: Mapped[int] = mapped_column(BigInteger())
+    updated_at: Mapped[datetime.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class Ledger(Base):

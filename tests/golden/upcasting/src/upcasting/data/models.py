@@ -22,7 +22,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from ._support import EncryptedJSON, JSONMap, UTCDateTime, utcnow
 
-__all__ = ["Base", "Event", "Org", "Secret", "Team", "Vault"]
+__all__ = ["Base", "Event", "EventspecCheckpoint", "Org", "Secret", "Team", "Vault"]
 
 
 class Base(DeclarativeBase):
@@ -66,6 +66,16 @@ class Event(Base):
     def to_public_dict(self) -> dict[str, Any]:
         """The fields listed in ``public_fields``, by event-field name, as stored."""
         return {}
+
+
+class EventspecCheckpoint(Base):
+    """Checkpoints of ``.log.consume``: the id of the last event each consumer handled."""
+
+    __tablename__ = "eventspec_checkpoints"
+
+    name: Mapped[str] = mapped_column(String(), primary_key=True)
+    position: Mapped[int] = mapped_column(BigInteger())
+    updated_at: Mapped[datetime.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class Org(Base):

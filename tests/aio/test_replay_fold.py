@@ -1,0 +1,6 @@
+"""``tests/test_replay_fold.py`` through the async stack (see conftest.py)."""
+
+from tests import test_replay_fold
+from tests.aio.rerun import rerun
+
+LEFT_OUT = rerun(test_replay_fold, globals())
