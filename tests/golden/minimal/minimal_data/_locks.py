@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -61,10 +62,23 @@ def released(session: Session, connection: Connection, savepoint: NestedTransact
 
 def take(cs: Changeset, action: ActionDef) -> None:
     """Take the transaction-scoped advisory lock that keeps event ids in commit order."""
-    log = action.resource.log
     connection = cs.session.connection()
+    lock = wanted(cs, action, connection)
+    if lock is not None:
+        sql, params, keys = lock
+        connection.execute(text(sql), params)
+        held(cs.session, connection, keys)
+
+
+def wanted(
+    cs: Changeset, action: ActionDef, connection: Connection
+) -> tuple[str, dict[str, int], tuple[tuple[int, ...], ...]] | None:
+    """The statement taking the action's locks (SQLAlchemy ``text()`` style), its parameters and
+    the keys it takes; ``None`` when none is needed (not PostgreSQL, no event log) or the
+    transaction holds them already."""
+    log = action.resource.log
     if log is None or connection.dialect.name != "postgresql":
-        return
+        return None
     default = _default_lock_key(cs, action.resource, log)
     key = log.lock_generator(cs, default) if log.lock_generator else default
     if isinstance(key, int) and not isinstance(key, bool):
@@ -78,7 +92,7 @@ def take(cs: Changeset, action: ActionDef) -> None:
     if parts == _HORIZON:
         raise ConfigurationError(f"advisory lock key {key!r} is reserved for the log's readers")
     if _is_held(cs.session, connection, parts):
-        return  # the lock is re-entrant and held until commit: taking it again costs a round trip
+        return None  # re-entrant and held until commit: taking it again costs a round trip
     # Both locks in one statement: the horizon costs no round trip of its own. The key first
     # (the target list is evaluated in order): a writer waiting for another's key then holds no
     # horizon, so a reader in that other transaction does not wait for it (no deadlock).
@@ -91,15 +105,22 @@ def take(cs: Changeset, action: ActionDef) -> None:
             f"SELECT pg_advisory_xact_lock(:a, :b){shared}",
             {"a": parts[0], "b": parts[1]},
         )
-    if horizon:
-        params["h"] = HORIZON_KEY
-    connection.execute(text(sql), params)
+    if not horizon:
+        return sql, params, (parts,)
+    params["h"] = HORIZON_KEY
+    return sql, params, (parts, _HORIZON)
+
+
+def driver_sql(sql: str) -> str:
+    """A statement of :func:`wanted` as the driver spells parameters (``%(k)s``), for _wire.py."""
+    return re.sub(r":([a-z])\b", r"%(\1)s", sql)
+
+
+def held(session: Session, connection: Connection, keys: tuple[tuple[int, ...], ...]) -> None:
+    """Note ``keys`` as taken in the connection's current (nested) transaction."""
     current = connection.get_nested_transaction() or connection.get_transaction()
     if current is not None:
-        held = _held(cs.session, connection).setdefault(current, set())
-        held.add(parts)
-        if horizon:
-            held.add(_HORIZON)
+        _held(session, connection).setdefault(current, set()).update(keys)
 
 
 def _default_lock_key(cs: Changeset, resource: ResourceDef, log: EventLogDef) -> LockKey:
