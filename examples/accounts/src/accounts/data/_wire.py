@@ -2,24 +2,26 @@
 """PostgreSQL: an action's statements in one round trip, with psycopg 3's pipeline mode.
 
 A single create or update writes SAVEPOINT, the advisory lock, the record's INSERT or UPDATE, the
-event's INSERT and RELEASE. Sent one by one, that is five round trips to the server; here they go
-out together and the client waits once. The guarantees are the unit of work's: the statements are
-the ones SQLAlchemy compiles for these tables, with the parameters its types process; a failure
-rolls back to the SAVEPOINT (the transaction stays usable) and is raised as the exception
-SQLAlchemy would raise; the object joins the session only once everything is written.
+event's INSERT and RELEASE. Sent one by one, that is five round trips to the server; here the
+client sends them together and waits once. When one of the action's changes or validations is
+the user's (``call``), that code runs inside a SAVEPOINT opened first, as always, and only the
+lock and the writes go together: three round trips. The guarantees are the unit of work's: the
+statements are the ones SQLAlchemy compiles for these tables, with the parameters its types
+process; a failure rolls back to the SAVEPOINT (the transaction stays usable) and is raised as the
+exception SQLAlchemy would raise; the object joins the session only once everything is written.
+An UPDATE and its event are one statement (the event is inserted from the updated row), so a row
+that is already gone writes no event and raises ``StaleDataError`` as the unit of work does.
 
 It is used only where nothing could tell (:func:`connection_for`): PostgreSQL through psycopg 3,
 no engine echo and no cursor-level listener (they would not see these statements), nobody
-watching the events (``observe.py``: a callback may fail the action after its event), none of the
-action's own rules running user code (nothing there can touch the database before the SAVEPOINT
-that the pipeline opens), no pending change in the session, and the same conditions as any Core
-write (``_direct.unobserved``). An UPDATE and its event are one statement (the event is inserted
-from the updated row), so a row that is already gone writes no event and raises
-``StaleDataError`` as the unit of work does.
+watching the events (``observe.py``: a callback may fail the action after its event), no hook, no
+pending change in the session, and the same conditions as any Core write
+(``_direct.unobserved``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
 from collections.abc import Callable, Mapping
@@ -104,6 +106,8 @@ def create(
     if action.writes_events:
         event = event_row(cs, action, row.__getitem__, timestamp)
         steps.append(_Step(*_event_sql(dialect, _log_table(action), tuple(event), None), event))
+    if not savepoint:
+        session.flush()  # what the user's code added goes first, as the unit of work would
     _send(session, connection, cs, action, steps, savepoint=savepoint)
     record = model(**row)
     make_transient_to_detached(record)  # as if just loaded: unset columns load when read
@@ -137,6 +141,8 @@ def update(
         steps.append(_Step(*sql, {**event, **params} if values else event))
     elif values:
         steps.append(_Step(*_update_sql(dialect, table, names), params))
+    if not savepoint:
+        session.flush()  # what the user's code added goes first, as the unit of work would
     if steps:
         stale = table.name if values else None
         _send(session, connection, cs, action, steps, savepoint=savepoint, stale=stale)
@@ -239,8 +245,8 @@ def _send(
                 driver.execute(f"RELEASE SAVEPOINT {name}")
     except BaseException as error:  # an interrupt too: nothing of the action may stay
         if savepoint:
-            driver.execute(f"ROLLBACK TO SAVEPOINT {name}")
-            driver.execute(f"RELEASE SAVEPOINT {name}")
+            with contextlib.suppress(Exception):  # a lost connection: the cause is what counts
+                driver.execute(f"ROLLBACK TO SAVEPOINT {name}; RELEASE SAVEPOINT {name}")
         if not isinstance(error, dbapi.Error):
             raise
         step = _failed_step(error, steps)
