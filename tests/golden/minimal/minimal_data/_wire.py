@@ -12,11 +12,11 @@ exception SQLAlchemy would raise; the object joins the session only once everyth
 An UPDATE and its event are one statement (the event is inserted from the updated row), so a row
 that is already gone writes no event and raises ``StaleDataError`` as the unit of work does.
 
-It is used only where nothing could tell (:func:`connection_for`): PostgreSQL through psycopg 3,
-no engine echo and no cursor-level listener (they would not see these statements), nobody
-watching the events (``observe.py``: a callback may fail the action after its event), no hook, no
-pending change in the session, and the same conditions as any Core write
-(``_direct.unobserved``).
+It is used only where nothing could tell (:func:`connection_for`): PostgreSQL through psycopg 3
+(sync: the ``aio`` functions take the usual path), no engine echo and no cursor-level listener
+(they would not see these statements), nobody watching the events (``observe.py``: a callback
+may fail the action after its event), no hook, no pending change in the session, and the same
+conditions as any Core write (``_direct.unobserved``).
 """
 
 from __future__ import annotations
@@ -77,8 +77,8 @@ def connection_for(session: Session, action: ActionDef) -> Connection | None:
         return None  # a flush goes first, inside the SAVEPOINT: the usual path does that
     connection = session.connection()
     dialect = connection.dialect
-    if dialect.name != "postgresql" or dialect.driver != "psycopg":
-        return None
+    if dialect.name != "postgresql" or dialect.driver != "psycopg" or dialect.is_async:
+        return None  # an AsyncSession's driver has an async pipeline: the usual path serves it
     engine = connection.engine
     dispatch = connection.dispatch
     if engine.echo or dispatch.before_cursor_execute or dispatch.after_cursor_execute:
