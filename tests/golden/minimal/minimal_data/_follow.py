@@ -95,28 +95,34 @@ def _table(model: type[Any]) -> Table:
 def read_after(session: Session, model: type[E], checkpoint: int | None, limit: int) -> list[E]:
     """The events of ``model``'s log with an id above ``checkpoint`` (all when None), in id
     order, at most ``limit``; none is missing below the last one returned."""
-    if limit < 1:
-        raise ValueError(f"limit must be at least 1, not {limit!r}")
-    table = _table(model)
-    bounds = _bounds(session, table, checkpoint)
-    if bounds is None:
+    found = _page(session, model, checkpoint, limit)
+    if found is None:
         return []
-    query = select(model).where(*bounds).order_by(table.c.id).limit(limit)
-    return list(session.scalars(query))
+    table, bounds = found
+    return list(session.scalars(select(model).where(*bounds).order_by(table.c.id).limit(limit)))
 
 
 def read_rows_after(
     session: Session, model: type[Any], checkpoint: int | None, limit: int
 ) -> Sequence[Row[Any]]:
     """:func:`read_after` as Core rows (named tuples of the columns), without ORM objects."""
+    found = _page(session, model, checkpoint, limit)
+    if found is None:
+        return []
+    table, bounds = found
+    query = select(table).where(*bounds).order_by(table.c.id).limit(limit)
+    return session.connection().execute(query).all()
+
+
+def _page(
+    session: Session, model: type[Any], checkpoint: int | None, limit: int
+) -> tuple[Table, tuple[Any, ...]] | None:
+    """The log's table and the bounds of the next page; ``None`` when nothing can be read yet."""
     if limit < 1:
         raise ValueError(f"limit must be at least 1, not {limit!r}")
     table = _table(model)
     bounds = _bounds(session, table, checkpoint)
-    if bounds is None:
-        return []
-    query = select(table).where(*bounds).order_by(table.c.id).limit(limit)
-    return session.connection().execute(query).all()
+    return None if bounds is None else (table, bounds)
 
 
 # --- consumers ----------------------------------------------------------------------------------
