@@ -689,8 +689,8 @@ def _direct(
 def _wired(
     session: Session, action: ActionDef, record: Any, replaying: Replaying | None
 ) -> Connection | None:
-    """The connection to send the action's statements on in one round trip (``_wire.py``), when
-    the direct path would write it and nothing of the user's runs before the write."""
+    """The connection to send the action's writes on together (``_wire.py``), where the direct
+    path would write them: outside replay and bulk calls, the record in this session."""
     if replaying is not None or session.info.get(_ATOMIC):
         return None
     if record is not None and inspect(record).session is not session:
