@@ -1,21 +1,26 @@
-"""PostgreSQL: an action's statements in one round trip, with psycopg 3's pipeline mode.
+"""Writing an action's statements straight to the driver, without SQLAlchemy's per-statement work.
 
-A single create or update writes SAVEPOINT, the advisory lock, the record's INSERT or UPDATE, the
-event's INSERT and RELEASE. Sent one by one, that is five round trips to the server; here the
-client sends them together and waits once. When one of the action's changes or validations is
-the user's (``call``), that code runs inside a SAVEPOINT opened first, as always, and only the
-lock and the writes go together: three round trips. The guarantees are the unit of work's: the
-statements are the ones SQLAlchemy compiles for these tables, with the parameters its types
-process; a failure rolls back to the SAVEPOINT (the transaction stays usable) and is raised as the
-exception SQLAlchemy would raise; the object joins the session only once everything is written.
-An UPDATE and its event are one statement (the event is inserted from the updated row), so a row
-that is already gone writes no event and raises ``StaleDataError`` as the unit of work does.
+A single create or update writes SAVEPOINT, the advisory lock (PostgreSQL), the record's INSERT or
+UPDATE, the event's INSERT and RELEASE. Through SQLAlchemy each statement costs its execution
+machinery and, on PostgreSQL, a round trip to the server. Here the statements are compiled once
+per shape, with their bind processors, and sent by the driver itself: on PostgreSQL (psycopg 3)
+together in one pipeline, so the client waits once; on SQLite (the stdlib driver) one after the
+other, without SQLAlchemy in between. When one of the action's changes or validations is the
+user's (``call``), that code runs inside a SAVEPOINT opened first by SQLAlchemy, as always, and
+only the lock and the writes are sent here: on PostgreSQL three round trips instead of five.
 
-It is used only where nothing could tell (:func:`connection_for`): PostgreSQL through psycopg 3
-(sync: the ``aio`` functions take the usual path), no engine echo and no cursor-level listener
-(they would not see these statements), nobody watching the events (``observe.py``: a callback
-may fail the action after its event), no hook, no pending change in the session, and the same
-conditions as any Core write (``_direct.unobserved``).
+The guarantees are the unit of work's: the statements are the ones SQLAlchemy compiles for these
+tables, with the parameters its types process; a failure rolls back to the SAVEPOINT (the
+transaction stays usable) and is raised as the exception SQLAlchemy would raise; the object joins
+the session only once everything is written. A row already gone when it is updated writes no
+event and raises ``StaleDataError``, as the unit of work does (on PostgreSQL the event is inserted
+from the UPDATE's row, a data-modifying CTE; SQLite checks the UPDATE's row count first).
+
+It is used only where nothing could tell (:func:`connection_for`): a sync connection of psycopg 3
+or of the stdlib ``sqlite3`` (the ``aio`` functions take the usual path), no engine echo and no
+cursor-level listener (they would not see these statements), nobody watching the events
+(``observe.py``: a callback may fail the action after its event), no hook, no pending change in
+the session, and the same conditions as any Core write (``_direct.unobserved``).
 """
 
 from __future__ import annotations
@@ -58,11 +63,15 @@ if TYPE_CHECKING:
     from .changeset import Changeset
 
 Processors = dict[str, Callable[[Any], Any]]
+# SQL for the driver, the bind processors by parameter name, and the names in the order a
+# positional paramstyle (SQLite's qmark) takes them (None: named, as psycopg's pyformat).
+Compiled = tuple[str, Processors, tuple[str, ...] | None]
+_DRIVERS = {("postgresql", "psycopg"), ("sqlite", "pysqlite")}
 _names = itertools.count(1)
 
 
 def connection_for(session: Session, action: ActionDef) -> Connection | None:
-    """The session's connection when the action may be sent in one round trip, else ``None``."""
+    """The session's connection when the action may be sent to the driver, else ``None``."""
     if action.upsert_keys or action.soft_attribute is not None:
         return None
     if any(change.kind != "change" for change in action.changes):
@@ -76,8 +85,8 @@ def connection_for(session: Session, action: ActionDef) -> Connection | None:
         return None  # a flush goes first, inside the SAVEPOINT: the usual path does that
     connection = session.connection()
     dialect = connection.dialect
-    if dialect.name != "postgresql" or dialect.driver != "psycopg" or dialect.is_async:
-        return None  # an AsyncSession's driver has an async pipeline: the usual path serves it
+    if (dialect.name, dialect.driver) not in _DRIVERS or dialect.is_async:
+        return None  # an AsyncSession's driver is awaited: the usual path serves it
     engine = connection.engine
     dispatch = connection.dispatch
     if engine.echo or dispatch.before_cursor_execute or dispatch.after_cursor_execute:
@@ -101,10 +110,10 @@ def create(
     table: Table = model.__table__
     dialect = connection.dialect
     row = full_row(table, cs.attributes)
-    steps = [_Step(*_insert_sql(dialect, table, tuple(row)), row)]
+    steps = [_Step(_insert_sql(dialect, table, tuple(row)), row)]
     if action.writes_events:
         event = event_row(cs, action, row.__getitem__, timestamp)
-        steps.append(_Step(*_event_sql(dialect, _log_table(action), tuple(event), None), event))
+        steps.append(_Step(_event_sql(dialect, _log_table(action), tuple(event), None), event))
     if not savepoint:
         session.flush()  # what the user's code added goes first, as the unit of work would
     _send(session, connection, cs, action, steps, savepoint=savepoint)
@@ -124,7 +133,7 @@ def update(
     *,
     savepoint: bool,
 ) -> None:
-    """UPDATE the record's row and insert its event, in one statement; then set the object."""
+    """UPDATE the record's row and insert its event; then set the values on the object."""
     values = cs.attributes
     table: Table = record.__table__
     dialect = connection.dialect
@@ -132,19 +141,24 @@ def update(
     params: dict[str, Any] = {f"_k_{i}": key for i, key in enumerate(keys)}
     params.update((f"_v_{name}", value) for name, value in values.items())
     names = tuple(values)
-    steps: list[_Step] = []
+    event: dict[str, Any] | None = None
     if action.writes_events:
         event = event_row(cs, action, as_written(values, record), action.resource.update_timestamp)
-        updated = (table, names) if values else None
-        sql = _event_sql(dialect, _log_table(action), tuple(event), updated)
-        steps.append(_Step(*sql, {**event, **params} if values else event))
-    elif values:
-        steps.append(_Step(*_update_sql(dialect, table, names), params))
+    steps: list[_Step] = []
+    if event is not None and values and dialect.name == "postgresql":
+        # One statement: the event is inserted from the UPDATE's row, exactly when it matched.
+        sql = _event_sql(dialect, _log_table(action), tuple(event), (table, names))
+        steps.append(_Step(sql, {**event, **params}, stale=table.name))
+    else:
+        if values:
+            steps.append(_Step(_update_sql(dialect, table, names), params, stale=table.name))
+        if event is not None:
+            sql = _event_sql(dialect, _log_table(action), tuple(event), None)
+            steps.append(_Step(sql, event))
     if not savepoint:
         session.flush()  # what the user's code added goes first, as the unit of work would
     if steps:
-        stale = table.name if values else None
-        _send(session, connection, cs, action, steps, savepoint=savepoint, stale=stale)
+        _send(session, connection, cs, action, steps, savepoint=savepoint)
     if values:
         remember(session, [record], inserted=False)
         settle(record, values)
@@ -154,16 +168,22 @@ def update(
 
 
 class _Step:
-    """One statement of the pipeline: SQL as the driver takes it, and its processed parameters."""
+    """One statement: SQL as the driver takes it, its processed parameters, and for an UPDATE
+    the table whose row it must match (else the row is stale)."""
 
-    __slots__ = ("params", "sql")
+    __slots__ = ("params", "sql", "stale")
 
-    def __init__(self, sql: str, processors: Processors, values: Mapping[str, Any]) -> None:
-        self.sql = sql
-        self.params = {
+    def __init__(
+        self, compiled: Compiled, values: Mapping[str, Any], stale: str | None = None
+    ) -> None:
+        sql, processors, order = compiled
+        processed = {
             name: processors[name](value) if value is not None and name in processors else value
             for name, value in values.items()
         }
+        self.sql = sql
+        self.params: Any = processed if order is None else tuple(processed[n] for n in order)
+        self.stale = stale
 
 
 def _log_table(action: ActionDef) -> Table:
@@ -173,12 +193,12 @@ def _log_table(action: ActionDef) -> Table:
 
 
 @functools.lru_cache(maxsize=512)
-def _insert_sql(dialect: Dialect, table: Table, keys: tuple[str, ...]) -> tuple[str, Processors]:
+def _insert_sql(dialect: Dialect, table: Table, keys: tuple[str, ...]) -> Compiled:
     return _compiled(insert_statement(table), dialect, keys)
 
 
 @functools.lru_cache(maxsize=512)
-def _update_sql(dialect: Dialect, table: Table, names: tuple[str, ...]) -> tuple[str, Processors]:
+def _update_sql(dialect: Dialect, table: Table, names: tuple[str, ...]) -> Compiled:
     return _compiled(update_statement(table, names), dialect, ())
 
 
@@ -188,9 +208,9 @@ def _event_sql(
     table: Table,
     keys: tuple[str, ...],
     updated: tuple[Table, tuple[str, ...]] | None,
-) -> tuple[str, Processors]:
+) -> Compiled:
     """The event's INSERT of its values; with ``updated``, inserted from the record's UPDATE (a
-    data-modifying CTE), so that it is written exactly when the UPDATE matched the row."""
+    data-modifying CTE, PostgreSQL), so that it is written exactly when the UPDATE matched."""
     columns = tuple(name for name in keys if name in table.c)
     if updated is None:
         return _compiled(insert(table).values({n: bindparam(n) for n in columns}), dialect, ())
@@ -199,9 +219,7 @@ def _event_sql(
     return _compiled(insert(table).from_select(columns, source), dialect, ())
 
 
-def _compiled(
-    statement: ClauseElement, dialect: Dialect, keys: tuple[str, ...]
-) -> tuple[str, Processors]:
+def _compiled(statement: ClauseElement, dialect: Dialect, keys: tuple[str, ...]) -> Compiled:
     """SQL for the driver and the bind processors of its parameters, as SQLAlchemy's own."""
     compiled = statement.compile(dialect=dialect, column_keys=list(keys) if keys else None)
     assert isinstance(compiled, SQLCompiler)
@@ -210,10 +228,19 @@ def _compiled(
         process = bind.type.dialect_impl(dialect).bind_processor(dialect)
         if process is not None:
             processors[name] = process
-    return compiled.string, processors
+    order = tuple(compiled.positiontup) if compiled.positional and compiled.positiontup else None
+    return compiled.string, processors, order
 
 
 # --- sending ------------------------------------------------------------------------------------
+
+
+class _Stale(Exception):
+    """An UPDATE matched no row (SQLite, where the statements go one by one)."""
+
+    def __init__(self, table: str, count: int) -> None:
+        super().__init__(table, count)
+        self.table, self.count = table, count
 
 
 def _send(
@@ -224,47 +251,93 @@ def _send(
     steps: list[_Step],
     *,
     savepoint: bool,
-    stale: str | None = None,
 ) -> None:
-    """The lock and ``steps`` as one pipeline; with ``savepoint``, between a SAVEPOINT and its
-    RELEASE, rolled back on failure (else the caller's SAVEPOINT is, as SQLAlchemy's)."""
+    """The lock and ``steps``; with ``savepoint``, between a SAVEPOINT and its RELEASE, rolled
+    back on failure (else the caller's SAVEPOINT is, as SQLAlchemy's)."""
     driver: Any = connection.connection.driver_connection
     dbapi = connection.dialect.loaded_dbapi
-    name = f"eventspec_{next(_names)}"
+    name = f"eventspec_{next(_names)}" if savepoint else None
     lock = _locks.wanted(cs, action, connection) if action.writes_events else None
-    cursors = []
+    pipelined = connection.dialect.name == "postgresql"
+    sent: list[tuple[str, Any, Any]] = []  # (SQL, parameters, cursor) of each statement sent
     try:
-        with driver.pipeline():
-            if savepoint:
-                driver.execute(f"SAVEPOINT {name}")
-            if lock is not None:
-                driver.execute(_locks.driver_sql(lock[0]), lock[1])
-            cursors = [driver.execute(step.sql, step.params) for step in steps]
-            if savepoint:
-                driver.execute(f"RELEASE SAVEPOINT {name}")
+        if pipelined:
+            counts = _pipelined(driver, name, lock, steps, sent)
+        else:
+            counts = _in_turn(driver, name, steps, sent)
     except BaseException as error:  # an interrupt too: nothing of the action may stay
-        if savepoint:
+        if name is not None:
             with contextlib.suppress(Exception):  # a lost connection: the cause is what counts
-                driver.execute(f"ROLLBACK TO SAVEPOINT {name}; RELEASE SAVEPOINT {name}")
+                driver.execute(f"ROLLBACK TO SAVEPOINT {name}")
+                driver.execute(f"RELEASE SAVEPOINT {name}")
+        if isinstance(error, _Stale):
+            raise _stale(error.table, error.count) from None
         if not isinstance(error, dbapi.Error):
             raise
-        step = _failed_step(error, steps)
+        sql, params = _failed(sent, pipelined)
         raise DBAPIError.instance(
-            step.sql, step.params, error, dbapi.Error, dialect=connection.dialect
+            sql, params, error, dbapi.Error, dialect=connection.dialect
         ) from error
     if lock is not None:
         _locks.held(session, connection, lock[2])
-    if stale is not None and cursors[-1].rowcount != 1:  # as the unit of work words it
-        raise StaleDataError(
-            f"UPDATE statement on table '{stale}' expected to update 1 row(s); "
-            f"{cursors[-1].rowcount} were matched."
-        )
+    for step, count in zip(steps, counts, strict=True):
+        if step.stale is not None and count != 1:  # PostgreSQL: the CTE wrote no event either
+            raise _stale(step.stale, count)
 
 
-def _failed_step(error: Exception, steps: list[_Step]) -> _Step:
-    """The statement an error raised at the pipeline's sync belongs to: by the table it names."""
-    table = getattr(getattr(error, "diag", None), "table_name", None)
+def _pipelined(
+    driver: Any,
+    savepoint: str | None,
+    lock: tuple[str, dict[str, int], Any] | None,
+    steps: list[_Step],
+    sent: list[tuple[str, Any, Any]],
+) -> list[int]:
+    """psycopg 3: everything in one pipeline, one round trip; the row count of each step."""
+    with driver.pipeline():
+        if savepoint is not None:
+            driver.execute(f"SAVEPOINT {savepoint}")
+        if lock is not None:
+            sql = _locks.driver_sql(lock[0])
+            sent.append((sql, lock[1], driver.execute(sql, lock[1])))
+        for step in steps:
+            sent.append((step.sql, step.params, driver.execute(step.sql, step.params)))
+        if savepoint is not None:
+            driver.execute(f"RELEASE SAVEPOINT {savepoint}")
+    return [cursor.rowcount for _sql, _params, cursor in sent[-len(steps) :]]
+
+
+def _in_turn(
+    driver: Any, savepoint: str | None, steps: list[_Step], sent: list[tuple[str, Any, Any]]
+) -> list[int]:
+    """sqlite3: one statement after the other; an UPDATE that matched no row stops the rest."""
+    cursor = driver.cursor()
+    if savepoint is not None:
+        if not driver.in_transaction:  # a SAVEPOINT opening one would commit on RELEASE
+            cursor.execute("BEGIN")
+        cursor.execute(f"SAVEPOINT {savepoint}")
+    counts = []
     for step in steps:
-        if table and f" {table} " in f" {step.sql} ":
-            return step
-    return steps[0]
+        sent.append((step.sql, step.params, None))
+        cursor.execute(step.sql, step.params)
+        if step.stale is not None and cursor.rowcount != 1:
+            raise _Stale(step.stale, cursor.rowcount)
+        counts.append(cursor.rowcount)
+    if savepoint is not None:
+        cursor.execute(f"RELEASE SAVEPOINT {savepoint}")
+    return counts
+
+
+def _failed(sent: list[tuple[str, Any, Any]], pipelined: bool) -> tuple[str, Any]:
+    """The statement that failed: in a pipeline the first without a result, else the last sent."""
+    if pipelined:
+        for sql, params, cursor in sent:
+            if cursor.pgresult is None:
+                return sql, params
+    sql, params, _cursor = sent[-1] if sent else ("SAVEPOINT", None, None)
+    return sql, params
+
+
+def _stale(table: str, count: int) -> StaleDataError:
+    return StaleDataError(  # as the unit of work words it
+        f"UPDATE statement on table '{table}' expected to update 1 row(s); {count} were matched."
+    )

@@ -311,7 +311,7 @@ def run_create(
     existing: M | None = None
     record: M
     wire = _wired(session, action, None, replaying)
-    own = wire is not None and action.own_code_only  # the pipeline opens the SAVEPOINT too
+    own = wire is not None and action.own_code_only  # _wire opens the SAVEPOINT too
     with secrets_kept(action, [params, cs.attributes]), _savepoint(session, skip=own):
         if action.upsert_keys and replaying is not None:
             existing = session.get(resource.model, replaying.record_id)
@@ -324,7 +324,7 @@ def run_create(
         prepare(cs, action, replaying, defaults="create" if existing is None else "update")
         before, after = _split_hooks(cs, action)
         _run_before(cs, action, before, existing, "create" if existing is None else "update")
-        if wire is not None:  # the lock and both INSERTs in one round trip
+        if wire is not None:  # the lock and both INSERTs straight to the driver (_wire.py)
             ts = resource.create_timestamp
             record = _wire.create(session, wire, action, cs, ts, savepoint=own)
             return record
@@ -364,12 +364,12 @@ def run_update(
     _check_tenant(resource, record, tenant, replaying)
     cs = make_changeset(session, action, record, params, actor, metadata, tenant, replaying)
     wire = _wired(session, action, record, replaying)
-    own = wire is not None and action.own_code_only  # the pipeline opens the SAVEPOINT too
+    own = wire is not None and action.own_code_only  # _wire opens the SAVEPOINT too
     with secrets_kept(action, [params, cs.attributes]), _savepoint(session, skip=own):
         prepare(cs, action, replaying, defaults="update")
         before, after = _split_hooks(cs, action)
         _run_before(cs, action, before, record, "update")
-        if wire is not None:  # the lock, the UPDATE and its event in one round trip
+        if wire is not None:  # the lock, the UPDATE and its event straight to the driver
             _wire.update(session, wire, action, record, cs, savepoint=own)
             return record
         if _direct(session, action, record, replaying, before + after):
