@@ -12,6 +12,7 @@ statement that failed and leaves nothing behind.
 from __future__ import annotations
 
 import itertools
+import logging
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
@@ -90,6 +91,18 @@ def test_an_echoing_engine_sees_every_statement(features: Engine) -> None:
         assert create() == 5  # SAVEPOINT, lock, INSERT, INSERT, RELEASE
     finally:
         echoing.dispose()
+
+
+def test_the_sqlalchemy_engine_logger_sees_every_statement(
+    features: Engine, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    sent: list[str] = []
+    monkeypatch.setattr(wire, "create", _spy(wire.create, "create", sent))
+    logged = caplog.at_level(logging.INFO, logger="sqlalchemy.engine")
+    with logged, session_of(features) as session, session.begin():
+        members.create(session, handle="joe")
+    assert sent == []
+    assert any("INSERT INTO members" in record.getMessage() for record in caplog.records)
 
 
 def test_a_cursor_listener_sees_every_statement(features: Engine) -> None:

@@ -18,10 +18,11 @@ event and raises ``StaleDataError``, as the unit of work does (on PostgreSQL the
 from the UPDATE's row, a data-modifying CTE; SQLite checks the UPDATE's row count first).
 
 It is used only where nothing could tell (:func:`connection_for`): a sync connection of psycopg 3
-or of the stdlib ``sqlite3`` (the ``aio`` functions take the usual path), no engine echo and no
-cursor-level listener (they would not see these statements), nobody watching the events
-(``observe.py``: a callback may fail the action after its event), no hook, no pending change in
-the session, and the same conditions as any Core write (``_direct.unobserved``).
+or of the stdlib ``sqlite3`` (the ``aio`` functions take the usual path), no SQL logging (echo,
+or the ``sqlalchemy.engine`` logger at INFO) and no cursor-level listener (they would not see
+these statements), nobody watching the events (``observe.py``: a callback may fail the action
+after its event), no hook, no pending change in the session, and the same conditions as any Core
+write (``_direct.unobserved``).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import itertools
+import logging
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -69,6 +71,7 @@ Processors = dict[str, Callable[[Any], Any]]
 Compiled = tuple[str, Processors, tuple[str, ...] | None]
 _DRIVERS = {("postgresql", "psycopg"), ("sqlite", "pysqlite")}
 _names = itertools.count(1)
+_SQL_LOG = logging.getLogger("sqlalchemy.engine")
 
 
 def connection_for(session: Session, action: ActionDef) -> Connection | None:
@@ -88,9 +91,10 @@ def connection_for(session: Session, action: ActionDef) -> Connection | None:
     dialect = connection.dialect
     if (dialect.name, dialect.driver) not in _DRIVERS or dialect.is_async:
         return None  # an AsyncSession's driver is awaited: the usual path serves it
-    engine = connection.engine
     dispatch = connection.dispatch
-    if engine.echo or dispatch.before_cursor_execute or dispatch.after_cursor_execute:
+    if _SQL_LOG.isEnabledFor(logging.INFO) or connection.engine.echo:
+        return None  # SQL logging (echo=True, or the sqlalchemy.engine logger) shows statements
+    if dispatch.before_cursor_execute or dispatch.after_cursor_execute:
         return None
     if dialect.dispatch.handle_error or not unobserved(session, [action.resource.model]):
         return None
