@@ -690,10 +690,8 @@ def _wired(
     session: Session, action: ActionDef, record: Any, replaying: Replaying | None
 ) -> Connection | None:
     """The connection to send the action's writes on together (``_wire.py``), where the direct
-    path would write them: outside replay and bulk calls, the record in this session."""
-    if replaying is not None or session.info.get(_ATOMIC):
-        return None
-    if record is not None and inspect(record).session is not session:
+    path would write them (its hooks are ruled out by ``_wire`` before any run)."""
+    if not _direct(session, action, record, replaying, []):
         return None
     return _wire.connection_for(session, action)
 

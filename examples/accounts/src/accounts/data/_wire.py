@@ -22,7 +22,7 @@ or of the stdlib ``sqlite3`` (the ``aio`` functions take the usual path), no SQL
 or the ``sqlalchemy.engine`` logger at INFO) and no cursor-level listener (they would not see
 these statements), nobody watching the events (``observe.py``: a callback may fail the action
 after its event), no hook, no pending change in the session, and the same conditions as any Core
-write (``_direct.unobserved``).
+write (``_engine._direct``).
 """
 
 from __future__ import annotations
@@ -56,7 +56,6 @@ from ._direct import (
     insert_statement,
     remember,
     settle,
-    unobserved,
     update_statement,
 )
 from ._events import as_written, event_row
@@ -96,9 +95,9 @@ def connection_for(session: Session, action: ActionDef) -> Connection | None:
         return None  # SQL logging (echo=True, or the sqlalchemy.engine logger) shows statements
     if dispatch.before_cursor_execute or dispatch.after_cursor_execute:
         return None
-    if dialect.dispatch.handle_error or not unobserved(session, [action.resource.model]):
+    if dialect.dispatch.handle_error:
         return None
-    return connection
+    return connection  # the caller checked what any Core write needs (_engine._direct)
 
 
 def create(
