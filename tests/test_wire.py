@@ -11,6 +11,7 @@ statement that failed and leaves nothing behind.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
 import tempfile
@@ -27,9 +28,11 @@ from features.data.models import Document, Event, Member
 from psycopg import pq
 from sqlalchemy import Engine, create_engine, event, func, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
+from tests.engines import create_async_engine
 from tests.test_actions_features import advisory_locks
 from tests.test_faults import DEFAULT_KEY, REFUSE, ghosts, refuse_marked_events
 
@@ -43,7 +46,13 @@ def session_of(engine: Engine) -> Session:
 @contextmanager
 def round_trips(session: Session) -> Iterator[Callable[[], int]]:
     """Count the round trips of the block on the session's connection (its transaction open)."""
-    driver: Any = session.connection().connection.driver_connection
+    with traced(session.connection().connection.driver_connection) as count:
+        yield count
+
+
+@contextmanager
+def traced(driver: Any) -> Iterator[Callable[[], int]]:
+    """Count the round trips of the block on psycopg connection ``driver`` (sync or async)."""
     with tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace") as trace:
         driver.pgconn.trace(trace.fileno())
         driver.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS)
@@ -56,6 +65,90 @@ def round_trips(session: Session) -> Iterator[Callable[[], int]]:
             directions = [line.split("\t", 1)[0] for line in trace]
             moves = [d for d in directions if d in ("F", "B")]
             turns.append(sum(pair == ("F", "B") for pair in itertools.pairwise(moves)))
+
+
+@POSTGRESQL
+def test_an_async_action_is_one_round_trip_as_well(features: Engine) -> None:
+    from features.data.aio.actions import member as aio_members
+
+    url = features.url.render_as_string(hide_password=False)
+
+    async def main() -> tuple[int, int]:
+        engine = create_async_engine(url)
+        try:
+            async with AsyncSession(engine, expire_on_commit=False) as session, session.begin():
+                await session.execute(text("SELECT 1"))  # BEGIN is behind us
+                raw = await (await session.connection()).get_raw_connection()
+                with traced(raw.driver_connection) as create:
+                    member = await aio_members.create(session, handle="ann")
+                with traced(raw.driver_connection) as bump:
+                    await aio_members.bump(session, member, by=2)
+            return create(), bump()
+        finally:
+            await engine.dispose()
+
+    assert asyncio.run(main()) == (1, 3)
+    with session_of(features) as session:
+        assert session.scalars(select(Member.karma)).all() == [2]
+        assert event_count(session) == 2
+
+
+@POSTGRESQL
+def test_a_cancelled_async_action_leaves_neither_record_nor_event(
+    features: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The task is cancelled as the pipeline queues its 1st, 2nd, ... statement (it is raised at
+    the next await: the statement itself or the pipeline's sync), until the action ends on its
+    own; what each transaction then holds is committed, and every record has its event."""
+    from features.data.aio.actions import member as aio_members
+
+    at = [0]
+    original = wire._pipelined_async
+
+    class Cancelling:
+        def __init__(self, driver: Any) -> None:
+            self.driver, self.queued = driver, 0
+
+        def pipeline(self) -> Any:
+            return self.driver.pipeline()
+
+        def execute(self, *args: Any) -> Any:
+            self.queued += 1
+            if self.queued == at[0]:
+                task = asyncio.current_task()
+                assert task is not None
+                task.cancel()
+            return self.driver.execute(*args)
+
+    async def cancelling(driver: Any, *args: Any) -> list[int]:
+        return await original(Cancelling(driver), *args)
+
+    monkeypatch.setattr(wire, "_pipelined_async", cancelling)
+    url = features.url.render_as_string(hide_password=False)
+
+    async def main() -> int:
+        engine = create_async_engine(url)
+        try:
+            async with AsyncSession(engine, expire_on_commit=False) as session:
+                for k in range(1, 20):
+                    at[0] = k
+                    try:
+                        await aio_members.create(session, handle=f"m{k}")
+                    except asyncio.CancelledError:
+                        await session.commit()
+                        continue
+                    await session.commit()
+                    return k - 1
+            raise AssertionError("the action never ended")
+        finally:
+            await engine.dispose()
+
+    cancelled = asyncio.run(main())
+    assert cancelled == 5  # at SAVEPOINT, the lock, both INSERTs and RELEASE
+    with session_of(features) as session:
+        handles = set(session.scalars(select(Member.handle)))
+        recorded = set(session.scalars(select(Event.data["handle"].as_string())))
+    assert handles == recorded == {f"m{cancelled + 1}"}
 
 
 def event_count(session: Session) -> int:

@@ -16,12 +16,13 @@ the session only once everything is written. A row already gone when it is updat
 event and raises ``StaleDataError``, as the unit of work does (on PostgreSQL the event is inserted
 from the UPDATE's row, a data-modifying CTE; SQLite checks the UPDATE's row count first).
 
-It is used only where nothing could tell (:func:`connection_for`): a sync connection of psycopg 3
-or of the stdlib ``sqlite3`` (the ``aio`` functions take the usual path), no SQL logging (echo,
-or the ``sqlalchemy.engine`` logger at INFO) and no cursor-level listener (they would not see
-these statements), nobody watching the events (``observe.py``: a callback may fail the action
-after its event), no hook, no pending change in the session, and the same conditions as any Core
-write (``_engine._direct``).
+It is used only where nothing could tell (:func:`connection_for`): a connection of psycopg 3
+(sync, or async under an ``AsyncSession``, awaited from SQLAlchemy's greenlet) or of the stdlib
+``sqlite3`` (aiosqlite takes the usual path: each statement runs on its thread), no SQL
+logging (echo, or the ``sqlalchemy.engine`` logger at INFO) and no cursor-level listener (they
+would not see these statements), nobody watching the events (``observe.py``: a callback may
+fail the action after its event), no hook, no pending change in the session, and the same
+conditions as any Core write (``_engine._direct``).
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.util import await_only
 
 from . import _locks, observe
 from ._direct import (
@@ -68,6 +70,7 @@ Processors = dict[str, Callable[[Any], Any]]
 # positional paramstyle (SQLite's qmark) takes them (None: named, as psycopg's pyformat).
 Compiled = tuple[str, Processors, tuple[str, ...] | None]
 _DRIVERS = {("postgresql", "psycopg"), ("sqlite", "pysqlite")}
+_ASYNC_DRIVERS = {("postgresql", "psycopg")}  # aiosqlite runs each statement on its own thread
 _names = itertools.count(1)
 _SQL_LOG = logging.getLogger("sqlalchemy.engine")
 
@@ -87,8 +90,8 @@ def connection_for(session: Session, action: ActionDef) -> Connection | None:
         return None  # a flush goes first, inside the SAVEPOINT: the usual path does that
     connection = session.connection()
     dialect = connection.dialect
-    if (dialect.name, dialect.driver) not in _DRIVERS or dialect.is_async:
-        return None  # an AsyncSession's driver is awaited: the usual path serves it
+    if (dialect.name, dialect.driver) not in (_ASYNC_DRIVERS if dialect.is_async else _DRIVERS):
+        return None
     dispatch = connection.dispatch
     if _SQL_LOG.isEnabledFor(logging.INFO) or connection.engine.echo:
         return None  # SQL logging (echo=True, or the sqlalchemy.engine logger) shows statements
@@ -263,16 +266,18 @@ def _send(
     lock = _locks.wanted(cs, action, connection) if action.writes_events else None
     pipelined = connection.dialect.name == "postgresql"
     sent: list[tuple[str, Any, Any]] = []  # (SQL, parameters, cursor) of each statement sent
+    awaited = connection.dialect.is_async
     try:
-        if pipelined:
+        if awaited:  # an AsyncSession's action runs in SQLAlchemy's greenlet: await the driver
+            counts = await_only(_pipelined_async(driver, name, lock, steps, sent))
+        elif pipelined:
             counts = _pipelined(driver, name, lock, steps, sent)
         else:
             counts = _in_turn(driver, name, steps, sent)
-    except BaseException as error:  # an interrupt too: nothing of the action may stay
+    except BaseException as error:  # an interrupt, a cancelled task too: nothing may stay
         if name is not None:
             with contextlib.suppress(Exception):  # a lost connection: the cause is what counts
-                driver.execute(f"ROLLBACK TO SAVEPOINT {name}")
-                driver.execute(f"RELEASE SAVEPOINT {name}")
+                _release(driver, name, awaited=awaited)
         if isinstance(error, _Stale):
             raise _stale(error.table, error.count) from None
         if not isinstance(error, dbapi.Error):
@@ -307,6 +312,36 @@ def _pipelined(
         if savepoint is not None:
             driver.execute(f"RELEASE SAVEPOINT {savepoint}")
     return [cursor.rowcount for _sql, _params, cursor in sent[-len(steps) :]]
+
+
+async def _pipelined_async(
+    driver: Any,
+    savepoint: str | None,
+    lock: tuple[str, dict[str, int], Any] | None,
+    steps: list[_Step],
+    sent: list[tuple[str, Any, Any]],
+) -> list[int]:
+    """:func:`_pipelined` on psycopg's ``AsyncConnection``."""
+    async with driver.pipeline():
+        if savepoint is not None:
+            await driver.execute(f"SAVEPOINT {savepoint}")
+        if lock is not None:
+            sql = _locks.driver_sql(lock[0])
+            sent.append((sql, lock[1], await driver.execute(sql, lock[1])))
+        for step in steps:
+            sent.append((step.sql, step.params, await driver.execute(step.sql, step.params)))
+        if savepoint is not None:
+            await driver.execute(f"RELEASE SAVEPOINT {savepoint}")
+    return [cursor.rowcount for _sql, _params, cursor in sent[-len(steps) :]]
+
+
+def _release(driver: Any, savepoint: str, *, awaited: bool) -> None:
+    """Roll back to ``savepoint`` and release it, after a failure."""
+    for sql in (f"ROLLBACK TO SAVEPOINT {savepoint}", f"RELEASE SAVEPOINT {savepoint}"):
+        if awaited:
+            await_only(driver.execute(sql))
+        else:
+            driver.execute(sql)
 
 
 def _in_turn(
