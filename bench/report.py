@@ -195,17 +195,23 @@ def targets(rows: Sequence[Row], backends: Sequence[str], config: Config) -> lis
                 )
             )
         plain = _find(rows, "9 follow", backend, "Core SELECT")
-        for reader in ("eventspec read_after", "eventspec read_rows_after"):
+        # The follower (consume) and its reader hand out EventRow values: #16's target. ORM
+        # objects cost what SQLAlchemy's loading costs, reported without a target.
+        for reader, goal in (
+            ("eventspec consume", "≥ 0.8x"),
+            ("eventspec read_rows_after", "≥ 0.8x"),
+            ("eventspec read_after", "(ORM objects; no target)"),
+        ):
             follower = _find(rows, "9 follow", backend, reader)
             if plain and follower:
                 speed = plain.seconds / follower.seconds
                 out.append(
                     Target(
-                        f"follower {reader.split()[1]} ≥ 0.8x a plain id > :c LIMIT loop "
+                        f"follower {reader.split()[1]} {goal} a plain id > :c LIMIT loop "
                         "(events/s)",
                         backend,
                         f"{speed:.2f}x ({follower.rate:,.0f} vs {plain.rate:,.0f} events/s)",
-                        speed >= 0.8,
+                        speed >= 0.8 if goal.startswith("≥") else None,
                     )
                 )
         horizon = _find(rows, "9 follow: writer", backend, "eventspec")

@@ -3,8 +3,9 @@
 Reading: a log of N events is read from the start in batches of 500, one transaction per batch,
 as a follower does. Baseline: a plain Core ``SELECT ... WHERE id > :c ORDER BY id LIMIT :n``
 loop over the same table. Contenders: the generated ``read_after`` (ORM objects, with the
-horizon barrier on PostgreSQL), ``read_rows_after`` (Core rows, same barrier) and ``consume``
-(a checkpoint row locked and moved per batch, a handler that does nothing).
+horizon barrier on PostgreSQL), ``read_rows_after`` (``EventRow`` values, same barrier) and
+``consume`` (``EventRow`` values; a checkpoint row locked and moved per batch, a handler that
+does nothing).
 
 Writing (PostgreSQL): create + event per transaction, with the horizon lock every writer takes
 shared, against the same with the horizon patched out of ``_locks.take``.
@@ -81,7 +82,7 @@ def run(backend: Backend, n: int, repeats: int) -> list[Row]:
     entries = [
         Contender(BASELINE, core),
         Contender("eventspec read_after (ORM objects)", orm),
-        Contender("eventspec read_rows_after (Core rows)", core_rows),
+        Contender("eventspec read_rows_after (EventRow values)", core_rows),
         Contender("eventspec consume (checkpoint row per batch)", consumer, reset_checkpoints),
     ]
     try:

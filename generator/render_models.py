@@ -244,7 +244,7 @@ def _relationship_line(
 
 # --- imports ----------------------------------------------------------------------------------
 
-_STDLIB = frozenset({"datetime", "decimal", "uuid", "typing"})
+_STDLIB = frozenset({"collections.abc", "datetime", "decimal", "uuid", "typing"})
 
 
 def import_blocks(imports: Iterable[Import]) -> list[str]:

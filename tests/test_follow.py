@@ -136,14 +136,17 @@ def test_read_after_returns_the_events_after_a_checkpoint_in_batches(accounts: E
             accounts_log.read_after(session, None, 0)
 
 
-def test_read_rows_after_is_the_same_batch_as_core_rows(accounts: Engine) -> None:
+def test_read_rows_after_is_the_same_batch_as_read_only_values(accounts: Engine) -> None:
     make_orgs(accounts, 3)
     with Session(accounts) as session:
         events = accounts_log.read_after(session, None, 2)
         rows = accounts_log.read_rows_after(session, None, 2)
-    assert [(r.id, r.action, r.data, r.metadata) for r in rows] == [
-        (e.id, e.action, e.data, e.metadata_) for e in events
-    ]
+    assert [type(r) for r in rows] == [accounts_log.EventRow] * 2
+    fields = accounts_log.EventRow._fields
+    assert [r._asdict() for r in rows] == [{f: getattr(e, f) for f in fields} for e in events]
+    assert set(fields) == set(Event.__mapper__.columns.keys())  # every attribute, metadata_ too
+    with pytest.raises(AttributeError):
+        rows[0].data = {}  # type: ignore[misc]  # an event is not changed by its reader
 
 
 def test_each_log_is_read_on_its_own_and_an_encrypted_one_decrypted(
@@ -160,7 +163,7 @@ def test_each_log_is_read_on_its_own_and_an_encrypted_one_decrypted(
         stored = session.execute(text("SELECT data FROM audit_events")).scalar_one()
     assert [e.data["body"] for e in notes] == ["hello", "again"]
     assert [(e.data, e.metadata_) for e in audits] == [({"value": "hush"}, {"why": "test"})]
-    assert [(r.data, r.metadata) for r in rows] == [({"value": "hush"}, {"why": "test"})]
+    assert [(r.data, r.metadata_) for r in rows] == [({"value": "hush"}, {"why": "test"})]
     assert b"hush" not in bytes(stored)  # as the `events` command reads it: decrypted, not stored
 
 
@@ -210,7 +213,7 @@ def test_consume_moves_the_checkpoint_with_the_callers_transaction(accounts: Eng
     ids = make_orgs(accounts, 5)
     batches: list[list[int]] = []
 
-    def handler(session: Session, events: list[Event]) -> None:
+    def handler(session: Session, events: list[accounts_log.EventRow]) -> None:
         batches.append([e.id for e in events])
 
     with Session(accounts) as session, session.begin():

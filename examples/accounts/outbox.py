@@ -32,15 +32,14 @@ from sqlalchemy.orm import Session
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE / "src"))  # the example's own package, generated code included
 
-from accounts.data.log import consume  # noqa: E402
-from accounts.data.models import Event  # noqa: E402
+from accounts.data.log import EventRow, consume  # noqa: E402
 
 CONSUMER = "outbox"
 Message = dict[str, Any]
 Publisher = Callable[[Message], None]
 
 
-def message(event: Event) -> Message:
+def message(event: EventRow) -> Message:
     """What the broker receives: the event id is the message id, the key to deduplicate on."""
     return {
         "message_id": f"accounts-event-{event.id}",
@@ -56,7 +55,7 @@ def relay(engine: Engine, publish: Publisher, *, batch: int = 100) -> int:
     """Publish every event after the outbox's checkpoint, one transaction per batch; the number
     of events published. A failure rolls back the batch's checkpoint: it is published again."""
 
-    def publish_all(session: Session, events: list[Event]) -> None:
+    def publish_all(session: Session, events: list[EventRow]) -> None:
         for event in events:
             publish(message(event))
 

@@ -12,7 +12,7 @@ import click
 
 from .. import ir
 from ..follow_views import follow_suffix
-from ..tables import followed_logs
+from ..tables import event_log_table, followed_logs
 from .database import import_generated
 
 _COMPARE = {"==": operator.eq, ">=": operator.ge, "<=": operator.le}
@@ -49,13 +49,14 @@ def tail(
     """Poll the log every ``interval`` seconds after ``checkpoint`` and show each new event that
     matches ``conditions``, until Ctrl-C (which ends it quietly)."""
     read = getattr(followed(project, log), f"read_rows_after{follow_suffix(project, log)}")
+    keys = {column.name: column.key for column in event_log_table(log).columns}  # metadata_
     try:
         while True:
             batch = read(session, checkpoint, BATCH)
             session.commit()  # a new transaction, and snapshot, for every poll
             if batch:
                 checkpoint = batch[-1].id
-                rows = [{name: row._mapping[name] for name in needed} for row in batch]
+                rows = [{name: getattr(row, keys[name]) for name in needed} for row in batch]
                 rows = [row for row in rows if _matches(row, conditions)]
                 if rows:
                     show(rows)

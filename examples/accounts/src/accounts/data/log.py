@@ -6,19 +6,41 @@ returned before, even while other transactions are still writing, so a follower 
 the last id it saw misses nothing. On PostgreSQL, read in a READ COMMITTED transaction (the
 default), or first in a REPEATABLE READ one. ``consume`` keeps the checkpoint of a named consumer
 in the ``eventspec_checkpoints`` table and moves it in the caller's transaction.
+
+``read_after`` returns the log's model objects; ``read_rows_after`` and ``consume`` hand out
+read-only named tuples with the same attributes, read without building ORM objects (about twice
+as fast, and a handler cannot change an event by mistake).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any
+import datetime
+import uuid
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
-from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
 from . import _follow, models
 
-__all__ = ["consume", "read_after", "read_rows_after"]
+__all__ = ["EventRow", "consume", "read_after", "read_rows_after"]
+
+
+class EventRow(NamedTuple):
+    """An event of ``Event`` as a read-only value: the model's attributes, in order."""
+
+    id: int
+    record_id: uuid.UUID
+    version: int
+    occurred_at: datetime.datetime
+    resource: str
+    action: str
+    action_type: str
+    data: dict[str, Any]
+    metadata_: dict[str, Any]
+    changed_attributes: dict[str, Any]
+    user_id: uuid.UUID | None
+    system_actor: str | None
 
 
 def read_after(
@@ -38,18 +60,18 @@ def read_rows_after(
     session: Session,
     checkpoint: int | None,
     limit: int = 500,
-) -> Sequence[Row[Any]]:
-    """``read_after`` as Core rows of the event table, without ORM objects.
+) -> list[EventRow]:
+    """``read_after`` as ``EventRow`` values, without ORM objects.
 
     Faster for large batches; an encrypted log's maps are read back decrypted, as by the model.
     """
-    return _follow.read_rows_after(session, models.Event, checkpoint, limit)
+    return _follow.read_rows_after(session, models.Event, EventRow, checkpoint, limit)
 
 
 def consume(
     session: Session,
     name: str,
-    handler: Callable[[Session, list[models.Event]], object],
+    handler: Callable[[Session, list[EventRow]], object],
     *,
     limit: int = 500,
 ) -> int:
@@ -60,4 +82,6 @@ def consume(
     writes and the checkpoint together. A second process consuming as ``name`` waits until it
     does. Consumer names are shared by every log of the package.
     """
-    return _follow.consume(session, models.EventspecCheckpoint, models.Event, name, handler, limit)
+    return _follow.consume(
+        session, models.EventspecCheckpoint, models.Event, EventRow, name, handler, limit
+    )

@@ -23,14 +23,14 @@ SQLite has one writer at a time, so ids are committed in id order and step 1 and
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from sqlalchemy import (
     Connection,
-    Row,
     Table,
     func,
+    inspect,
     literal_column,
     select,
     text,
@@ -44,7 +44,7 @@ from ._locks import HORIZON_KEY
 from ._support import utcnow
 
 E = TypeVar("E")
-Handler = Callable[[Session, list[E]], object]
+R = TypeVar("R", bound=tuple[Any, ...])  # a log's NamedTuple of events (``log.py``)
 
 # Statement 1 and 2 in one round trip: the target list is evaluated left to right, so the mark
 # is read before the barrier is passed.
@@ -103,15 +103,21 @@ def read_after(session: Session, model: type[E], checkpoint: int | None, limit: 
 
 
 def read_rows_after(
-    session: Session, model: type[Any], checkpoint: int | None, limit: int
-) -> Sequence[Row[Any]]:
-    """:func:`read_after` as Core rows (named tuples of the columns), without ORM objects."""
+    session: Session, model: type[Any], row: type[R], checkpoint: int | None, limit: int
+) -> list[R]:
+    """:func:`read_after` as values of ``row``, a NamedTuple of ``model``'s attributes: the
+    columns are read with SQLAlchemy Core (their types' result processing included, so an
+    encrypted map comes back decrypted), without building ORM objects."""
     found = _page(session, model, checkpoint, limit)
     if found is None:
         return []
     table, bounds = found
-    query = select(table).where(*bounds).order_by(table.c.id).limit(limit)
-    return session.connection().execute(query).all()
+    columns = inspect(model).columns
+    fields: tuple[str, ...] = getattr(row, "_fields")  # noqa: B009 (R is any NamedTuple)
+    make: Callable[[Iterable[Any]], R] = getattr(row, "_make")  # noqa: B009
+    query = select(*(columns[name] for name in fields))
+    result = session.connection().execute(query.where(*bounds).order_by(table.c.id).limit(limit))
+    return list(map(make, result))
 
 
 def _page(
@@ -163,19 +169,21 @@ def save_checkpoint(session: Session, checkpoints: Table, name: str, position: i
 def consume(
     session: Session,
     checkpoint_model: type[Any],
-    model: type[E],
+    model: type[Any],
+    row: type[R],
     name: str,
-    handler: Handler[E],
+    handler: Callable[[Session, list[R]], object],
     limit: int,
 ) -> int:
-    """Hand the next batch of events after consumer ``name``'s checkpoint to ``handler`` and move
-    the checkpoint past it, in the caller's transaction; the number of events handled."""
+    """Hand the next batch of events after consumer ``name``'s checkpoint to ``handler`` (as
+    :func:`read_rows_after` reads them) and move the checkpoint past it, in the caller's
+    transaction; the number of events handled."""
     checkpoints = _table(checkpoint_model)
     checkpoint = lock_checkpoint(session, checkpoints, name)
-    events = read_after(session, model, checkpoint, limit)
+    events = read_rows_after(session, model, row, checkpoint, limit)
     if not events:
         return 0
     handler(session, events)
-    last: int = getattr(events[-1], "id")  # noqa: B009 (E is any model class)
+    last: int = getattr(events[-1], "id")  # noqa: B009 (R is any log's NamedTuple)
     save_checkpoint(session, checkpoints, name, last)
     return len(events)

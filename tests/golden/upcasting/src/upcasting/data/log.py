@@ -6,19 +6,26 @@ returned before, even while other transactions are still writing, so a follower 
 the last id it saw misses nothing. On PostgreSQL, read in a READ COMMITTED transaction (the
 default), or first in a REPEATABLE READ one. ``consume`` keeps the checkpoint of a named consumer
 in the ``eventspec_checkpoints`` table and moves it in the caller's transaction.
+
+``read_after`` returns the log's model objects; ``read_rows_after`` and ``consume`` hand out
+read-only named tuples with the same attributes, read without building ORM objects (about twice
+as fast, and a handler cannot change an event by mistake).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any
+import datetime
+import uuid
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
-from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
 from . import _follow, models
 
 __all__ = [
+    "EventRow",
+    "VaultRow",
     "consume_event",
     "consume_vault",
     "read_after_event",
@@ -26,6 +33,21 @@ __all__ = [
     "read_rows_after_event",
     "read_rows_after_vault",
 ]
+
+
+class EventRow(NamedTuple):
+    """An event of ``Event`` as a read-only value: the model's attributes, in order."""
+
+    id: int
+    record_id: uuid.UUID
+    version: int
+    occurred_at: datetime.datetime
+    resource: str
+    action: str
+    action_type: str
+    data: dict[str, Any]
+    metadata_: dict[str, Any]
+    changed_attributes: dict[str, Any]
 
 
 def read_after_event(
@@ -45,18 +67,18 @@ def read_rows_after_event(
     session: Session,
     checkpoint: int | None,
     limit: int = 500,
-) -> Sequence[Row[Any]]:
-    """``read_after_event`` as Core rows of the event table, without ORM objects.
+) -> list[EventRow]:
+    """``read_after_event`` as ``EventRow`` values, without ORM objects.
 
     Faster for large batches; an encrypted log's maps are read back decrypted, as by the model.
     """
-    return _follow.read_rows_after(session, models.Event, checkpoint, limit)
+    return _follow.read_rows_after(session, models.Event, EventRow, checkpoint, limit)
 
 
 def consume_event(
     session: Session,
     name: str,
-    handler: Callable[[Session, list[models.Event]], object],
+    handler: Callable[[Session, list[EventRow]], object],
     *,
     limit: int = 500,
 ) -> int:
@@ -67,7 +89,24 @@ def consume_event(
     writes and the checkpoint together. A second process consuming as ``name`` waits until it
     does. Consumer names are shared by every log of the package.
     """
-    return _follow.consume(session, models.EventspecCheckpoint, models.Event, name, handler, limit)
+    return _follow.consume(
+        session, models.EventspecCheckpoint, models.Event, EventRow, name, handler, limit
+    )
+
+
+class VaultRow(NamedTuple):
+    """An event of ``Vault`` as a read-only value: the model's attributes, in order."""
+
+    id: int
+    record_id: uuid.UUID
+    version: int
+    occurred_at: datetime.datetime
+    resource: str
+    action: str
+    action_type: str
+    data: dict[str, Any]
+    metadata_: dict[str, Any]
+    changed_attributes: dict[str, Any]
 
 
 def read_after_vault(
@@ -87,18 +126,18 @@ def read_rows_after_vault(
     session: Session,
     checkpoint: int | None,
     limit: int = 500,
-) -> Sequence[Row[Any]]:
-    """``read_after_vault`` as Core rows of the event table, without ORM objects.
+) -> list[VaultRow]:
+    """``read_after_vault`` as ``VaultRow`` values, without ORM objects.
 
     Faster for large batches; an encrypted log's maps are read back decrypted, as by the model.
     """
-    return _follow.read_rows_after(session, models.Vault, checkpoint, limit)
+    return _follow.read_rows_after(session, models.Vault, VaultRow, checkpoint, limit)
 
 
 def consume_vault(
     session: Session,
     name: str,
-    handler: Callable[[Session, list[models.Vault]], object],
+    handler: Callable[[Session, list[VaultRow]], object],
     *,
     limit: int = 500,
 ) -> int:
@@ -109,4 +148,6 @@ def consume_vault(
     writes and the checkpoint together. A second process consuming as ``name`` waits until it
     does. Consumer names are shared by every log of the package.
     """
-    return _follow.consume(session, models.EventspecCheckpoint, models.Vault, name, handler, limit)
+    return _follow.consume(
+        session, models.EventspecCheckpoint, models.Vault, VaultRow, name, handler, limit
+    )
