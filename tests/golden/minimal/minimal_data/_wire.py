@@ -6,9 +6,9 @@ UPDATE, the event's INSERT and RELEASE. Through SQLAlchemy each statement costs 
 machinery and, on PostgreSQL, a round trip to the server. Here the statements are compiled once
 per shape, with their bind processors, and sent by the driver itself: on PostgreSQL (psycopg 3)
 together in one pipeline, so the client waits once; on SQLite (the stdlib driver) one after the
-other, without SQLAlchemy in between. When one of the action's changes or validations is the
-user's (``call``), that code runs inside a SAVEPOINT opened first by SQLAlchemy, as always, and
-only the lock and the writes are sent here: on PostgreSQL three round trips instead of five.
+other, without SQLAlchemy in between. When user code before the write (a ``call`` change or
+validation) asks the changeset for its session, SQLAlchemy opens the SAVEPOINT there and then
+(``_engine._action_savepoint``), and only the lock and the writes are sent here.
 
 The guarantees are the unit of work's: the statements are the ones SQLAlchemy compiles for these
 tables, with the parameters its types process; a failure rolls back to the SAVEPOINT (the

@@ -14,7 +14,7 @@ from __future__ import annotations
 import copy
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import InitVar, dataclass, field, replace
 from decimal import Decimal
 from functools import partial
@@ -253,7 +253,7 @@ class ActionDef(Generic[M]):
     decoders: Mapping[str, Decoder | None] = field(init=False, repr=False, compare=False)
     actor_keys: ActorKeys | None = field(init=False, repr=False, compare=False)
     # Only eventspec's own code runs before the write (no hook, no ``call``): nothing there can
-    # touch the database, so the write may open its SAVEPOINT itself (_wire.py).
+    # touch the database, and its changeset need not be watched (_action_savepoint).
     own_code_only: bool = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -307,12 +307,13 @@ def run_create(
     resource = action.resource
     if replaying is None:
         check_actor(action, actor)
-    cs = make_changeset(session, action, None, params, actor, metadata, tenant, replaying)
+    cs = make_changeset(
+        session, action, None, params, actor, metadata, tenant, replaying, _changeset(action)
+    )
     existing: M | None = None
     record: M
     wire = _wired(session, action, None, replaying)
-    own = wire is not None and action.own_code_only  # _wire opens the SAVEPOINT too
-    with secrets_kept(action, [params, cs.attributes]), _savepoint(session, skip=own):
+    with secrets_kept(action, [params, cs.attributes]), _action_savepoint(cs, wire) as sends_own:
         if action.upsert_keys and replaying is not None:
             existing = session.get(resource.model, replaying.record_id)
         elif action.upsert_keys:
@@ -326,7 +327,7 @@ def run_create(
         _run_before(cs, action, before, existing, "create" if existing is None else "update")
         if wire is not None:  # the lock and both INSERTs straight to the driver (_wire.py)
             ts = resource.create_timestamp
-            record = _wire.create(session, wire, action, cs, ts, savepoint=own)
+            record = _wire.create(session, wire, action, cs, ts, savepoint=sends_own())
             return record
         if existing is None and _direct(session, action, None, replaying, before + after):
             record = insert_record(session, resource.model, cs.attributes)
@@ -362,15 +363,16 @@ def run_update(
     if replaying is None:
         check_actor(action, actor)
     _check_tenant(resource, record, tenant, replaying)
-    cs = make_changeset(session, action, record, params, actor, metadata, tenant, replaying)
+    cs = make_changeset(
+        session, action, record, params, actor, metadata, tenant, replaying, _changeset(action)
+    )
     wire = _wired(session, action, record, replaying)
-    own = wire is not None and action.own_code_only  # _wire opens the SAVEPOINT too
-    with secrets_kept(action, [params, cs.attributes]), _savepoint(session, skip=own):
+    with secrets_kept(action, [params, cs.attributes]), _action_savepoint(cs, wire) as sends_own:
         prepare(cs, action, replaying, defaults="update")
         before, after = _split_hooks(cs, action)
         _run_before(cs, action, before, record, "update")
         if wire is not None:  # the lock, the UPDATE and its event straight to the driver
-            _wire.update(session, wire, action, record, cs, savepoint=own)
+            _wire.update(session, wire, action, record, cs, savepoint=sends_own())
             return record
         if _direct(session, action, record, replaying, before + after):
             # A Core UPDATE; the object takes the new values once the event is written too.
@@ -705,15 +707,78 @@ def _find_by(session: Session, resource: ResourceDef, values: Mapping[str, Any])
 # --- transactions and locks --------------------------------------------------------------------
 
 
+class _Watched(Changeset):
+    """A changeset that calls ``on_session`` once, the first time its session is asked for."""
+
+    on_session: Callable[[], None] | None = None
+    _bound: Session
+
+    @property
+    def session(self) -> Session:
+        on_session = self.on_session
+        if on_session is not None:
+            self.on_session = None
+            on_session()
+        return self._bound
+
+    @session.setter
+    def session(self, value: Session) -> None:
+        self._bound = value
+
+
+def _changeset(action: ActionDef) -> type[Changeset]:
+    """A watched changeset where user code runs before a write that may go to the driver."""
+    return Changeset if action.own_code_only else _Watched
+
+
+def _sends_nothing() -> bool:
+    return False
+
+
 @contextmanager
-def _savepoint(session: Session, *, skip: bool = False) -> Iterator[None]:
+def _action_savepoint(cs: Changeset, wire: Connection | None) -> Iterator[Callable[[], bool]]:
+    """The action's SAVEPOINT. Yields ``sends_own()``, asked right before the write: whether
+    ``_wire`` is to send the SAVEPOINT itself, with the writes (on PostgreSQL one round trip).
+
+    Without ``wire``, SQLAlchemy's SAVEPOINT is opened at once. With it, the SAVEPOINT waits:
+    user code (a ``call`` change or validation) that asks the changeset for its session opens
+    SQLAlchemy's SAVEPOINT there and then, before it can use the database, and so does a change
+    pending in the session when the rules are done (its flush belongs inside); otherwise
+    nothing before the write could have touched the database, and ``_wire`` sends it.
+    """
+    session = cs.session
+    if wire is None:
+        with _savepoint(session):
+            yield _sends_nothing
+        return
+    with ExitStack() as stack:
+        opened: list[bool] = []
+
+        def open_savepoint() -> None:
+            opened.append(True)
+            stack.enter_context(_savepoint(session))
+
+        if isinstance(cs, _Watched):
+            cs.on_session = open_savepoint
+
+        def sends_own() -> bool:
+            if isinstance(cs, _Watched):
+                cs.on_session = None  # eventspec's own use of the session from here on
+            if not opened and (session.new or session.dirty or session.deleted):
+                open_savepoint()
+            return not opened
+
+        yield sends_own
+
+
+@contextmanager
+def _savepoint(session: Session) -> Iterator[None]:
     """Run the block in a SAVEPOINT so that a failure leaves nothing behind.
 
     With the stdlib ``sqlite3`` driver a SAVEPOINT that opens a transaction commits on RELEASE;
     we start the transaction explicitly first so the caller's rollback still undoes the action.
-    With ``skip``, the action sends its own SAVEPOINT, with its writes (``_wire.py``).
     """
-    if skip or session.info.get(_ATOMIC):
+    if session.info.get(_ATOMIC):
         # An enclosing bulk action or replay rolls back as a whole; one SAVEPOINT is enough.
         yield
         return

@@ -118,6 +118,49 @@ def bump_many(
     return results
 
 
+class RenameInput(TypedDict, total=False):
+    """Inputs of `Member.rename`."""
+
+    handle: str
+
+
+RENAME = engine.ActionDef(
+    resource=RESOURCE,
+    name="rename",
+    type="update",
+    accept=frozenset({"handle"}),
+    changes=(rules.ChangeDef("change", features.changes.thank_others),),
+)
+
+
+def rename(
+    session: Session,
+    record: Member,
+    *,
+    actor: object = None,
+    metadata: Mapping[str, Any] | None = None,
+    **params: Unpack[RenameInput],
+) -> Member:
+    """Update a Member: writes an Event event, version 1."""
+    return engine.run_update(session, RENAME, record, params, actor=actor, metadata=metadata)
+
+
+def rename_many(
+    session: Session,
+    inputs: Iterable[tuple[Member, RenameInput]],
+    *,
+    actor: object = None,
+    metadata: Mapping[str, Any] | None = None,
+) -> list[Member]:
+    """`rename` for many records in one SAVEPOINT: all are written, or none."""
+    RENAME.check_actor(actor)  # before the SAVEPOINT: nothing written on error
+    results: list[Member] = []
+    with engine.atomic(session):
+        for record, item in inputs:
+            results.append(rename(session, record, **item, actor=actor, metadata=metadata))
+    return results
+
+
 DESTROY = engine.ActionDef(resource=RESOURCE, name="destroy", type="destroy")
 
 
@@ -151,5 +194,6 @@ def destroy_many(
 ACTIONS: dict[tuple[str, str], engine.ActionDef] = {
     ("Member", "create"): CREATE,
     ("Member", "bump"): BUMP,
+    ("Member", "rename"): RENAME,
     ("Member", "destroy"): DESTROY,
 }

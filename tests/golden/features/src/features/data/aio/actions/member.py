@@ -14,7 +14,7 @@ from typing import Any, Unpack
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ...actions import member as sync
-from ...actions.member import BumpInput, CreateInput
+from ...actions.member import BumpInput, CreateInput, RenameInput
 from ...models import Member
 
 
@@ -61,6 +61,29 @@ async def bump_many(
 ) -> list[Member]:
     """`bump` for many records in one SAVEPOINT: all are written, or none."""
     return await session.run_sync(sync.bump_many, inputs, actor=actor, metadata=metadata)
+
+
+async def rename(
+    session: AsyncSession,
+    record: Member,
+    *,
+    actor: object = None,
+    metadata: Mapping[str, Any] | None = None,
+    **params: Unpack[RenameInput],
+) -> Member:
+    """Update a Member: writes an Event event, version 1."""
+    return await session.run_sync(sync.rename, record, **params, actor=actor, metadata=metadata)
+
+
+async def rename_many(
+    session: AsyncSession,
+    inputs: Iterable[tuple[Member, RenameInput]],
+    *,
+    actor: object = None,
+    metadata: Mapping[str, Any] | None = None,
+) -> list[Member]:
+    """`rename` for many records in one SAVEPOINT: all are written, or none."""
+    return await session.run_sync(sync.rename_many, inputs, actor=actor, metadata=metadata)
 
 
 async def destroy(
