@@ -65,11 +65,10 @@ def insert_record(session: Session, model: type[Any], values: Mapping[str, Any])
     table: Table = model.__table__
     row = full_row(table, values)
     result = session.connection().execute(insert_statement(table), row)
-    record = model(**row)
     for column, value in zip(table.primary_key, result.inserted_primary_key or (), strict=False):
-        if getattr(record, column.key) is None:
-            setattr(record, column.key, value)
-    make_transient_to_detached(record)  # as if just loaded: unset columns load when read
+        if row.get(column.key) is None:
+            row[column.key] = value
+    record = loaded(model, row)
     session.add(record)
     remember(session, [record], inserted=True)
     return record
@@ -98,6 +97,17 @@ def update_record(session: Session, record: Any, values: Mapping[str, Any]) -> N
     remember(session, [record], inserted=False)
 
 
+def loaded(model: type[Any], row: Mapping[str, Any]) -> Any:
+    """A detached object of ``model`` holding ``row`` as if just loaded from the database: its
+    values go into the instance dict as the ORM's loading puts them, without the attribute
+    events of ``model(**row)`` (nothing listens: see :func:`unobserved`); a column the row
+    leaves out loads when read."""
+    record = class_mapper(model).class_manager.new_instance()
+    inspect(record).dict.update(row)
+    make_transient_to_detached(record)
+    return record
+
+
 def settle(record: Any, values: Mapping[str, Any]) -> None:
     """Put values written by :func:`update_record` on the object, as loaded (no change pending)."""
     for name, value in values.items():
@@ -120,11 +130,18 @@ def remember(session: Session, records: Iterable[Any], *, inserted: bool) -> Non
     if memo is None or memo[0] is not root:
         memo = (root, {})
         session.info[_WRITTEN] = memo
-        if not event.contains(session, "after_soft_rollback", _forget):
-            event.listen(session, "after_soft_rollback", _forget)
+        _listen()
     current = session.get_nested_transaction() or root
     written: _Written = memo[1]
     written.setdefault(current, []).extend((weakref.ref(r), inserted) for r in records)
+
+
+@functools.cache
+def _listen() -> None:
+    """Listen to every session's rollbacks, once: a listener per session would cost each new
+    session an ``event.listen`` (as much as the rest of an action). Sessions this module never
+    wrote through pay a dictionary lookup per rollback."""
+    event.listen(Session, "after_soft_rollback", _forget)
 
 
 def _forget(session: Session, rolled_back: SessionTransaction) -> None:

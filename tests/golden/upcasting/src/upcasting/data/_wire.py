@@ -47,7 +47,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.util import await_only
@@ -56,6 +56,7 @@ from . import _locks, observe
 from ._direct import (
     full_row,
     insert_statement,
+    loaded,
     remember,
     settle,
     update_statement,
@@ -124,8 +125,7 @@ def create(
     if not savepoint:
         session.flush()  # what the user's code added goes first, as the unit of work would
     _send(session, connection, cs, action, steps, savepoint=savepoint)
-    record = model(**row)
-    make_transient_to_detached(record)  # as if just loaded: unset columns load when read
+    record = loaded(model, row)
     session.add(record)
     remember(session, [record], inserted=True)
     return record
