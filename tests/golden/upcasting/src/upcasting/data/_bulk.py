@@ -16,12 +16,13 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
-from . import _locks
+from . import _locks, _wire
 from ._actors import check_actor
 from ._direct import full_row, remember, unobserved
 from ._engine import (
     ActionDef,
     M,
+    _wired,
     atomic,
     make_changeset,
     prepare,
@@ -44,32 +45,57 @@ def run_create_many(
     """Create a record per input, each with its event, in one SAVEPOINT: all of them, or none."""
     check_actor(action, actor)  # once, before the SAVEPOINT
     seen: list[Mapping[str, Any]] = []
-    with secrets_kept(action, seen), atomic(session):
-        if action.upsert_keys or any(c.kind != "change" for c in action.changes):
-            return _one_by_one(session, action, inputs, actor, metadata, tenant)
-        if not unobserved(session, [action.resource.model]):
-            return _one_by_one(session, action, inputs, actor, metadata, tenant)
-        changesets: list[Changeset] = []
-        for params in inputs:
-            seen.append(params)
-            cs = make_changeset(session, action, None, params, actor, metadata, tenant, None)
-            seen.append(cs.attributes)
-            prepare(cs, action, None, defaults="create")
-            changesets.append(cs)
-        if not changesets:
-            return []
-        records = _insert_records(session, action.resource.model, changesets)
-        log = action.resource.log
-        if action.writes_events and log is not None:
-            timestamp = action.resource.create_timestamp
-            rows = [
-                event_row(cs, action, as_written(cs.attributes, record), timestamp)
-                for cs, record in zip(changesets, records, strict=True)
-            ]
-            for cs in changesets:
-                _locks.take(cs, action)  # once per key and transaction: the rest are no-ops
-            write_events(session, log, rows)
+    with secrets_kept(action, seen):
+        wire = _wired(session, action, None, None)
+        if wire is not None and action.own_code_only:
+            # Nothing before the writes can touch the database: the SAVEPOINT goes with them.
+            changesets = _prepared(session, action, inputs, actor, metadata, tenant, seen)
+            if not changesets:
+                return []
+            return _wire.create_many(session, wire, action, changesets, savepoint=True)
+        with atomic(session):
+            if action.upsert_keys or any(c.kind != "change" for c in action.changes):
+                return _one_by_one(session, action, inputs, actor, metadata, tenant)
+            if not unobserved(session, [action.resource.model]):
+                return _one_by_one(session, action, inputs, actor, metadata, tenant)
+            changesets = _prepared(session, action, inputs, actor, metadata, tenant, seen)
+            if not changesets:
+                return []
+            if wire is not None:  # the user's code ran in SQLAlchemy's SAVEPOINT
+                return _wire.create_many(session, wire, action, changesets, savepoint=False)
+            records = _insert_records(session, action.resource.model, changesets)
+            log = action.resource.log
+            if action.writes_events and log is not None:
+                timestamp = action.resource.create_timestamp
+                rows = [
+                    event_row(cs, action, as_written(cs.attributes, record), timestamp)
+                    for cs, record in zip(changesets, records, strict=True)
+                ]
+                for cs in changesets:
+                    _locks.take(cs, action)  # once per key and transaction: the rest are no-ops
+                write_events(session, log, rows)
     return records
+
+
+def _prepared(
+    session: Session,
+    action: ActionDef[M],
+    inputs: Iterable[Mapping[str, Any]],
+    actor: Any,
+    metadata: Mapping[str, Any] | None,
+    tenant: Any,
+    seen: list[Mapping[str, Any]],
+) -> list[Changeset]:
+    """Each input through the pipeline up to the write; ``seen`` collects what a failed
+    statement's message must not quote (see ``secrets_kept``)."""
+    changesets: list[Changeset] = []
+    for params in inputs:
+        seen.append(params)
+        cs = make_changeset(session, action, None, params, actor, metadata, tenant, None)
+        seen.append(cs.attributes)
+        prepare(cs, action, None, defaults="create")
+        changesets.append(cs)
+    return changesets
 
 
 def _insert_records(session: Session, model: type[Any], changesets: list[Changeset]) -> list[Any]:
