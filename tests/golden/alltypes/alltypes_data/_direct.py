@@ -196,8 +196,8 @@ def nullable_columns(table: Table) -> tuple[str, ...]:
 
 def with_defaults(table: Table, row: dict[str, Any]) -> dict[str, Any]:
     """``row`` with the value of each Python-side column default it omits, as SQLAlchemy fills
-    them in when it executes an INSERT (an event log's ``uuidv7`` key, say): for statements sent
-    to the driver, which must carry every value themselves."""
+    them in when it executes an INSERT (an event log's ``uuidv7`` key, an attribute a change
+    removed): for statements sent to the driver, which must carry every value themselves."""
     for key, default in _python_defaults(table):
         if key not in row:
             if default.is_scalar:

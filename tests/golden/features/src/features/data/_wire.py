@@ -111,7 +111,7 @@ def create(
     model = action.resource.model
     table: Table = model.__table__
     dialect = connection.dialect
-    row = full_row(table, cs.attributes)
+    row = with_defaults(table, full_row(table, cs.attributes))  # a change may drop a default
     steps = [_Step(_insert_sql(dialect, table, _keys(row)), row)]
     if action.writes_events:
         log = _log_table(action)
@@ -137,9 +137,9 @@ def create_many(
     model = action.resource.model
     table: Table = model.__table__
     dialect = connection.dialect
-    rows = [full_row(table, cs.attributes) for cs in changesets]
+    rows = [with_defaults(table, full_row(table, cs.attributes)) for cs in changesets]
     shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-    for row in rows:  # rows that omit a column with a database default: an INSERT of their own
+    for row in rows:  # a row without a column only the database defaults: an INSERT of its own
         shapes.setdefault(_keys(row), []).append(row)
     steps: list[_Step] = []
     for keys, same in shapes.items():
