@@ -281,13 +281,15 @@ def test_batches_go_to_the_driver_where_single_creates_do(
 
 # A log encrypted, keyed by uuidv7 (made in Python: the statements sent carry it), and a change
 # that drops a defaulted attribute from some rows: its default is written, as SQLAlchemy's INSERT
-# fills it in. (Both failed with a KeyError on the driver's road before.)
+# fills it in (both failed with a KeyError on the driver's road before). Titles of odd and even
+# length take different advisory locks.
 VAULT = """\
 kind: event_log
 name: Vault
 table: vault_events
 primary_key_type: uuidv7
 encryption: {key_env: WIRE_VAULT_KEYS}
+advisory_lock_key_generator: TOP.changes:lock_key
 ---
 kind: resource
 name: Note
@@ -311,6 +313,10 @@ UNSTARRED = """\
 def unstarred(changeset):
     if changeset.attributes["title"].startswith("plain"):
         del changeset.attributes["stars"]
+
+
+def lock_key(changeset, default):
+    return 100 + len(changeset.get("title")) % 2
 """
 
 
@@ -372,14 +378,15 @@ def test_an_encrypted_batch_with_dropped_defaults_round_trips(
 
 
 @POSTGRESQL
-def test_a_batch_with_a_call_change_opens_sqlalchemys_savepoint_first(
+def test_a_batch_with_a_call_change_takes_each_lock_after_sqlalchemys_savepoint(
     vault: SimpleNamespace,
 ) -> None:
     with session_of(vault.engine) as session, session.begin():
         session.execute(text("SELECT 1"))
         with round_trips(session) as batch:
             vault.notes.create_many(session, [{"title": f"n{i}"} for i in range(20)])
-    assert batch() == 3  # SAVEPOINT (the change runs inside it), the rest, RELEASE
+        assert {(0, 100, 1), (0, 101, 1)} <= advisory_locks(vault.engine)  # both keys
+    assert batch() == 3  # SAVEPOINT (the change runs inside it), the locks and INSERTs, RELEASE
 
 
 def test_a_failing_encrypted_batch_names_no_secret(vault: SimpleNamespace) -> None:

@@ -1,10 +1,17 @@
-"""Bulk creates: many records and their events written with one executemany each.
+"""Bulk creates: many records and their events written together, all of them or none.
 
 ``<action>_many`` of a create action runs every input through the same pipeline as the single
-action (defaults, validations, changes, constraints), then writes the records with one ORM bulk
-``INSERT ... RETURNING`` (which hands back the ORM objects) and the events with one executemany.
-Where the unit of work could be observed, it goes record by record through :func:`run_create`:
-the action has hooks or is an upsert, or an ORM listener or ``@validates`` watches the model.
+action (defaults, validations, changes, constraints), then writes the batch. Where a single create
+would be sent straight to the driver (``_wire.connection_for``: a key made in Python, a sync
+psycopg 3 or sqlite3 connection, no SQL logging, cursor listener or event callback), so is the
+batch (``_wire.create_many``): on PostgreSQL the SAVEPOINT, the locks, one multi-row INSERT of the
+records and one of the events, and RELEASE in one pipeline, one round trip; on SQLite an
+executemany each. When the action runs the user's code (a ``call`` change or validation), that code
+runs inside SQLAlchemy's SAVEPOINT first, and only the locks and the INSERTs go to the driver.
+Otherwise the records are written with one ORM bulk ``INSERT ... RETURNING`` (which hands back the
+ORM objects) and the events with one executemany. Where the unit of work could be observed, it
+goes record by record through :func:`run_create`: the action has hooks or is an upsert, or an ORM
+listener or ``@validates`` watches the model.
 """
 
 from __future__ import annotations

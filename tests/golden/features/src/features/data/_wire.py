@@ -10,12 +10,20 @@ other, without SQLAlchemy in between. When one of the action's changes or valida
 user's (``call``), that code runs inside a SAVEPOINT opened first by SQLAlchemy, as always, and
 only the lock and the writes are sent here: on PostgreSQL three round trips instead of five.
 
+A batch of creates (``create_many``, from ``_bulk.py``) goes the same way: the lock once per
+distinct key, then the records and the events, on PostgreSQL each as one multi-row INSERT (with
+PostgreSQL's numbered placeholders, so that psycopg parses no query of thousands of them; split
+only past the protocol's 65,535 parameters), on SQLite each as one executemany. Destroys are not
+sent here: the unit of work's DELETE of a row already gone only warns, and writes the event.
+
 The guarantees are the unit of work's: the statements are the ones SQLAlchemy compiles for these
-tables, with the parameters its types process; a failure rolls back to the SAVEPOINT (the
-transaction stays usable) and is raised as the exception SQLAlchemy would raise; the object joins
-the session only once everything is written. A row already gone when it is updated writes no
-event and raises ``StaleDataError``, as the unit of work does (on PostgreSQL the event is inserted
-from the UPDATE's row, a data-modifying CTE; SQLite checks the UPDATE's row count first).
+tables, with the parameters its types process and the Python-side defaults it fills in; a failure
+rolls back to the SAVEPOINT (the transaction stays usable) and is raised as the exception
+SQLAlchemy would raise (for a batch, as for an executemany: the one-row statement and every row's
+parameters); the objects join the session only once everything is written. A row already gone
+when it is updated writes no event and raises ``StaleDataError``, as the unit of work does (on
+PostgreSQL the event is inserted from the UPDATE's row, a data-modifying CTE; SQLite checks the
+UPDATE's row count first).
 
 It is used only where nothing could tell (:func:`connection_for`): a sync connection of psycopg 3
 or of the stdlib ``sqlite3`` (the ``aio`` functions take the usual path), no SQL logging (echo,
@@ -188,8 +196,11 @@ def _wanted(
     changesets: list[Changeset], action: ActionDef, connection: Connection
 ) -> list[_locks.Wanted]:
     """The lock statements the changesets need, one per distinct set of keys, in their order."""
-    if not action.writes_events:
+    log = action.resource.log
+    if log is None or not action.writes_events:
         return []
+    if log.lock_generator is None:  # the key is the log's, or the tenant's: one for the batch
+        changesets = changesets[:1]
     locks: dict[tuple[tuple[int, ...], ...], _locks.Wanted] = {}
     for cs in changesets:
         lock = _locks.wanted(cs, action, connection)
