@@ -315,14 +315,14 @@ class _Step:
         if compiled.order is not None:  # sqlite3: executemany runs in C, one row after the other
             params = [compiled.params(row) for row in rows]
             return [cls._made(compiled.sql, params, (compiled.sql, params, True), many=True)]
-        names = _values_sql(compiled.sql, 1)[0]
+        names = _one_row(compiled.sql)[1]
         size = max(1, _MAX_PARAMETERS // len(names))
         steps = []
         for start in range(0, len(rows), size):
             chunk = [compiled.params(row) for row in rows[start : start + size]]
             flat = [params[name] for params in chunk for name in names]
             shown = (compiled.sql, chunk, True)
-            step = cls._made(_values_sql(compiled.sql, len(chunk))[1], flat, shown)
+            step = cls._made(_values_sql(compiled.sql, len(chunk)), flat, shown)
             step.raw = True
             steps.append(step)
         return steps
@@ -340,11 +340,11 @@ _PYFORMAT = re.compile(r"%%|%\((\w+)\)s")
 _MAX_PARAMETERS = 65535
 
 
-@functools.lru_cache(maxsize=128)
-def _values_sql(sql: str, count: int) -> tuple[tuple[str, ...], str]:
-    """A one-row ``INSERT ... VALUES (...)`` of SQLAlchemy's (pyformat) made an INSERT of
-    ``count`` rows with PostgreSQL's numbered placeholders: the parameter names of one row, in
-    order, and the SQL. Sent as is, psycopg has no query of thousands of placeholders to parse."""
+@functools.lru_cache(maxsize=512)
+def _one_row(sql: str) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
+    """A one-row ``INSERT ... VALUES (...)`` of SQLAlchemy's (pyformat SQL, ``%`` doubled) cut
+    for :func:`_values_sql`: what precedes VALUES, the parameter names of the row in order, and
+    the text of the row around them (casts, commas, parentheses)."""
     head, sep, group = sql.rpartition(" VALUES ")
     assert sep, sql
     names: list[str] = []
@@ -359,12 +359,20 @@ def _values_sql(sql: str, count: int) -> tuple[tuple[str, ...], str]:
             names.append(match.group(1))
             pieces.append("")
     pieces[-1] += group[at:]
+    return head.replace("%%", "%"), tuple(names), tuple(pieces)
+
+
+@functools.lru_cache(maxsize=16)  # a batch's SQL grows with it: a few sizes are kept
+def _values_sql(sql: str, count: int) -> str:
+    """The one-row INSERT ``sql`` made an INSERT of ``count`` rows, with PostgreSQL's numbered
+    placeholders (``$1``): sent as is, psycopg has no query of thousands of them to parse."""
+    head, names, pieces = _one_row(sql)
     width = len(names)
     rows = (
         "".join(piece if i == 0 else f"${row * width + i}{piece}" for i, piece in enumerate(pieces))
         for row in range(count)
     )
-    return tuple(names), f"{head.replace('%%', '%')} VALUES {', '.join(rows)}"
+    return f"{head} VALUES {', '.join(rows)}"
 
 
 def _keys(row: Mapping[str, Any]) -> tuple[str, ...]:
