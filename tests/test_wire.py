@@ -7,34 +7,45 @@ rules are all eventspec's own sends SAVEPOINT, the lock, its writes and RELEASE 
 in all; an engine that echoes or has a cursor listener sees every statement one by one, as before.
 On both databases: a row gone before its update writes no event, and a failure names the
 statement that failed and leaves nothing behind.
+
+``create_many`` takes the same road: on PostgreSQL the SAVEPOINT, the lock, one multi-row INSERT of
+the records and one of the events, and RELEASE are one round trip for the whole batch; on SQLite an
+executemany each. A failure anywhere in the batch leaves no record, no event and no object.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import importlib
 import itertools
 import logging
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from features.data import _wire as wire
+from features.data.actions import account as accounts
 from features.data.actions import document as documents
 from features.data.actions import member as members
 from features.data.models import Document, Event, Member
 from psycopg import pq
 from sqlalchemy import Engine, create_engine, event, func, select, text
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
+from tests.conftest import LEDGER_KEY
 from tests.engines import create_async_engine
+from tests.projects import generated_package
 from tests.test_actions_features import advisory_locks
 from tests.test_faults import DEFAULT_KEY, REFUSE, ghosts, refuse_marked_events
+from tests.test_replay import snapshot
 
 POSTGRESQL = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 
@@ -98,23 +109,28 @@ def test_a_cancelled_async_action_leaves_neither_record_nor_event(
     features: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The task is cancelled as the pipeline queues its 1st, 2nd, ... statement (it is raised at
-    the next await: the statement itself or the pipeline's sync), until the action ends on its
-    own; what each transaction then holds is committed, and every record has its event."""
+    the next real wait: a statement's or the pipeline's sync), until the action ends on its own;
+    what each transaction then holds is committed, and every record has its event."""
     from features.data.aio.actions import member as aio_members
 
     at = [0]
     original = wire._pipelined_async
 
     class Cancelling:
-        def __init__(self, driver: Any) -> None:
-            self.driver, self.queued = driver, 0
+        """The connection (or one of its cursors) that cancels the task at statement ``at``."""
 
-        def pipeline(self) -> Any:
-            return self.driver.pipeline()
+        def __init__(self, driver: Any, queued: list[int] | None = None) -> None:
+            self.driver, self.queued = driver, queued if queued is not None else [0]
+
+        def __getattr__(self, name: str) -> Any:  # pipeline(), rowcount, pgresult
+            return getattr(self.driver, name)
+
+        def cursor(self) -> Cancelling:
+            return Cancelling(self.driver.cursor(), self.queued)
 
         def execute(self, *args: Any) -> Any:
-            self.queued += 1
-            if self.queued == at[0]:
+            self.queued[0] += 1
+            if self.queued[0] == at[0]:
                 task = asyncio.current_task()
                 assert task is not None
                 task.cancel()
@@ -126,8 +142,9 @@ def test_a_cancelled_async_action_leaves_neither_record_nor_event(
     monkeypatch.setattr(wire, "_pipelined_async", cancelling)
     url = features.url.render_as_string(hide_password=False)
 
-    async def main() -> int:
+    async def main() -> tuple[int, set[str]]:
         engine = create_async_engine(url)
+        cancelled, written = 0, set()
         try:
             async with AsyncSession(engine, expire_on_commit=False) as session:
                 for k in range(1, 20):
@@ -135,20 +152,34 @@ def test_a_cancelled_async_action_leaves_neither_record_nor_event(
                     try:
                         await aio_members.create(session, handle=f"m{k}")
                     except asyncio.CancelledError:
-                        await session.commit()
+                        cancelled += 1
+                        try:  # what the transaction holds, if psycopg kept the connection
+                            await session.commit()
+                        except OperationalError:  # it closed it mid-pipeline: all is gone
+                            await session.rollback()
                         continue
+                    task = asyncio.current_task()
+                    assert task is not None
+                    if task.cancelling():  # asked for after the last await: the action is done
+                        with contextlib.suppress(asyncio.CancelledError):
+                            await asyncio.sleep(0)  # where it is delivered, if it still is
+                        task.uncancel()
                     await session.commit()
-                    return k - 1
+                    written.add(f"m{k}")
+                    if k > 5:  # past its five statements: nothing was cancelled
+                        return cancelled, written
             raise AssertionError("the action never ended")
         finally:
             await engine.dispose()
 
-    cancelled = asyncio.run(main())
-    assert cancelled == 5  # at SAVEPOINT, the lock, both INSERTs and RELEASE
+    cancelled, written = asyncio.run(main())
+    # A cancellation asked for as a statement is queued lands at the pipeline's next real wait:
+    # how many land inside the action depends on the server's speed; at least the sync's does.
+    assert cancelled >= 1
     with session_of(features) as session:
         handles = set(session.scalars(select(Member.handle)))
         recorded = set(session.scalars(select(Event.data["handle"].as_string())))
-    assert handles == recorded == {f"m{cancelled + 1}"}
+    assert handles == recorded == written  # each record with its event, the cancelled ones gone
 
 
 def event_count(session: Session) -> int:
@@ -290,6 +321,218 @@ def test_the_actions_that_can_are_written_straight_to_the_driver(
         documents.create(session, title="Doc", tenant=uuid.uuid4())  # a call validation
         members.destroy(session, member)  # destroys take the unit of work
     assert sent == ["create", "update", "update", "create"]
+
+
+# --- create_many --------------------------------------------------------------------------------
+
+
+def handles(count: int, start: int = 0) -> list[members.CreateInput]:
+    return [{"handle": f"m{i:03}", "karma": i % 3} for i in range(start, start + count)]
+
+
+def events_of(session: Session) -> list[Event]:
+    return list(session.scalars(select(Event).order_by(Event.id)))
+
+
+@POSTGRESQL
+def test_a_batch_of_eventspecs_own_rules_is_one_round_trip(features: Engine) -> None:
+    with session_of(features) as session, session.begin():
+        session.execute(text("SELECT 1"))  # BEGIN is behind us
+        with round_trips(session) as first:
+            made = members.create_many(session, handles(50))
+        with round_trips(session) as second:  # the lock is held now
+            more = members.create_many(session, handles(50, start=50))
+        assert DEFAULT_KEY in advisory_locks(features)
+    assert (first(), second()) == (1, 1)
+    with session_of(features) as session:
+        assert [e.record_id for e in events_of(session)] == [m.id for m in made + more]
+        stored = session.scalars(select(Member.handle).order_by(Member.handle)).all()
+        assert stored == [m.handle for m in made + more]
+
+
+@POSTGRESQL
+def test_a_batch_beyond_the_parameter_limit_is_split_in_the_same_round_trip(
+    features: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(wire, "_MAX_PARAMETERS", 40)  # 6 members or 3 events per INSERT
+    with session_of(features) as session, session.begin():
+        session.execute(text("SELECT 1"))
+        with round_trips(session) as batch:
+            made = members.create_many(session, handles(20))
+    assert batch() == 1
+    with session_of(features) as session:
+        assert [e.record_id for e in events_of(session)] == [m.id for m in made]
+        assert session.scalar(select(func.count()).select_from(Member)) == 20
+
+
+@pytest.mark.parametrize("failing", ["record", "event"])
+def test_a_batch_failing_midway_leaves_nothing(features: Engine, failing: str) -> None:
+    refuse_marked_events(features)
+    with session_of(features) as session, session.begin():
+        kept = members.create(session, handle="m030")
+        inputs = handles(50)
+        metadata = None
+        if failing == "event":  # the records are written, then the events refused
+            inputs[30]["handle"] = "new"
+            metadata = REFUSE
+        error = IntegrityError if failing == "record" else DBAPIError
+        with pytest.raises(error) as caught:  # row 30 is taken
+            members.create_many(session, inputs, metadata=metadata)
+        table = "members" if failing == "record" else "events"
+        assert str(caught.value.statement).startswith(f"INSERT INTO {table}")
+        assert ghosts(session) == [] and not session.new and not session.dirty
+        assert list(session.identity_map.values()) == [kept]
+        assert session.scalars(select(Member.handle)).all() == ["m030"]
+        assert event_count(session) == 1
+        made = members.create_many(session, handles(2))  # the transaction goes on
+    with session_of(features) as session:
+        assert sorted(session.scalars(select(Member.handle))) == ["m000", "m001", "m030"]
+        assert [e.record_id for e in events_of(session)] == [kept.id, *(m.id for m in made)]
+
+
+def test_a_batch_replays_to_what_it_wrote(features: Engine) -> None:
+    from features.data.replay import replay_event
+
+    with session_of(features) as session, session.begin():
+        made = members.create_many(session, [*handles(3), {"handle": "tagged", "tags": ["a"]}])
+        members.bump(session, made[0], by=2)
+        live = snapshot(session, (Member,))
+    with session_of(features) as session, session.begin():
+        replay_event(session)
+    with session_of(features) as session:
+        assert snapshot(session, (Member,)) == live
+
+
+def test_batches_go_to_the_driver_where_single_creates_do(
+    features: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sent: list[str] = []
+    monkeypatch.setattr(wire, "create_many", _spy(wire.create_many, "many", sent))
+    with session_of(features) as session, session.begin():
+        members.create_many(session, handles(2))  # eventspec's own rules: its own SAVEPOINT
+        documents.create_many(session, [{"title": "Doc"}], tenant=uuid.uuid4())  # a call
+        accounts.open_many(session, [{"owner": "ann"}])  # the database makes the key
+    assert sent == ["many", "many"]
+
+
+# A log encrypted, keyed by uuidv7 (made in Python: the statements sent carry it), and a change
+# that drops a defaulted attribute from some rows: its default is written, as SQLAlchemy's INSERT
+# fills it in (both failed with a KeyError on the driver's road before). Titles of odd and even
+# length take different advisory locks.
+VAULT = """\
+kind: event_log
+name: Vault
+table: vault_events
+primary_key_type: uuidv7
+encryption: {key_env: WIRE_VAULT_KEYS}
+advisory_lock_key_generator: TOP.changes:lock_key
+---
+kind: resource
+name: Note
+attributes:
+  id: {type: uuid, primary_key: true, default: uuid4, writable: false}
+  title: {type: string, allow_nil: false}
+  secret: {type: string, sensitive: true}
+  stars: {type: integer, default: 5}
+identities:
+  unique_title: [title]
+actions:
+  create:
+    type: create
+    accept: [title, secret, stars]
+    changes:
+      - call: TOP.changes:unstarred
+  retitle: {type: update, accept: [title]}
+events: {event_log: Vault}
+"""
+UNSTARRED = """\
+def unstarred(changeset):
+    if changeset.attributes["title"].startswith("plain"):
+        del changeset.attributes["stars"]
+
+
+def lock_key(changeset, default):
+    return 100 + len(changeset.get("title")) % 2
+"""
+
+
+@pytest.fixture(scope="module")
+def vault_package(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleNamespace]:
+    top = f"wirevault_{uuid.uuid4().hex[:8]}"
+    spec = VAULT.replace("TOP", top)
+    with generated_package(tmp_path_factory.mktemp("vault"), top, {"notes.yaml": spec}) as src:
+        (src / "changes.py").write_text(UNSTARRED, encoding="utf-8")
+        yield SimpleNamespace(
+            models=importlib.import_module(f"{top}.data.models"),
+            notes=importlib.import_module(f"{top}.data.actions.note"),
+            replay=importlib.import_module(f"{top}.data.replay").replay,
+            wire=importlib.import_module(f"{top}.data._wire"),
+        )
+
+
+@pytest.fixture
+def vault(
+    vault_package: SimpleNamespace, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> SimpleNamespace:
+    monkeypatch.setenv("WIRE_VAULT_KEYS", LEDGER_KEY)
+    vault_package.models.Base.metadata.create_all(engine)
+    return SimpleNamespace(**vars(vault_package), engine=engine)
+
+
+def test_an_encrypted_batch_with_dropped_defaults_round_trips(
+    vault: SimpleNamespace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    Note, Vault = vault.models.Note, vault.models.Vault
+    sent: list[str] = []
+    monkeypatch.setattr(vault.wire, "create_many", _spy(vault.wire.create_many, "many", sent))
+    inputs = [
+        {"title": "starred", "secret": "s3cret-one", "stars": 2},
+        {"title": "plain one", "secret": "s3cret-two", "stars": 3},  # stars dropped
+        {"title": "plain two"},
+        {"title": "defaulted"},
+    ]
+    with session_of(vault.engine) as session, session.begin():
+        made = vault.notes.create_many(session, inputs)
+        single = vault.notes.create(session, title="single", secret="s3cret-three")
+        vault.notes.retitle(session, single, title="retitled")
+        assert [n.stars for n in made] == [2, 5, 5, 5]  # the dropped ones take the default
+        live = snapshot(session, (Note,))
+    assert sent == ["many"]
+    with vault.engine.connect() as connection:
+        raw = connection.execute(text("SELECT data FROM vault_events")).scalars().all()
+    assert len(raw) == 6
+    assert not [blob for blob in raw if b"s3cret" in bytes(blob) or b'"title"' in bytes(blob)]
+    with session_of(vault.engine) as session:
+        events = session.scalars(select(Vault).order_by(Vault.id)).all()
+        assert [e.record_id for e in events] == [*(n.id for n in made), single.id, single.id]
+        assert events[0].data == {"title": "starred", "secret": "s3cret-one", "stars": 2}
+        assert [e.changed_attributes.get("stars") for e in events[:4]] == [None, None, None, 5]
+    with session_of(vault.engine) as session, session.begin():
+        vault.replay(session)
+    with session_of(vault.engine) as session:
+        assert snapshot(session, (Note,)) == live
+
+
+@POSTGRESQL
+def test_a_batch_with_a_call_change_takes_each_lock_after_sqlalchemys_savepoint(
+    vault: SimpleNamespace,
+) -> None:
+    with session_of(vault.engine) as session, session.begin():
+        session.execute(text("SELECT 1"))
+        with round_trips(session) as batch:
+            vault.notes.create_many(session, [{"title": f"n{i}"} for i in range(20)])
+        assert {(0, 100, 1), (0, 101, 1)} <= advisory_locks(vault.engine)  # both keys
+    assert batch() == 3  # SAVEPOINT (the change runs inside it), the locks and INSERTs, RELEASE
+
+
+def test_a_failing_encrypted_batch_names_no_secret(vault: SimpleNamespace) -> None:
+    inputs = [{"title": "same", "secret": "s3cret-a"}, {"title": "same", "secret": "s3cret-b"}]
+    with session_of(vault.engine) as session, session.begin():
+        with pytest.raises(IntegrityError) as caught:
+            vault.notes.create_many(session, inputs)
+        assert "s3cret" not in str(caught.value)
+        assert ghosts(session) == []
+        assert session.scalar(select(func.count()).select_from(vault.models.Vault)) == 0
 
 
 def _spy(original: Callable[..., Any], name: str, sent: list[str]) -> Callable[..., Any]:

@@ -10,12 +10,20 @@ other, without SQLAlchemy in between. When user code before the write (a ``call`
 validation) asks the changeset for its session, SQLAlchemy opens the SAVEPOINT there and then
 (``_engine._action_savepoint``), and only the lock and the writes are sent here.
 
+A batch of creates (``create_many``, from ``_bulk.py``) goes the same way: the lock once per
+distinct key, then the records and the events, on PostgreSQL each as one multi-row INSERT (with
+PostgreSQL's numbered placeholders, so that psycopg parses no query of thousands of them; split
+only past the protocol's 65,535 parameters), on SQLite each as one executemany. Destroys are not
+sent here: the unit of work's DELETE of a row already gone only warns, and writes the event.
+
 The guarantees are the unit of work's: the statements are the ones SQLAlchemy compiles for these
-tables, with the parameters its types process; a failure rolls back to the SAVEPOINT (the
-transaction stays usable) and is raised as the exception SQLAlchemy would raise; the object joins
-the session only once everything is written. A row already gone when it is updated writes no
-event and raises ``StaleDataError``, as the unit of work does (on PostgreSQL the event is inserted
-from the UPDATE's row, a data-modifying CTE; SQLite checks the UPDATE's row count first).
+tables, with the parameters its types process and the Python-side defaults it fills in; a failure
+rolls back to the SAVEPOINT (the transaction stays usable) and is raised as the exception
+SQLAlchemy would raise (for a batch, as for an executemany: the one-row statement and every row's
+parameters); the objects join the session only once everything is written. A row already gone
+when it is updated writes no event and raises ``StaleDataError``, as the unit of work does (on
+PostgreSQL the event is inserted from the UPDATE's row, a data-modifying CTE; SQLite checks the
+UPDATE's row count first).
 
 It is used only where nothing could tell (:func:`connection_for`): a connection of psycopg 3
 (sync, or async under an ``AsyncSession``, awaited from SQLAlchemy's greenlet) or of the stdlib
@@ -32,6 +40,7 @@ import contextlib
 import functools
 import itertools
 import logging
+import re
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -60,6 +69,7 @@ from ._direct import (
     remember,
     settle,
     update_statement,
+    with_defaults,
 )
 from ._events import as_written, event_row
 
@@ -67,10 +77,6 @@ if TYPE_CHECKING:
     from ._engine import ActionDef
     from .changeset import Changeset
 
-Processors = dict[str, Callable[[Any], Any]]
-# SQL for the driver, the bind processors by parameter name, and the names in the order a
-# positional paramstyle (SQLite's qmark) takes them (None: named, as psycopg's pyformat).
-Compiled = tuple[str, Processors, tuple[str, ...] | None]
 _DRIVERS = {("postgresql", "psycopg"), ("sqlite", "pysqlite")}
 _ASYNC_DRIVERS = {("postgresql", "psycopg")}  # aiosqlite runs each statement on its own thread
 _names = itertools.count(1)
@@ -117,18 +123,80 @@ def create(
     model = action.resource.model
     table: Table = model.__table__
     dialect = connection.dialect
-    row = full_row(table, cs.attributes)
-    steps = [_Step(_insert_sql(dialect, table, tuple(row)), row)]
+    row = with_defaults(table, full_row(table, cs.attributes))  # a change may drop a default
+    steps = [_Step(_insert_sql(dialect, table, _keys(row)), row)]
     if action.writes_events:
-        event = event_row(cs, action, row.__getitem__, timestamp)
-        steps.append(_Step(_event_sql(dialect, _log_table(action), tuple(event), None), event))
+        log = _log_table(action)
+        event = with_defaults(log, event_row(cs, action, row.__getitem__, timestamp))
+        steps.append(_Step(_event_sql(dialect, log, _keys(event), None), event))
     if not savepoint:
         session.flush()  # what the user's code added goes first, as the unit of work would
-    _send(session, connection, cs, action, steps, savepoint=savepoint)
-    record = loaded(model, row)
-    session.add(record)
-    remember(session, [record], inserted=True)
-    return record
+    _send(session, connection, _wanted([cs], action, connection), steps, savepoint=savepoint)
+    return _joined(session, model, [row])[0]
+
+
+def create_many(
+    session: Session,
+    connection: Connection,
+    action: ActionDef,
+    changesets: list[Changeset],
+    *,
+    savepoint: bool,
+) -> list[Any]:
+    """INSERT the records and their events, for each shape of row one multi-row INSERT sent in
+    one pipeline (PostgreSQL) or one executemany (SQLite); return the records, persistent
+    objects of ``session``."""
+    model = action.resource.model
+    table: Table = model.__table__
+    dialect = connection.dialect
+    rows = [with_defaults(table, full_row(table, cs.attributes)) for cs in changesets]
+    shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in rows:  # a row without a column only the database defaults: an INSERT of its own
+        shapes.setdefault(_keys(row), []).append(row)
+    steps: list[_Step] = []
+    for keys, same in shapes.items():
+        steps += _Step.rows(_insert_sql(dialect, table, keys), same)
+    if action.writes_events:
+        timestamp = action.resource.create_timestamp
+        log = _log_table(action)
+        events = [
+            with_defaults(log, event_row(cs, action, row.__getitem__, timestamp))
+            for cs, row in zip(changesets, rows, strict=True)
+        ]
+        # Runs of one shape, in the inputs' order: event ids follow it.
+        for keys, run in itertools.groupby(events, _keys):
+            steps += _Step.rows(_event_sql(dialect, log, keys, None), list(run))
+    if not savepoint:
+        session.flush()  # what the user's code added goes first, as the unit of work would
+    _send(session, connection, _wanted(changesets, action, connection), steps, savepoint=savepoint)
+    return _joined(session, model, rows)
+
+
+def _joined(session: Session, model: type[Any], rows: list[dict[str, Any]]) -> list[Any]:
+    """The written rows as persistent objects of ``session``, built as the ORM builds the objects
+    of a query's rows (``_direct.loaded``: no constructor, no attribute event; columns the rows do
+    not set load when read), noted so that a rollback takes them out again."""
+    records = [loaded(model, row) for row in rows]
+    session.add_all(records)
+    remember(session, records, inserted=True)
+    return records
+
+
+def _wanted(
+    changesets: list[Changeset], action: ActionDef, connection: Connection
+) -> list[_locks.Wanted]:
+    """The lock statements the changesets need, one per distinct set of keys, in their order."""
+    log = action.resource.log
+    if log is None or not action.writes_events:
+        return []
+    if log.lock_generator is None:  # the key is the log's, or the tenant's: one for the batch
+        changesets = changesets[:1]
+    locks: dict[tuple[tuple[int, ...], ...], _locks.Wanted] = {}
+    for cs in changesets:
+        lock = _locks.wanted(cs, action, connection)
+        if lock is not None:
+            locks.setdefault(lock[2], lock)
+    return list(locks.values())
 
 
 def update(
@@ -147,25 +215,28 @@ def update(
     keys = inspect(record).identity or ()
     params: dict[str, Any] = {f"_k_{i}": key for i, key in enumerate(keys)}
     params.update((f"_v_{name}", value) for name, value in values.items())
-    names = tuple(values)
+    names = _keys(values)
     event: dict[str, Any] | None = None
     if action.writes_events:
-        event = event_row(cs, action, as_written(values, record), action.resource.update_timestamp)
+        value_of = as_written(values, record)
+        event = event_row(cs, action, value_of, action.resource.update_timestamp)
+        event = with_defaults(_log_table(action), event)
     steps: list[_Step] = []
     if event is not None and values and dialect.name == "postgresql":
         # One statement: the event is inserted from the UPDATE's row, exactly when it matched.
-        sql = _event_sql(dialect, _log_table(action), tuple(event), (table, names))
+        sql = _event_sql(dialect, _log_table(action), _keys(event), (table, names))
         steps.append(_Step(sql, {**event, **params}, stale=table.name))
     else:
         if values:
             steps.append(_Step(_update_sql(dialect, table, names), params, stale=table.name))
         if event is not None:
-            sql = _event_sql(dialect, _log_table(action), tuple(event), None)
+            sql = _event_sql(dialect, _log_table(action), _keys(event), None)
             steps.append(_Step(sql, event))
     if not savepoint:
         session.flush()  # what the user's code added goes first, as the unit of work would
     if steps:
-        _send(session, connection, cs, action, steps, savepoint=savepoint)
+        locks = _wanted([cs], action, connection)
+        _send(session, connection, locks, steps, savepoint=savepoint)
     if values:
         remember(session, [record], inserted=False)
         settle(record, values)
@@ -174,23 +245,130 @@ def update(
 # --- statements ---------------------------------------------------------------------------------
 
 
-class _Step:
-    """One statement: SQL as the driver takes it, its processed parameters, and for an UPDATE
-    the table whose row it must match (else the row is stale)."""
+class _Compiled:
+    """A statement as the driver takes it: its SQL, and how to make its parameters from values
+    keyed by parameter name, with the bind processors SQLAlchemy would apply."""
 
-    __slots__ = ("params", "sql", "stale")
+    __slots__ = ("order", "processors", "sql")
 
     def __init__(
-        self, compiled: Compiled, values: Mapping[str, Any], stale: str | None = None
+        self, sql: str, processors: dict[str, Callable[[Any], Any]], order: tuple[str, ...] | None
     ) -> None:
-        sql, processors, order = compiled
-        processed = {
-            name: processors[name](value) if value is not None and name in processors else value
-            for name, value in values.items()
-        }
         self.sql = sql
-        self.params: Any = processed if order is None else tuple(processed[n] for n in order)
+        # Named parameters (psycopg's pyformat): a dict; positional ones (SQLite's qmark): a list
+        # in this order, each processor then by its position.
+        self.order = order
+        self.processors: tuple[tuple[Any, Callable[[Any], Any]], ...] = (
+            tuple(processors.items())
+            if order is None
+            else tuple((i, processors[name]) for i, name in enumerate(order) if name in processors)
+        )
+
+    def params(self, values: Mapping[str, Any]) -> Any:
+        """``values`` through the bind processors (None stays NULL, as SQLAlchemy's)."""
+        params: Any = dict(values) if self.order is None else [values[n] for n in self.order]
+        for key, process in self.processors:
+            value = params[key] if self.order is not None else params.get(key)
+            if value is not None:
+                params[key] = process(value)
+        return params
+
+
+# A statement as a failure names it: SQL, parameters, and whether they are many rows' (executemany).
+_Shown = tuple[str, Any, bool]
+
+
+class _Step:
+    """One statement: SQL as the driver takes it and its processed parameters; for an UPDATE the
+    table whose row it must match (else the row is stale). ``many``: an executemany, ``params``
+    a list of rows; ``raw``: PostgreSQL's own ``$n`` placeholders (psycopg's ``RawCursor``).
+    ``shown`` is the statement and parameters a failure names, as SQLAlchemy would."""
+
+    __slots__ = ("many", "params", "raw", "shown", "sql", "stale")
+
+    def __init__(
+        self,
+        compiled: _Compiled,
+        values: Mapping[str, Any],
+        stale: str | None = None,
+    ) -> None:
+        self.sql = compiled.sql
+        self.params: Any = compiled.params(values)
         self.stale = stale
+        self.many = self.raw = False
+        self.shown: _Shown = (self.sql, self.params, False)
+
+    @classmethod
+    def rows(cls, compiled: _Compiled, rows: list[dict[str, Any]]) -> list[_Step]:
+        """INSERTs of ``rows``: on PostgreSQL multi-row INSERTs of up to 65,535 parameters (the
+        protocol's limit), on SQLite one executemany. A failure names the one-row statement and
+        the rows, as SQLAlchemy names an executemany."""
+        if compiled.order is not None:  # sqlite3: executemany runs in C, one row after the other
+            params = [compiled.params(row) for row in rows]
+            return [cls._made(compiled.sql, params, (compiled.sql, params, True), many=True)]
+        names = _one_row(compiled.sql)[1]
+        size = max(1, _MAX_PARAMETERS // len(names))
+        steps = []
+        for start in range(0, len(rows), size):
+            chunk = [compiled.params(row) for row in rows[start : start + size]]
+            flat = [params[name] for params in chunk for name in names]
+            shown = (compiled.sql, chunk, True)
+            step = cls._made(_values_sql(compiled.sql, len(chunk)), flat, shown)
+            step.raw = True
+            steps.append(step)
+        return steps
+
+    @classmethod
+    def _made(cls, sql: str, params: Any, shown: _Shown, *, many: bool = False) -> _Step:
+        step = cls.__new__(cls)
+        step.sql, step.params, step.shown = sql, params, shown
+        step.stale, step.many, step.raw = None, many, False
+        return step
+
+
+# A placeholder of SQLAlchemy's pyformat SQL, or an escaped percent sign.
+_PYFORMAT = re.compile(r"%%|%\((\w+)\)s")
+_MAX_PARAMETERS = 65535
+
+
+@functools.lru_cache(maxsize=512)
+def _one_row(sql: str) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
+    """A one-row ``INSERT ... VALUES (...)`` of SQLAlchemy's (pyformat SQL, ``%`` doubled) cut
+    for :func:`_values_sql`: what precedes VALUES, the parameter names of the row in order, and
+    the text of the row around them (casts, commas, parentheses)."""
+    head, sep, group = sql.rpartition(" VALUES ")
+    assert sep, sql
+    names: list[str] = []
+    pieces: list[str] = [""]
+    at = 0
+    for match in _PYFORMAT.finditer(group):
+        pieces[-1] += group[at : match.start()]
+        at = match.end()
+        if match.group(1) is None:
+            pieces[-1] += "%"
+        else:
+            names.append(match.group(1))
+            pieces.append("")
+    pieces[-1] += group[at:]
+    return head.replace("%%", "%"), tuple(names), tuple(pieces)
+
+
+@functools.lru_cache(maxsize=16)  # a batch's SQL grows with it: a few sizes are kept
+def _values_sql(sql: str, count: int) -> str:
+    """The one-row INSERT ``sql`` made an INSERT of ``count`` rows, with PostgreSQL's numbered
+    placeholders (``$1``): sent as is, psycopg has no query of thousands of them to parse."""
+    head, names, pieces = _one_row(sql)
+    width = len(names)
+    rows = (
+        "".join(piece if i == 0 else f"${row * width + i}{piece}" for i, piece in enumerate(pieces))
+        for row in range(count)
+    )
+    return f"{head} VALUES {', '.join(rows)}"
+
+
+def _keys(row: Mapping[str, Any]) -> tuple[str, ...]:
+    """A row's columns, sorted: the compiled statements' cache key, whatever the rows' order."""
+    return tuple(sorted(row))
 
 
 def _log_table(action: ActionDef) -> Table:
@@ -200,12 +378,12 @@ def _log_table(action: ActionDef) -> Table:
 
 
 @functools.lru_cache(maxsize=512)
-def _insert_sql(dialect: Dialect, table: Table, keys: tuple[str, ...]) -> Compiled:
+def _insert_sql(dialect: Dialect, table: Table, keys: tuple[str, ...]) -> _Compiled:
     return _compiled(insert_statement(table), dialect, keys)
 
 
 @functools.lru_cache(maxsize=512)
-def _update_sql(dialect: Dialect, table: Table, names: tuple[str, ...]) -> Compiled:
+def _update_sql(dialect: Dialect, table: Table, names: tuple[str, ...]) -> _Compiled:
     return _compiled(update_statement(table, names), dialect, ())
 
 
@@ -215,7 +393,7 @@ def _event_sql(
     table: Table,
     keys: tuple[str, ...],
     updated: tuple[Table, tuple[str, ...]] | None,
-) -> Compiled:
+) -> _Compiled:
     """The event's INSERT of its values; with ``updated``, inserted from the record's UPDATE (a
     data-modifying CTE, PostgreSQL), so that it is written exactly when the UPDATE matched."""
     columns = tuple(name for name in keys if name in table.c)
@@ -226,17 +404,20 @@ def _event_sql(
     return _compiled(insert(table).from_select(columns, source), dialect, ())
 
 
-def _compiled(statement: ClauseElement, dialect: Dialect, keys: tuple[str, ...]) -> Compiled:
+def _compiled(statement: ClauseElement, dialect: Dialect, keys: tuple[str, ...]) -> _Compiled:
     """SQL for the driver and the bind processors of its parameters, as SQLAlchemy's own."""
-    compiled = statement.compile(dialect=dialect, column_keys=list(keys) if keys else None)
+    # As for an executemany: no implicit RETURNING of a key the database makes, nothing reads it.
+    compiled = statement.compile(
+        dialect=dialect, column_keys=list(keys) if keys else None, for_executemany=True
+    )
     assert isinstance(compiled, SQLCompiler)
-    processors: Processors = {}
+    processors: dict[str, Callable[[Any], Any]] = {}
     for name, bind in compiled.binds.items():
         process = bind.type.dialect_impl(dialect).bind_processor(dialect)
         if process is not None:
             processors[name] = process
     order = tuple(compiled.positiontup) if compiled.positional and compiled.positiontup else None
-    return compiled.string, processors, order
+    return _Compiled(compiled.string, processors, order)
 
 
 # --- sending ------------------------------------------------------------------------------------
@@ -253,26 +434,24 @@ class _Stale(Exception):
 def _send(
     session: Session,
     connection: Connection,
-    cs: Changeset,
-    action: ActionDef,
+    locks: list[_locks.Wanted],
     steps: list[_Step],
     *,
     savepoint: bool,
 ) -> None:
-    """The lock and ``steps``; with ``savepoint``, between a SAVEPOINT and its RELEASE, rolled
+    """The locks and ``steps``; with ``savepoint``, between a SAVEPOINT and its RELEASE, rolled
     back on failure (else the caller's SAVEPOINT is, as SQLAlchemy's)."""
     driver: Any = connection.connection.driver_connection
     dbapi = connection.dialect.loaded_dbapi
     name = f"eventspec_{next(_names)}" if savepoint else None
-    lock = _locks.wanted(cs, action, connection) if action.writes_events else None
     pipelined = connection.dialect.name == "postgresql"
-    sent: list[tuple[str, Any, Any]] = []  # (SQL, parameters, cursor) of each statement sent
+    sent: list[_Sent] = []  # each statement sent, with the cursor that ran it (PostgreSQL)
     awaited = connection.dialect.is_async
     try:
         if awaited:  # an AsyncSession's action runs in SQLAlchemy's greenlet: await the driver
-            counts = await_only(_pipelined_async(driver, name, lock, steps, sent))
+            counts = await_only(_pipelined_async(driver, name, locks, steps, sent))
         elif pipelined:
-            counts = _pipelined(driver, name, lock, steps, sent)
+            counts = _pipelined(driver, name, locks, steps, sent)
         else:
             counts = _in_turn(driver, name, steps, sent)
     except BaseException as error:  # an interrupt, a cancelled task too: nothing may stay
@@ -283,57 +462,74 @@ def _send(
             raise _stale(error.table, error.count) from None
         if not isinstance(error, dbapi.Error):
             raise
-        sql, params = _failed(sent, pipelined)
+        sql, params, many = _failed(sent, pipelined)
         raise DBAPIError.instance(
-            sql, params, error, dbapi.Error, dialect=connection.dialect
+            sql, params, error, dbapi.Error, dialect=connection.dialect, ismulti=many
         ) from error
-    if lock is not None:
+    for lock in locks:
         _locks.held(session, connection, lock[2])
     for step, count in zip(steps, counts, strict=True):
         if step.stale is not None and count != 1:  # PostgreSQL: the CTE wrote no event either
             raise _stale(step.stale, count)
 
 
+class _Sent:
+    """A statement sent, as a failure would name it, with its psycopg cursor (in a pipeline)."""
+
+    __slots__ = ("cursor", "shown")
+
+    def __init__(self, shown: _Shown, cursor: Any = None) -> None:
+        self.shown, self.cursor = shown, cursor
+
+
 def _pipelined(
     driver: Any,
     savepoint: str | None,
-    lock: tuple[str, dict[str, int], Any] | None,
+    locks: list[_locks.Wanted],
     steps: list[_Step],
-    sent: list[tuple[str, Any, Any]],
+    sent: list[_Sent],
 ) -> list[int]:
     """psycopg 3: everything in one pipeline, one round trip; the row count of each step."""
+    from psycopg import RawCursor  # only psycopg connections come here
+
     with driver.pipeline():
         if savepoint is not None:
             driver.execute(f"SAVEPOINT {savepoint}")
-        if lock is not None:
-            sql = _locks.driver_sql(lock[0])
-            sent.append((sql, lock[1], driver.execute(sql, lock[1])))
+        for lock_sql, params, _keys in locks:
+            sql = _locks.driver_sql(lock_sql)
+            sent.append(_Sent((sql, params, False), driver.execute(sql, params)))
         for step in steps:
-            sent.append((step.sql, step.params, driver.execute(step.sql, step.params)))
+            cursor = RawCursor(driver) if step.raw else driver.cursor()
+            sent.append(_Sent(step.shown, cursor))
+            cursor.execute(step.sql, step.params)
         if savepoint is not None:
             driver.execute(f"RELEASE SAVEPOINT {savepoint}")
-    return [cursor.rowcount for _sql, _params, cursor in sent[-len(steps) :]]
+    return [statement.cursor.rowcount for statement in sent[len(locks) :]]
 
 
 async def _pipelined_async(
     driver: Any,
     savepoint: str | None,
-    lock: tuple[str, dict[str, int], Any] | None,
+    locks: list[_locks.Wanted],
     steps: list[_Step],
-    sent: list[tuple[str, Any, Any]],
+    sent: list[_Sent],
 ) -> list[int]:
     """:func:`_pipelined` on psycopg's ``AsyncConnection``."""
+    from psycopg import AsyncRawCursor
+
     async with driver.pipeline():
         if savepoint is not None:
             await driver.execute(f"SAVEPOINT {savepoint}")
-        if lock is not None:
-            sql = _locks.driver_sql(lock[0])
-            sent.append((sql, lock[1], await driver.execute(sql, lock[1])))
+        for lock_sql, params, _keys in locks:
+            sql = _locks.driver_sql(lock_sql)
+            sent.append(_Sent((sql, params, False), await driver.execute(sql, params)))
         for step in steps:
-            sent.append((step.sql, step.params, await driver.execute(step.sql, step.params)))
+            cursor = AsyncRawCursor(driver) if step.raw else driver.cursor()
+            sent.append(_Sent(step.shown, cursor))
+            await cursor.execute(step.sql, step.params)
         if savepoint is not None:
             await driver.execute(f"RELEASE SAVEPOINT {savepoint}")
-    return [cursor.rowcount for _sql, _params, cursor in sent[-len(steps) :]]
+    return [statement.cursor.rowcount for statement in sent[len(locks) :]]
 
 
 def _release(driver: Any, savepoint: str, *, awaited: bool) -> None:
@@ -346,7 +542,7 @@ def _release(driver: Any, savepoint: str, *, awaited: bool) -> None:
 
 
 def _in_turn(
-    driver: Any, savepoint: str | None, steps: list[_Step], sent: list[tuple[str, Any, Any]]
+    driver: Any, savepoint: str | None, steps: list[_Step], sent: list[_Sent]
 ) -> list[int]:
     """sqlite3: one statement after the other; an UPDATE that matched no row stops the rest."""
     cursor = driver.cursor()
@@ -356,8 +552,11 @@ def _in_turn(
         cursor.execute(f"SAVEPOINT {savepoint}")
     counts = []
     for step in steps:
-        sent.append((step.sql, step.params, None))
-        cursor.execute(step.sql, step.params)
+        sent.append(_Sent(step.shown))
+        if step.many:
+            cursor.executemany(step.sql, step.params)
+        else:
+            cursor.execute(step.sql, step.params)
         if step.stale is not None and cursor.rowcount != 1:
             raise _Stale(step.stale, cursor.rowcount)
         counts.append(cursor.rowcount)
@@ -366,14 +565,13 @@ def _in_turn(
     return counts
 
 
-def _failed(sent: list[tuple[str, Any, Any]], pipelined: bool) -> tuple[str, Any]:
+def _failed(sent: list[_Sent], pipelined: bool) -> _Shown:
     """The statement that failed: in a pipeline the first without a result, else the last sent."""
     if pipelined:
-        for sql, params, cursor in sent:
-            if cursor.pgresult is None:
-                return sql, params
-    sql, params, _cursor = sent[-1] if sent else ("SAVEPOINT", None, None)
-    return sql, params
+        for statement in sent:
+            if statement.cursor.pgresult is None:
+                return statement.shown
+    return sent[-1].shown if sent else ("SAVEPOINT", None, False)
 
 
 def _stale(table: str, count: int) -> StaleDataError:

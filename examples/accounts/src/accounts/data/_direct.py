@@ -8,12 +8,23 @@ to notice.
 
 from __future__ import annotations
 
+import copy
 import functools
 import weakref
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import Insert, Table, Update, bindparam, event, insert, inspect, update
+from sqlalchemy import (
+    ColumnDefault,
+    Insert,
+    Table,
+    Update,
+    bindparam,
+    event,
+    insert,
+    inspect,
+    update,
+)
 from sqlalchemy.orm import (
     Session,
     SessionTransaction,
@@ -197,4 +208,28 @@ def nullable_columns(table: Table) -> tuple[str, ...]:
         c.key
         for c in table.c
         if c.default is None and c.server_default is None and not c.primary_key
+    )
+
+
+def with_defaults(table: Table, row: dict[str, Any]) -> dict[str, Any]:
+    """``row`` with the value of each Python-side column default it omits, as SQLAlchemy fills
+    them in when it executes an INSERT (an event log's ``uuidv7`` key, an attribute a change
+    removed): for statements sent to the driver, which must carry every value themselves."""
+    for key, default in _python_defaults(table):
+        if key not in row:
+            if default.is_scalar:
+                value = default.arg
+                row[key] = copy.deepcopy(value) if isinstance(value, list | dict) else value
+            else:  # a function of no arguments, wrapped by SQLAlchemy to take the context
+                function = getattr(default.arg, "__wrapped__", None)
+                row[key] = function() if function is not None else default.arg(None)
+    return row
+
+
+@functools.cache
+def _python_defaults(table: Table) -> tuple[tuple[str, ColumnDefault], ...]:
+    return tuple(
+        (c.key, c.default)
+        for c in table.c
+        if isinstance(c.default, ColumnDefault) and (c.default.is_scalar or c.default.is_callable)
     )

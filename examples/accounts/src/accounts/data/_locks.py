@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from .changeset import Changeset
 
 LockKey = int | tuple[int, int]
+# A lock statement (SQLAlchemy ``text()`` style), its parameters and the keys it takes.
+Wanted = tuple[str, dict[str, int], tuple[tuple[int, ...], ...]]
 INT32 = range(-(2**31), 2**31)
 # The visibility horizon: every event writer holds this advisory lock *shared* until it commits,
 # taken in the same statement as its key lock, before any event id is allocated. A log reader
@@ -70,9 +72,7 @@ def take(cs: Changeset, action: ActionDef) -> None:
         held(cs.session, connection, keys)
 
 
-def wanted(
-    cs: Changeset, action: ActionDef, connection: Connection
-) -> tuple[str, dict[str, int], tuple[tuple[int, ...], ...]] | None:
+def wanted(cs: Changeset, action: ActionDef, connection: Connection) -> Wanted | None:
     """The statement taking the action's locks (SQLAlchemy ``text()`` style), its parameters and
     the keys it takes; ``None`` when none is needed (not PostgreSQL, no event log) or the
     transaction holds them already."""
