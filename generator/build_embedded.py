@@ -34,7 +34,8 @@ class EmbeddedSpecs:
                 self.raw[name] = (raw, origin)
         for name in self.raw:
             self.all.append(self.get(name))  # type: ignore[arg-type]
-        self.all.sort(key=lambda e: e.name)
+        # By name, and a name given twice in the order written: the second is the duplicate.
+        self.all.sort(key=lambda e: (e.name, e.origin.source.name, e.origin.source.locate(())))
 
     def lookup(self, name: str) -> Embedded | None:
         """The built spec ``name`` (None: unknown, or part of a cycle being built)."""

@@ -1,8 +1,8 @@
 """Embedded specs and the attributes that hold them.
 
 Codes: ES290 an embedded type naming no embedded spec; ES292 an embedded type where it cannot be
-used (a key, an identity, a tenant, a foreign key, a default or a ``set_attribute`` value of the
-whole value, an array of arrays inside a spec); ES293 a name of an embedded spec or of its fields
+used (a key, an identity, a foreign key, a default or a ``set_attribute`` value of the whole value,
+an array of arrays inside a spec; a tenant of its type is ES298); ES293 a name of an embedded spec or of its fields
 that collides in the generated code. ES291 (a spec containing itself) is found while the specs are
 built (``build_embedded.py``); defaults and enum values inside are ES280-ES282 (``values.py``).
 """
@@ -59,9 +59,7 @@ def _refused(attribute: Attribute, project: Project) -> Iterator[str]:
         if resource.attribute(attribute.name) is not attribute:
             continue
         if any(attribute.name in i.keys for i in resource.identities):
-            yield "part of an identity"
-        if resource.multitenancy and resource.multitenancy.attribute == attribute.name:
-            yield "the tenant attribute"
+            yield "part of an identity"  # a tenant attribute of its type is ES298
 
 
 def unsupported_uses(project: Project) -> Iterator[Diagnostic]:
@@ -130,6 +128,7 @@ def name_clashes(project: Project) -> Iterator[Diagnostic]:
             if clash is not None:
                 message = f"embedded spec '{spec.name}': its {what} '{name}' is also {clash}"
                 yield at(spec.origin, "ES293", message, "name", hint="choose another name")
+                break  # one clash per spec: its definition's name follows from its name
         for name, what in ((spec.name, "name"), (spec.constant, "definition")):
             seen.setdefault(name, what)
         yield from _field_names(spec.name, spec.fields, project)
