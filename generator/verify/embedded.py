@@ -2,9 +2,10 @@
 
 Codes: ES290 an embedded type naming no embedded spec; ES292 an embedded type where it cannot be
 used (a key, an identity, a foreign key, a default or a ``set_attribute`` value of the whole value,
-an array of arrays inside a spec; a tenant of its type is ES298); ES293 a name of an embedded spec or of its fields
-that collides in the generated code. ES291 (a spec containing itself) is found while the specs are
-built (``build_embedded.py``); defaults and enum values inside are ES280-ES282 (``values.py``).
+an array of arrays inside a spec; a tenant of its type is ES298); ES293 a name of an embedded
+spec or of its fields that collides in the generated code. ES291 (a spec containing itself) is
+found while the specs are built (``build_embedded.py``); defaults and enum values inside are
+ES280-ES282 (``values.py``).
 """
 
 from __future__ import annotations
