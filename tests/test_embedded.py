@@ -216,6 +216,28 @@ def test_replay_rebuilds_embedded_values_exactly(alltypes: Engine) -> None:
         assert [i["ref"] for i in replayed] == [i["ref"] for i in stored]
 
 
+def test_create_many_checks_every_value_and_writes_all_or_none(alltypes: Engine) -> None:
+    good: list[items.CreateInput] = [{"address": ADDRESS}, {"line_items": [full_item()]}]
+    bad: list[items.CreateInput] = [*good, {"address": {"street": "x", "zip": "1", "floor": 3}}]
+    with Session(alltypes) as session, session.begin():
+        with pytest.raises(ValidationError) as raised:
+            items.create_many(session, bad)
+        assert raised.value.field == "address.floor"
+        assert counts(session) == (0, 0)
+        created = items.create_many(session, good)
+        keys = [record.id for record in created]
+    with Session(alltypes) as session:
+        assert counts(session) == (2, 2)
+        first, second = (session.get_one(Item, key) for key in keys)
+        assert first.address == {**ADDRESS, "country": "NL", "note": None}
+        assert (
+            second.line_items is not None and second.line_items[0]["price"] == full_item()["price"]
+        )
+        recorded = session.scalars(select(Event.data).order_by(Event.id)).all()
+        assert [d.get("address") for d in recorded] == [to_json(first.address), None]
+        assert recorded[1]["line_items"] == to_json(second.line_items)
+
+
 # --- the event contract of an embedded spec -------------------------------------------------------
 
 SHOP = """\
