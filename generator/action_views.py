@@ -11,7 +11,7 @@ from .filters import layout, statement
 from .printer import docstring, expr, py
 from .pyfmt import Call, Dict, Expr, Seq
 from .symbols import ref_expr, typed_dict_name
-from .typemap import SUPPORT, Import, python_imports, python_type, type_details, type_kind
+from .typemap import EMBEDDED, SUPPORT, Import, python_imports, python_type, type_details, type_kind
 
 
 @dataclass
@@ -61,6 +61,7 @@ class ResourceView:
     stdlib: tuple[str, ...]  # "datetime", "decimal", "uuid" as used
     typing: tuple[str, ...]  # names imported from typing
     support: tuple[str, ...]  # names imported from the runtime's _support module
+    embedded: tuple[str, ...]  # TypedDicts imported from the generated embedded module
     uses_rules: bool  # built-in validations or changes, from the runtime's _rules module
     has_create: bool  # a create action, whose bulk variant calls the runtime's _bulk module
 
@@ -83,6 +84,7 @@ def resource_view(resource: ir.Resource, log: ir.EventLog | None) -> ResourceVie
         stdlib=needs.of(""),
         typing=needs.of("typing"),
         support=needs.of(SUPPORT),
+        embedded=needs.of(EMBEDDED),
         # Every change and validation is a definition of the runtime's rules module.
         uses_rules=any(a.changes or a.validations for a in resource.actions),
         has_create=any(a.type == "create" for a in resource.actions),

@@ -10,9 +10,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, cast
 
-from .build_behaviour import Raw, action, events, parse_default, parse_type
+from .build_behaviour import Lookup, Raw, action, events, parse_default, parse_type
 from .build_checks import Names, nul_characters, output_problem, unrepresentable_text
 from .build_checks import package_problem as package_problem  # ``init`` checks a package name too
+from .build_embedded import EmbeddedSpecs
 from .diagnostics import Diagnostic, Origin, at
 from .ir import (
     ActorKey,
@@ -37,7 +38,7 @@ from .ir import (
 class SpecDocument:
     """One schema-valid spec document."""
 
-    kind: str  # "resource" | "event_log"
+    kind: str  # "resource" | "event_log" | "embedded"
     value: Raw
     origin: Origin
 
@@ -66,7 +67,8 @@ def build_project(
     raw_resources = [s for s in specs if s.kind == "resource"]
     primary_keys = {str(s.value["name"]): _declared_primary_key(s.value) for s in raw_resources}
     logs = [_event_log(s, primary_keys, names) for s in specs if s.kind == "event_log"]
-    resources = [_resource(s, primary_keys, names) for s in raw_resources]
+    embedded = EmbeddedSpecs([(s.value, s.origin) for s in specs if s.kind == "embedded"], names)
+    resources = [_resource(s, primary_keys, names, embedded.lookup) for s in raw_resources]
     project = Project(
         package=str(settings["package"]),
         root=root,
@@ -77,6 +79,7 @@ def build_project(
         database_url=settings.get("database_url"),
         resources=tuple(sorted(resources, key=lambda r: r.name)),
         event_logs=tuple(sorted(logs, key=lambda e: e.name)),
+        embedded=tuple(embedded.all),
         left_out=left_out or LeftOut(),
     )
     return project, names.out
@@ -155,7 +158,10 @@ def _override(raw: Raw, origin: Origin) -> ReplayOverride:
 
 
 def _resource(
-    spec: SpecDocument, primary_keys: dict[str, tuple[str, TypeRef] | None], names: Names
+    spec: SpecDocument,
+    primary_keys: dict[str, tuple[str, TypeRef] | None],
+    names: Names,
+    lookup: Lookup,
 ) -> Resource:
     raw, origin = spec.value, spec.origin
     name = str(raw["name"])
@@ -163,7 +169,7 @@ def _resource(
     table = raw.get("table") or plural(snake_case(name))
     names.table(table, origin, "table" in raw)
     attributes = [
-        _attribute(n, a, origin.at("attributes", n), names)
+        _attribute(n, a, origin.at("attributes", n), names, lookup)
         for n, a in raw.get("attributes", {}).items()
     ]
     own_key = primary_keys.get(name)
@@ -201,14 +207,14 @@ def _resource(
     )
 
 
-def _attribute(name: str, raw: Any, origin: Origin, names: Names) -> Attribute:
+def _attribute(name: str, raw: Any, origin: Origin, names: Names, lookup: Lookup) -> Attribute:
     names.identifier(name, "attribute", origin, "model", inputs=True)
     if not isinstance(raw, dict):
         return Attribute(name, parse_type(raw), origin)
     constraints = raw.get("constraints", {})
     return Attribute(
         name=name,
-        type=parse_type(raw["type"], raw.get("values")),
+        type=parse_type(raw["type"], raw.get("values"), lookup),
         origin=origin,
         primary_key=raw.get("primary_key", False),
         allow_nil=raw.get("allow_nil", not raw.get("primary_key", False)),

@@ -4,6 +4,7 @@ and validations, and the events section with its upcasters. Spec types and defau
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Literal, cast
 
 from .build_checks import Names
@@ -14,6 +15,7 @@ from .ir import (
     Argument,
     Change,
     Default,
+    Embedded,
     Events,
     TypeRef,
     Upcaster,
@@ -26,9 +28,16 @@ ChangeKind = Literal["set_attribute", "call", "before_action", "after_action"]
 _CHANGE_KINDS: tuple[ChangeKind, ...] = ("set_attribute", "call", "before_action", "after_action")
 
 
-def parse_type(raw: Any, values: Any = None) -> TypeRef:
+Lookup = Callable[[str], Embedded | None]
+
+
+def parse_type(raw: Any, values: Any = None, lookup: Lookup | None = None) -> TypeRef:
+    """The type ``raw``; ``lookup`` finds the embedded spec a ``{embedded: NAME}`` names."""
+    if isinstance(raw, dict) and "embedded" in raw:
+        name = str(raw["embedded"])
+        return TypeRef("embedded", ref=name, embedded=lookup(name) if lookup else None)
     if isinstance(raw, dict):  # an array: ``values`` belong to its (enum) items
-        return TypeRef("array", item=parse_type(raw["array"], values))
+        return TypeRef("array", item=parse_type(raw["array"], values, lookup))
     return TypeRef(str(raw), values=tuple(str(v) for v in values or ()))
 
 

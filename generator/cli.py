@@ -87,10 +87,10 @@ def generate(
     flag_value=schema.SCHEMA_DIR.as_posix(),
     type=click.Path(file_okay=False, path_type=Path),
     metavar="[DIR]",
-    help=f"Write all three schemas into DIR (default {schema.SCHEMA_DIR}) instead of printing one.",
+    help=f"Write all four schemas into DIR (default {schema.SCHEMA_DIR}) instead of printing one.",
 )
 def schema_command(name: str, write_to: Path | None) -> None:
-    """Print the JSON Schema of a spec kind, or write all three for your editor's YAML plugin
+    """Print the JSON Schema of a spec kind, or write all four for your editor's YAML plugin
     (the specs `eventspec init` writes point at .eventspec/schemas/)."""
     from .commands import schema as command
 

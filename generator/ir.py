@@ -17,9 +17,12 @@ from .ir_types import VALIDATION_KINDS as VALIDATION_KINDS
 from .ir_types import ActionType as ActionType
 from .ir_types import Constraints as Constraints
 from .ir_types import Default as Default
+from .ir_types import Embedded as Embedded
+from .ir_types import EmbeddedField as EmbeddedField
 from .ir_types import ReplayStrategy as ReplayStrategy
 from .ir_types import ScalarType as ScalarType
 from .ir_types import TypeRef as TypeRef
+from .ir_types import snake_case as snake_case
 from .plural import plural as plural  # the default table name of a spec
 
 
@@ -375,6 +378,7 @@ class Project:
     database_url: str | None = None
     resources: tuple[Resource, ...] = ()  # sorted by name
     event_logs: tuple[EventLog, ...] = ()  # sorted by name
+    embedded: tuple[Embedded, ...] = ()  # sorted by name; the specs of embedded attributes
     left_out: LeftOut = field(default_factory=LeftOut, compare=False, repr=False)
 
     def resource(self, name: str) -> Resource | None:
@@ -385,16 +389,3 @@ class Project:
 
     def resources_of(self, log: EventLog) -> tuple[Resource, ...]:
         return tuple(r for r in self.resources if r.events and r.events.event_log == log.name)
-
-
-def snake_case(name: str) -> str:
-    out: list[str] = []
-    for i, ch in enumerate(name):
-        if ch.isupper() and i and (not name[i - 1].isupper() or _next_is_lower(name, i)):
-            out.append("_")
-        out.append(ch.lower())
-    return "".join(out)
-
-
-def _next_is_lower(name: str, i: int) -> bool:
-    return i + 1 < len(name) and name[i + 1].islower()

@@ -6,8 +6,10 @@ are built from these.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
+
+from .diagnostics import Origin
 
 ScalarType = Literal[
     "string",
@@ -48,15 +50,24 @@ ReplayStrategy = Literal["force_change", "as_arguments"]
 
 @dataclass(frozen=True)
 class TypeRef:
-    """An attribute or argument type: a scalar, an enum with values, or an array of a type."""
+    """An attribute or argument type: a scalar, an enum with values, an array of a type, or an
+    embedded spec (``name`` "embedded", ``ref`` its name; ``embedded`` the spec, None when the
+    name is unknown or the spec contains itself: reported by the verifiers)."""
 
-    name: str  # one of SCALAR_TYPES, or "array"
+    name: str  # one of SCALAR_TYPES, "array" or "embedded"
     values: tuple[str, ...] = ()  # enum values
     item: TypeRef | None = None  # array item type
+    ref: str = ""  # the embedded spec's name
+    embedded: Embedded | None = None
 
     @property
     def is_timestamp(self) -> bool:
         return self.name in TIMESTAMP_TYPES
+
+    @property
+    def base(self) -> TypeRef:
+        """The type of an array's items (of their items...), else this type."""
+        return self if self.item is None else self.item.base
 
 
 @dataclass(frozen=True)
@@ -73,3 +84,49 @@ class Constraints:
     min_length: int | None = None
     min: float | None = None
     max: float | None = None
+
+
+@dataclass(frozen=True)
+class EmbeddedField:
+    """A field of an embedded spec: an attribute without a column of its own."""
+
+    name: str
+    type: TypeRef
+    origin: Origin = field(compare=False, repr=False)
+    allow_nil: bool = True
+    default: Default | None = None
+    constraints: Constraints = field(default_factory=Constraints)
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Embedded:
+    """An embedded spec (``kind: embedded``): a typed sub-document that attributes hold, stored
+    as JSON. Generated as a TypedDict ``name`` and the runtime's definition ``constant``."""
+
+    name: str
+    origin: Origin = field(compare=False, repr=False)
+    fields: tuple[EmbeddedField, ...] = ()
+    description: str = ""
+
+    @property
+    def constant(self) -> str:
+        """The runtime definition's name in the generated ``embedded.py``, e.g. LINE_ITEM."""
+        return snake_case(self.name).upper()
+
+    def embedded_types(self) -> list[TypeRef]:
+        """The embedded types its fields hold (directly, or as array items)."""
+        return [f.type.base for f in self.fields if f.type.base.name == "embedded"]
+
+
+def snake_case(name: str) -> str:
+    out: list[str] = []
+    for i, ch in enumerate(name):
+        if ch.isupper() and i and (not name[i - 1].isupper() or _next_is_lower(name, i)):
+            out.append("_")
+        out.append(ch.lower())
+    return "".join(out)
+
+
+def _next_is_lower(name: str, i: int) -> bool:
+    return i + 1 < len(name) and name[i + 1].islower()

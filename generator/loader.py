@@ -40,11 +40,11 @@ __all__ = [
     "read_documents",
 ]
 
-KINDS = ("resource", "event_log")
+KINDS = ("resource", "event_log", "embedded")
 
 
 def load_schema(name: str) -> dict[str, Any]:
-    """The packaged JSON Schema ``project``, ``resource`` or ``event_log``."""
+    """The packaged JSON Schema ``project``, ``resource``, ``event_log`` or ``embedded``."""
     text = files("eventspec.schemas").joinpath(f"{name}.json").read_text(encoding="utf-8")
     schema: dict[str, Any] = json.loads(text)
     return schema
@@ -183,16 +183,17 @@ def _validate_spec(document: Document) -> tuple[SpecDocument | None, list[Diagno
     origin = Origin(document.source)
     value = document.value
     if not isinstance(value, dict):
-        message = "a spec document must be a map with 'kind: resource' or 'kind: event_log'"
+        message = "a spec document must be a map with 'kind: resource', 'kind: event_log' or "
+        message += "'kind: embedded'"
         return None, [at(origin, "ES004", message)]
     kind = value.get("kind")
     if kind not in KINDS:
         if "kind" not in value:
-            return None, [at(origin, "ES004", "missing 'kind' (resource or event_log)")]
-        message = f"unknown kind {kind!r} (expected resource or event_log)"
+            return None, [at(origin, "ES004", "missing 'kind' (resource, event_log or embedded)")]
+        message = f"unknown kind {kind!r} (expected resource, event_log or embedded)"
         return None, [at(origin, "ES004", message, "kind")]
     name = value.get("name")
-    label = "resource" if kind == "resource" else "event log"
+    label = {"resource": "resource", "event_log": "event log"}.get(kind, "embedded spec")
     subject = f"{label} '{name}'" if isinstance(name, str) else label
     problems = schema_diagnostics(_validator(kind), value, origin, subject)
     return (None, problems) if problems else (SpecDocument(kind, value, origin), [])

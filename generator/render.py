@@ -17,6 +17,7 @@ import jinja2
 
 from . import ir
 from .aio_views import aio_actions_view, aio_clear_records_view, aio_replay_view
+from .embedded_views import embedded_view
 from .filters import annotated, from_import
 from .follow_views import follow_files
 from .log_views import event_logs_view, replay_view
@@ -102,6 +103,7 @@ class Output:
 
 OUTPUTS: tuple[Output, ...] = (
     Output("models.py.j2", lambda p: [("models.py", models_view(p))]),
+    Output("embedded.py.j2", lambda p: [("embedded.py", embedded_view(p))] if p.embedded else []),
     Output("package_init.py.j2", lambda p: [("__init__.py", package_view(p))]),
     Output("event_logs.py.j2", lambda p: [("event_logs.py", event_logs_view(p))]),
     Output("actions_init.py.j2", lambda p: [("actions/__init__.py", package_view(p))]),

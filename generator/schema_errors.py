@@ -167,7 +167,12 @@ class _Explainer:
         value = error.instance
         if keys is None:
             schema = error.schema if isinstance(error.schema, Mapping) else {}
-            return [self._wrong_type(path, value, _expected(schema))]
+            expected = _expected(schema)
+            if kind_of(value) in expected.split(" or ") and schema.get("description"):
+                # Of an allowed type, but no form fits: say which forms there are.
+                message = f"invalid {self.field(path)}; allowed: {schema['description']}"
+                return [self._diag(path, "ES106", message)]
+            return [self._wrong_type(path, value, expected)]
         if not isinstance(value, dict):
             return []  # the object's own "type" error says it better
         present = [k for k in keys if k in value]

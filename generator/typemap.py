@@ -42,6 +42,7 @@ JsonDict = dict[str, Any]
 
 SUPPORT = "._support"
 TYPES = "._types"
+EMBEDDED = ".embedded"  # the generated module of the embedded specs' TypedDicts and definitions
 SQLALCHEMY = "sqlalchemy"
 
 # UTCDateTime's impl in the runtime module (checked by the tests).
@@ -98,6 +99,8 @@ TABLE: dict[str, SpecType] = {
         "Literal", "Enum", {"type": "enum"}, python_imports=frozenset({("typing", "Literal")})
     ),
     "array": SpecType("list", "Array", {"type": "array"}, TYPES),
+    # A JSON column (JSONB on PostgreSQL) whose value is checked, stored and decoded by its spec.
+    "embedded": SpecType("", "Embedded", JSON_DB, TYPES),
 }
 
 
@@ -107,6 +110,8 @@ def python_type(type_: ir.TypeRef, *, nullable: bool = False) -> str:
         text = "Literal[" + ", ".join(py(v) for v in type_.values) + "]"
     elif type_.name == "array" and type_.item is not None:
         text = f"list[{python_type(type_.item)}]"
+    elif type_.name == "embedded":
+        text = type_.ref
     else:
         text = TABLE[type_.name].python
     return f"{text} | None" if nullable else text
@@ -114,6 +119,8 @@ def python_type(type_: ir.TypeRef, *, nullable: bool = False) -> str:
 
 def python_imports(type_: ir.TypeRef) -> frozenset[Import]:
     """What :func:`python_type` needs imported: a module, or a name from ``typing``."""
+    if type_.name == "embedded":
+        return frozenset({(EMBEDDED, type_.ref)})
     imports = TABLE[type_.name].python_imports
     return imports | python_imports(type_.item) if type_.item is not None else imports
 
@@ -154,6 +161,12 @@ def column_type(
 ) -> ColumnType:
     """The column type of an attribute of ``type_`` stored in ``table.column``."""
     name = type_.name
+    if type_.base.name == "embedded" and type_.base.embedded is not None:
+        # One JSON value, or a JSON list of them: never a PostgreSQL ARRAY.
+        spec = type_.base.embedded
+        column = "EmbeddedList" if name == "array" else "Embedded"
+        imports = frozenset({(TYPES, column), (EMBEDDED, spec.constant)}) | python_imports(type_)
+        return ColumnType(Call(column, [spec.constant]), python_type(type_), imports, dict(JSON_DB))
     row = TABLE[name]
     imports = frozenset({(row.column_module, row.column)}) | python_imports(type_)
     db = dict(row.db)

@@ -186,12 +186,13 @@ def test_schema_write_drops_the_schemas_into_a_folder(tmp_path: Path) -> None:
     assert written.returncode == 0, written.stderr
     folder = tmp_path / ".eventspec" / "schemas"
     assert written.stdout.splitlines() == [
-        f"wrote .eventspec/schemas/{name}.json" for name in ("project", "resource", "event_log")
+        f"wrote .eventspec/schemas/{name}.json"
+        for name in ("project", "resource", "event_log", "embedded")
     ]
-    for name in ("project", "resource", "event_log"):
+    for name in ("project", "resource", "event_log", "embedded"):
         assert (folder / f"{name}.json").read_text() == module("schema", name, cwd=tmp_path).stdout
     again = module("schema", "--write", cwd=tmp_path)
-    assert again.stdout.count("unchanged ") == 3
+    assert again.stdout.count("unchanged ") == 4
     (folder / "resource.json").write_text("{}")  # an older eventspec's schema: refreshed
     assert (
         "wrote .eventspec/schemas/resource.json" in module("schema", "--write", cwd=tmp_path).stdout

@@ -257,7 +257,7 @@ def test_mapping_configures(models: ModuleType) -> None:
 
 
 def test_the_type_table_has_one_row_per_spec_type() -> None:
-    assert set(TABLE) == {*ir.SCALAR_TYPES, "array"}
+    assert set(TABLE) == {*ir.SCALAR_TYPES, "array", "embedded"}
 
 
 def test_utc_datetime_descriptor_matches_runtime(models: ModuleType) -> None:

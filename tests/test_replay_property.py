@@ -27,10 +27,33 @@ EMAILS = [f"user{i}@example.com" for i in range(5)]
 NAMES = st.sampled_from(["Acme", "Globex", "Initech", "Umbrella", "Hooli"])
 index = st.integers(min_value=0, max_value=20)
 
-org_create = st.tuples(st.just("org_create"), NAMES)
+# Embedded values (the org's head office, an Address): valid ones, and ones its spec refuses.
+BAD_ADDRESSES = [
+    {"street": "Dam 1", "postal_code": 1012, "city": "Amsterdam"},  # a number for a string
+    {"street": "", "postal_code": "1012", "city": "Amsterdam"},  # shorter than min_length
+    {"street": "Dam 1", "city": "Amsterdam"},  # a required field left out
+    {"street": "Dam 1", "postal_code": "1012", "city": "Amsterdam", "floor": 2},  # no such field
+]
+valid_addresses = st.one_of(
+    st.none(),
+    st.fixed_dictionaries(
+        {
+            "street": st.text(
+                st.characters(codec="utf-8", exclude_characters="\x00"), min_size=1, max_size=8
+            ),
+            "postal_code": st.text(
+                st.characters(codec="utf-8", exclude_characters="\x00"), max_size=6
+            ),
+            "city": st.sampled_from(["Delft", "Gent", "Zürich"]),
+        },
+        optional={"country": st.sampled_from(["NL", "BE", "CH"])},
+    ),
+)
+addresses = st.one_of(valid_addresses, st.sampled_from(BAD_ADDRESSES))
+org_create = st.tuples(st.just("org_create"), NAMES, addresses)
 # A history opens with a create into empty tables: it cannot be refused, so one operation applies.
 opening = st.one_of(
-    org_create,
+    st.tuples(st.just("org_create"), NAMES, valid_addresses),
     st.tuples(
         st.just("user_create"), st.sampled_from(EMAILS), st.none(), st.just("member"), st.none()
     ),
@@ -40,6 +63,7 @@ operations = st.lists(
         org_create,
         st.tuples(st.just("org_rename"), index, NAMES),
         st.tuples(st.just("org_destroy"), index),
+        st.tuples(st.just("org_move"), index, addresses),
         st.tuples(
             st.just("user_create"),
             st.sampled_from(EMAILS),
@@ -82,8 +106,9 @@ def prepare(
     """The call that performs ``op``, and the error it must raise (``None``: it must apply),
     predicted from the state before it; ``None`` when the operation has no record to act on.
 
-    Refusals: NUL in a string (a validation), a duplicate org slug or user email (a unique
-    constraint), an org that still has users (a foreign key), suspending a suspended user.
+    Refusals: NUL in a string (a validation), an embedded address its spec refuses (a validation),
+    a duplicate org slug or user email (a unique constraint), an org that still has users (a
+    foreign key), suspending a suspended user.
     """
     kind, *args = op
     if actor == "first-user":
@@ -91,9 +116,10 @@ def prepare(
     if kind == "org_create":
         # The sampled names are words whose slugs differ: equal slugs means equal names.
         clash = exists(session, Org.name == args[0])
-        return partial(orgs.create, session, name=args[0], actor=actor), (
-            IntegrityError if clash else None
-        )
+        call = partial(orgs.create, session, name=args[0], head_office=args[1], actor=actor)
+        if args[1] in BAD_ADDRESSES:  # checked before the insert could clash
+            return call, ValidationError
+        return call, IntegrityError if clash else None
     if kind == "user_create":
         email, org_i, role, password = args
         org = pick(session, Org, org_i) if org_i is not None else None
@@ -113,10 +139,13 @@ def prepare(
     if kind == "user_register":
         call = partial(users.register, session, email=args[0], given_name=args[1], actor=actor)
         return call, ValidationError if has_nul(args[1]) else None
-    if kind in ("org_rename", "org_destroy"):
+    if kind in ("org_rename", "org_destroy", "org_move"):
         org = pick(session, Org, args[0])
         if org is None:
             return None
+        if kind == "org_move":
+            call = partial(orgs.move, session, org, head_office=args[1], actor=actor)
+            return call, ValidationError if args[1] in BAD_ADDRESSES else None
         if kind == "org_rename":
             clash = exists(session, Org.name == args[1], Org.id != org.id)
             call = partial(orgs.rename, session, org, name=args[1], actor=actor)

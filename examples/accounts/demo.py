@@ -89,9 +89,17 @@ def run_actions(engine: Engine) -> tuple[dict[str, uuid.UUID], dt.datetime, Snap
     # Monday: a provisioning job creates the org and its owner; the owner adds a colleague.
     with Session(engine) as session, session.begin():
         acme = org.create(
-            session, name="Acme", actor=provisioning, metadata={"source": "provisioning"}
+            session,
+            name="Acme",
+            head_office={
+                "street": "Keizersgracht 1",
+                "postal_code": "1015 CJ",
+                "city": "Amsterdam",
+            },
+            actor=provisioning,
+            metadata={"source": "provisioning"},
         )
-        row("system:provisioning", "Org.create", "Acme")
+        row("system:provisioning", "Org.create", "Acme, its head office an embedded Address")
         ann = user.create(
             session,
             email="ann@acme.test",
@@ -141,6 +149,14 @@ def run_actions(engine: Engine) -> tuple[dict[str, uuid.UUID], dt.datetime, Snap
         row("bob@acme.test", "User.change_password", "the event stores the password as null")
         org.rename(session, session.get_one(Org, ids["acme"]), name="Acme Corp", actor=ann)
         row("ann@acme.test", "Org.rename", "Acme -> Acme Corp (slug acme-corp)")
+        acme = session.get_one(Org, ids["acme"])
+        office = {"street": "Coolsingel 40", "postal_code": "3011 AD", "city": "Rotterdam"}
+        try:
+            org.move(session, acme, head_office={**office, "postal_code": 3011}, actor=ann)
+        except ValidationError as error:
+            row("ann@acme.test", "Org.move", f"refused ({error}); nothing written")
+        org.move(session, acme, head_office=office, actor=ann)
+        row("ann@acme.test", "Org.move", "head office -> Rotterdam (country NL, its default)")
         reason = {"source": "admin-ui", "reason": "left the company"}
         user.suspend(session, bob, actor=ann, metadata=reason)
         row("ann@acme.test", "User.suspend", "bob@acme.test")

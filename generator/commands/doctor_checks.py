@@ -60,7 +60,7 @@ def specs(config_path: Path) -> tuple[Check, ir.Project | None]:
         count = len(diagnostics)
         detail = f"{count} error{'s' if count != 1 else ''}: {first}; run `eventspec validate`"
         return Check("specs", "FAIL", detail), None
-    count = len(project.resources) + len(project.event_logs)
+    count = len(project.resources) + len(project.event_logs) + len(project.embedded)
     return Check("specs", "OK", f"{count} specs valid ({config_path})"), project
 
 

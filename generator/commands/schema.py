@@ -1,6 +1,6 @@
 """``eventspec schema``: the JSON Schemas of the spec files, printed or written for editors.
 
-``--write`` drops all three into the project (``.eventspec/schemas/`` unless told otherwise), and
+``--write`` drops all four into the project (``.eventspec/schemas/`` unless told otherwise), and
 ``eventspec init`` does the same and starts every spec file it writes with a modeline that points
 there, so an editor with the YAML language server checks and completes specs offline, against the
 schemas of the eventspec version in use.
@@ -14,7 +14,7 @@ from pathlib import Path, PurePosixPath
 
 import click
 
-SCHEMA_NAMES = ("project", "resource", "event_log")
+SCHEMA_NAMES = ("project", "resource", "event_log", "embedded")
 SCHEMA_DIR = PurePosixPath(".eventspec/schemas")  # relative to the folder of eventspec.yaml
 
 
@@ -25,7 +25,7 @@ def schema_text(name: str) -> str:
 
 
 def schema_files(folder: PurePosixPath = SCHEMA_DIR) -> dict[Path, str]:
-    """The three schema files, keyed by path (under ``folder``)."""
+    """The four schema files, keyed by path (under ``folder``)."""
     return {Path(folder, f"{name}.json"): schema_text(name) for name in SCHEMA_NAMES}
 
 
@@ -37,7 +37,7 @@ def modeline(spec: PurePosixPath, kind: str) -> str:
 
 
 def run(name: str, write_to: Path | None) -> None:
-    """Print the schema of ``name``, or write all three into ``write_to``."""
+    """Print the schema of ``name``, or write all four into ``write_to``."""
     if write_to is None:
         click.echo(schema_text(name), nl=False)
         return

@@ -209,6 +209,8 @@ def _accepts(old: Any, new: Any) -> bool:
             return set(old["enum"]) <= set(new["enum"])
         if "array" in old and "array" in new:
             return _accepts(old["array"], new["array"])
+        if "embedded" in old and "embedded" in new:
+            return _fields_accept(old["fields"], new["fields"])
         return False
     if isinstance(old, dict):
         return "enum" in old and new in ("string", "text")
@@ -217,10 +219,25 @@ def _accepts(old: Any, new: Any) -> bool:
     return (old, new) in _WIDENINGS
 
 
+def _fields_accept(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
+    """Whether embedded values recorded with ``old`` fields pass the ``new`` ones: each recorded
+    field is still there, of a type accepting it, as nullable; a new field has a default or is
+    nullable (recorded values lack it). A renamed spec with the same fields accepts them."""
+    for name, field in old.items():
+        now = new.get(name)
+        if now is None or not _accepts(field["type"], now["type"]):
+            return False
+        if field["allow_nil"] and not now["allow_nil"]:
+            return False
+    return all(f["allow_nil"] or f["default"] for n, f in new.items() if n not in old)
+
+
 def _show(type_: Any) -> str:
     if isinstance(type_, dict):
         if "enum" in type_:
             return f"enum [{', '.join(type_['enum'])}]"
+        if "embedded" in type_:
+            return f"embedded {type_['embedded']} ({', '.join(type_['fields'])})"
         return f"array of {_show(type_['array'])}"
     return str(type_)
 

@@ -5,7 +5,8 @@ way: plain sorted JSON with a content hash, part of the plan (so ``--check`` and
 it), never edited by hand. It maps event log -> resource -> action -> version -> contract:
 
 * ``action_type``;
-* ``inputs``: every accepted attribute and argument, with its type (enum values, array item),
+* ``inputs``: every accepted attribute and argument, with its type (enum values, array item,
+  an embedded spec's name and fields with their types, ``allow_nil`` and ``default``),
   ``allow_nil``, ``required`` (a caller must pass it), ``sensitive``, ``default`` (has one) and
   ``recorded_as``: the earlier names (``renamed_from``) events of that version may carry it under;
 * ``changed_attributes``: the attributes its events may carry there;
@@ -94,6 +95,17 @@ def type_json(type_: ir.TypeRef) -> Any:
         return {"array": type_json(type_.item)}
     if type_.name == "enum":
         return {"enum": list(type_.values)}
+    if type_.name == "embedded" and type_.embedded is not None:
+        # The shape its events record: a change inside the spec is judged as an input's is.
+        fields = {
+            f.name: {
+                "type": type_json(f.type),
+                "allow_nil": f.allow_nil,
+                "default": f.default is not None,
+            }
+            for f in type_.embedded.fields
+        }
+        return {"embedded": type_.ref, "fields": fields}
     return type_.name
 
 

@@ -33,6 +33,8 @@ Codes (ES201-ES203 are checked while the IR is built, see ``build_checks.py``):
   tables equal ignoring case (see ``identifiers.py``, ``db_names.py``)
 * ES280 a default or value that is not a value of its type; ES281 an enum default or value
   outside the enum; ES282 an enum value PostgreSQL refuses or given twice (see ``values.py``)
+* ES290 unknown embedded spec; ES291 an embedded spec containing itself; ES292 an embedded type
+  where it cannot be used; ES293 an embedded spec's or field's name colliding (see ``embedded.py``)
 * ES295 an array of arrays or of enums
 * ES298 tenant attribute of a type no tenant can have
 * ES310-ES313 upcasters (see ``upcasters.py``); ES300-ES308, the event-schema lock, are checked
@@ -46,6 +48,7 @@ from ..ir import Project
 from . import (
     actors,
     db_names,
+    embedded,
     event_logs,
     events,
     identifiers,
@@ -71,6 +74,7 @@ RULES: tuple[Rule, ...] = (
     *references.RULES,
     *upcasters.RULES,
     *values.RULES,
+    *embedded.RULES,
 )
 
 

@@ -27,7 +27,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from ._support import JSONMap, UTCDateTime, utcnow, utcnow_seconds, uuidv7
-from ._types import Array, ExactNumeric
+from ._types import Array, Embedded, EmbeddedList, ExactNumeric
+from .embedded import ADDRESS, LINE_ITEM, Address, LineItem
 
 __all__ = ["Base", "Event", "EventspecCheckpoint", "Item"]
 
@@ -152,6 +153,8 @@ class Item(Base):
     )
     maps: Mapped[list[dict[str, Any]] | None] = mapped_column(Array(JSONMap, "map"))
     binaries: Mapped[list[bytes] | None] = mapped_column(Array(LargeBinary(), "binary"))
+    address: Mapped[Address | None] = mapped_column(Embedded(ADDRESS))
+    line_items: Mapped[list[LineItem] | None] = mapped_column(EmbeddedList(LINE_ITEM))
     created_at: Mapped[datetime.datetime | None] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime.datetime | None] = mapped_column(
         UTCDateTime(), default=utcnow, onupdate=utcnow

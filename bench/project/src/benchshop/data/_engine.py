@@ -41,7 +41,17 @@ from ._events import as_written, write_event
 from ._locks import LockKey
 from ._rules import ChangeDef, Check
 from ._support import check_keys, utcnow
-from ._types import Array, Checker, Decoder, Refused, checker, decoder
+from ._types import (
+    Array,
+    Checker,
+    Decoder,
+    Embedded,
+    EmbeddedDef,
+    EmbeddedList,
+    Refused,
+    checker,
+    decoder,
+)
 from .changeset import Changeset
 from .errors import ValidationError
 
@@ -92,13 +102,14 @@ class AttributeDef:
     max: float | None = None
     item: str | None = None  # an array's item type
     values: tuple[str, ...] = ()  # an enum's values
+    embedded: EmbeddedDef | None = None  # the spec of an embedded value (or of a list's items)
     # Derived once: the type's checker (see _types.py), and its decoder of recorded values.
     check: Checker = field(init=False, repr=False, compare=False)
     decode: Decoder | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "check", checker(self.kind, self.item, self.values))
-        object.__setattr__(self, "decode", decoder(self.kind, self.item))
+        object.__setattr__(self, "check", checker(self.kind, self.item, self.values, self.embedded))
+        object.__setattr__(self, "decode", decoder(self.kind, self.item, self.embedded))
 
     @classmethod
     def of_column(cls, name: str, spec: Attribute, column: Column[Any]) -> AttributeDef:
@@ -123,8 +134,15 @@ class AttributeDef:
             min_length=spec.min_length,
             min=spec.min,
             max=spec.max,
-            item=column_type.kind if isinstance(column_type, Array) else None,
+            item=(
+                column_type.kind
+                if isinstance(column_type, Array)
+                else "embedded"
+                if isinstance(column_type, EmbeddedList)
+                else None
+            ),
             values=tuple(column_type.enums) if isinstance(column_type, Enum) else (),
+            embedded=column_type.spec if isinstance(column_type, Embedded) else None,
         )
 
 
@@ -594,7 +612,7 @@ def _checked(check: Checker, name: str, value: Any) -> Any:
     try:
         return check(value)
     except Refused as refused:
-        raise ValidationError(name, str(refused)) from None
+        raise ValidationError(name + refused.path, str(refused)) from None
 
 
 @contextmanager

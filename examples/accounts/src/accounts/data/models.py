@@ -21,6 +21,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from ._support import JSONMap, UTCDateTime, utcnow
+from ._types import Embedded
+from .embedded import ADDRESS, Address
 
 __all__ = ["Base", "Event", "EventspecCheckpoint", "Org", "User", "UserRole"]
 
@@ -116,6 +118,7 @@ class Org(Base):
     id: Mapped[uuid.UUID] = mapped_column(Uuid(), primary_key=True, default=uuid.uuid4)
     name: Mapped[str] = mapped_column(String(200))
     slug: Mapped[str] = mapped_column(String())
+    head_office: Mapped[Address | None] = mapped_column(Embedded(ADDRESS))
     created_at: Mapped[datetime.datetime | None] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime.datetime | None] = mapped_column(
         UTCDateTime(), default=utcnow, onupdate=utcnow

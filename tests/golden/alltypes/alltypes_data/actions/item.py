@@ -15,6 +15,7 @@ from .. import _bulk as bulk
 from .. import _engine as engine
 from .. import _rules as rules
 from .._support import utcnow_seconds
+from ..embedded import Address, LineItem
 from ..event_logs import EVENT
 from ..models import Item
 
@@ -58,6 +59,8 @@ RESOURCE = engine.ResourceDef(
         "naive_datetimes": engine.Attribute("array"),
         "maps": engine.Attribute("array"),
         "binaries": engine.Attribute("array"),
+        "address": engine.Attribute("embedded"),
+        "line_items": engine.Attribute("array"),
         "created_at": engine.Attribute("utc_datetime_usec"),
         "updated_at": engine.Attribute("utc_datetime_usec"),
     },
@@ -103,6 +106,8 @@ class CreateInput(TypedDict, total=False):
     naive_datetimes: list[datetime.datetime] | None
     maps: list[dict[str, Any]] | None
     binaries: list[bytes] | None
+    address: Address | None
+    line_items: list[LineItem] | None
 
 
 CREATE = engine.ActionDef(
@@ -128,6 +133,7 @@ CREATE = engine.ActionDef(
             "a_utc_datetime_usec",
             "a_uuid",
             "a_uuidv7",
+            "address",
             "big_integers",
             "binaries",
             "booleans",
@@ -135,6 +141,7 @@ CREATE = engine.ActionDef(
             "decimals",
             "floats",
             "integers",
+            "line_items",
             "maps",
             "naive_datetimes",
             "strings",
@@ -270,6 +277,46 @@ def tweak_many(
     return results
 
 
+class PlaceInput(TypedDict, total=False):
+    """Inputs of `Item.place`."""
+
+    address: Address | None
+    line_items: list[LineItem] | None
+
+
+PLACE = engine.ActionDef(
+    resource=RESOURCE, name="place", type="update", accept=frozenset({"address", "line_items"})
+)
+
+
+def place(
+    session: Session,
+    record: Item,
+    *,
+    actor: object = None,
+    metadata: Mapping[str, Any] | None = None,
+    **params: Unpack[PlaceInput],
+) -> Item:
+    """Update an Item: writes an Event event, version 1."""
+    return engine.run_update(session, PLACE, record, params, actor=actor, metadata=metadata)
+
+
+def place_many(
+    session: Session,
+    inputs: Iterable[tuple[Item, PlaceInput]],
+    *,
+    actor: object = None,
+    metadata: Mapping[str, Any] | None = None,
+) -> list[Item]:
+    """`place` for many records in one SAVEPOINT: all are written, or none."""
+    PLACE.check_actor(actor)  # before the SAVEPOINT: nothing written on error
+    results: list[Item] = []
+    with engine.atomic(session):
+        for record, item in inputs:
+            results.append(place(session, record, **item, actor=actor, metadata=metadata))
+    return results
+
+
 DESTROY = engine.ActionDef(resource=RESOURCE, name="destroy", type="destroy")
 
 
@@ -303,5 +350,6 @@ def destroy_many(
 ACTIONS: dict[tuple[str, str], engine.ActionDef] = {
     ("Item", "create"): CREATE,
     ("Item", "tweak"): TWEAK,
+    ("Item", "place"): PLACE,
     ("Item", "destroy"): DESTROY,
 }

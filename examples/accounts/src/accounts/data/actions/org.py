@@ -13,6 +13,7 @@ import accounts.changes
 from .. import _bulk as bulk
 from .. import _engine as engine
 from .. import _rules as rules
+from ..embedded import Address
 from ..event_logs import EVENT
 from ..models import Org
 
@@ -25,6 +26,7 @@ RESOURCE = engine.ResourceDef(
         "id": engine.Attribute("uuid"),
         "name": engine.Attribute("string"),
         "slug": engine.Attribute("string"),
+        "head_office": engine.Attribute("embedded"),
         "created_at": engine.Attribute("utc_datetime_usec"),
         "updated_at": engine.Attribute("utc_datetime_usec"),
     },
@@ -38,13 +40,14 @@ class CreateInput(TypedDict, total=False):
     """Inputs of `Org.create`."""
 
     name: Required[str]
+    head_office: Address | None
 
 
 CREATE = engine.ActionDef(
     resource=RESOURCE,
     name="create",
     type="create",
-    accept=frozenset({"name"}),
+    accept=frozenset({"head_office", "name"}),
     changes=(rules.ChangeDef("change", accounts.changes.slugify_name),),
 )
 
@@ -114,6 +117,45 @@ def rename_many(
     return results
 
 
+class MoveInput(TypedDict, total=False):
+    """Inputs of `Org.move`."""
+
+    head_office: Address | None
+
+
+MOVE = engine.ActionDef(
+    resource=RESOURCE, name="move", type="update", accept=frozenset({"head_office"})
+)
+
+
+def move(
+    session: Session,
+    record: Org,
+    *,
+    actor: object = None,
+    metadata: Mapping[str, Any] | None = None,
+    **params: Unpack[MoveInput],
+) -> Org:
+    """Update an Org: writes an Event event, version 1."""
+    return engine.run_update(session, MOVE, record, params, actor=actor, metadata=metadata)
+
+
+def move_many(
+    session: Session,
+    inputs: Iterable[tuple[Org, MoveInput]],
+    *,
+    actor: object = None,
+    metadata: Mapping[str, Any] | None = None,
+) -> list[Org]:
+    """`move` for many records in one SAVEPOINT: all are written, or none."""
+    MOVE.check_actor(actor)  # before the SAVEPOINT: nothing written on error
+    results: list[Org] = []
+    with engine.atomic(session):
+        for record, item in inputs:
+            results.append(move(session, record, **item, actor=actor, metadata=metadata))
+    return results
+
+
 DESTROY = engine.ActionDef(resource=RESOURCE, name="destroy", type="destroy")
 
 
@@ -147,5 +189,6 @@ def destroy_many(
 ACTIONS: dict[tuple[str, str], engine.ActionDef] = {
     ("Org", "create"): CREATE,
     ("Org", "rename"): RENAME,
+    ("Org", "move"): MOVE,
     ("Org", "destroy"): DESTROY,
 }

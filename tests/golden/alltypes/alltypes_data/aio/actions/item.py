@@ -14,7 +14,7 @@ from typing import Any, Unpack
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ...actions import item as sync
-from ...actions.item import CreateInput, TweakInput
+from ...actions.item import CreateInput, PlaceInput, TweakInput
 from ...models import Item
 
 
@@ -61,6 +61,29 @@ async def tweak_many(
 ) -> list[Item]:
     """`tweak` for many records in one SAVEPOINT: all are written, or none."""
     return await session.run_sync(sync.tweak_many, inputs, actor=actor, metadata=metadata)
+
+
+async def place(
+    session: AsyncSession,
+    record: Item,
+    *,
+    actor: object = None,
+    metadata: Mapping[str, Any] | None = None,
+    **params: Unpack[PlaceInput],
+) -> Item:
+    """Update an Item: writes an Event event, version 1."""
+    return await session.run_sync(sync.place, record, **params, actor=actor, metadata=metadata)
+
+
+async def place_many(
+    session: AsyncSession,
+    inputs: Iterable[tuple[Item, PlaceInput]],
+    *,
+    actor: object = None,
+    metadata: Mapping[str, Any] | None = None,
+) -> list[Item]:
+    """`place` for many records in one SAVEPOINT: all are written, or none."""
+    return await session.run_sync(sync.place_many, inputs, actor=actor, metadata=metadata)
 
 
 async def destroy(

@@ -12,16 +12,18 @@ decodes (:func:`decoder`) what was recorded back to the value that was written.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import decimal
 import math
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
 from sqlalchemy import JSON, Numeric
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
@@ -37,29 +39,52 @@ _JSON_FLOAT = 2.0**53
 
 
 class Refused(ValueError):
-    """A value its spec type does not accept; the message says what it accepts."""
+    """A value its spec type does not accept; the message says what it accepts. ``path`` is
+    where inside the value (``.zip``, ``[2].quantity``) when the value is an embedded one."""
+
+    def __init__(self, message: str, path: str = "") -> None:
+        super().__init__(message)
+        self.path = path
+
+    def within(self, step: str) -> Refused:
+        """This refusal, one step further inside the value (``step`` is ``.name`` or ``[i]``)."""
+        return Refused(str(self), step + self.path)
 
 
-def checker(kind: str, item: str | None = None, values: tuple[str, ...] = ()) -> Checker:
-    """The checker of a spec type: ``kind``, the ``item`` type of an array, an enum's ``values``."""
+def checker(
+    kind: str,
+    item: str | None = None,
+    values: tuple[str, ...] = (),
+    embedded: EmbeddedDef | None = None,
+) -> Checker:
+    """The checker of a spec type: ``kind``, the ``item`` type of an array, an enum's ``values``,
+    the ``embedded`` spec of an embedded value (or of the items of an array of them)."""
     if kind == "array":
         assert item is not None, "an array without an item type"
-        return _array(checker(item))
+        return _array(checker(item, embedded=embedded), paths=item == "embedded")
     if kind == "enum":
         return _enum(values)
+    if kind == "embedded":
+        assert embedded is not None, "an embedded value without its spec"
+        return embedded.check
     return _SCALARS[kind]
 
 
-def decoder(kind: str, item: str | None = None) -> Decoder | None:
+def decoder(
+    kind: str, item: str | None = None, embedded: EmbeddedDef | None = None
+) -> Decoder | None:
     """The function turning a recorded (JSON) non-null value back into what was written."""
     if kind == "array":
         assert item is not None, "an array without an item type"
-        decode = decoder(item)
+        decode = decoder(item, embedded=embedded)
         if decode is None:
             return None
         return lambda value: [x if x is None else decode(x) for x in value]
     if kind == "float":
         return float  # PostgreSQL's JSONB gives back an integral float as an int
+    if kind == "embedded":
+        assert embedded is not None, "an embedded value without its spec"
+        return embedded.decode
     return json_decoder(kind)
 
 
@@ -281,21 +306,161 @@ def _enum(values: tuple[str, ...]) -> Checker:
     return check
 
 
-def _array(check_item: Checker) -> Checker:
+def _array(check_item: Checker, *, paths: bool = False) -> Checker:
+    """A list's checker; ``paths``: a refused item is named by its path (``[2]``, of embedded
+    values), not in the message."""
+
     def check(value: Any) -> list[Any]:
         if not isinstance(value, list | tuple):
             raise Refused(f"must be a list or a tuple, not {_type_name(value)}")
         items = []
         for index, item in enumerate(value):
             if item is None:
+                if paths:
+                    raise Refused("must not be None", f"[{index}]")
                 raise Refused(f"item {index} must not be None")
             try:
                 items.append(check_item(item))
             except Refused as refused:
+                if paths:
+                    raise refused.within(f"[{index}]") from None
                 raise Refused(f"item {index} {refused}") from None
         return items
 
     return check
+
+
+# --- embedded values -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FieldDef:
+    """A field of an embedded spec: its type (as an attribute's), nullability, default and
+    constraints. A default is a value (copied for every value when it is a list or a dict) or a
+    function of no arguments (``default_factory``: the current time, a new UUID)."""
+
+    kind: str
+    allow_nil: bool = True
+    default: Any = None
+    default_factory: Callable[[], Any] | None = None
+    item: str | None = None
+    values: tuple[str, ...] = ()
+    embedded: EmbeddedDef | None = None
+    max_length: int | None = None
+    min_length: int | None = None
+    min: float | None = None
+    max: float | None = None
+    check: Checker = field(init=False, repr=False, compare=False)
+    decode: Decoder | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "check", checker(self.kind, self.item, self.values, self.embedded))
+        object.__setattr__(self, "decode", decoder(self.kind, self.item, self.embedded))
+
+    def make_default(self) -> Any:
+        if self.default_factory is not None:
+            return self.default_factory()
+        return (
+            copy.deepcopy(self.default) if isinstance(self.default, list | dict) else self.default
+        )
+
+    def checked(self, value: Any) -> Any:
+        """``value`` as the field holds it, its constraints met; None is judged by the caller."""
+        value = self.check(value)
+        if isinstance(value, str):
+            if self.max_length is not None and len(value) > self.max_length:
+                raise Refused(f"must be at most {self.max_length} characters")
+            if self.min_length is not None and len(value) < self.min_length:
+                raise Refused(f"must be at least {self.min_length} characters")
+        elif isinstance(value, int | float | decimal.Decimal) and not isinstance(value, bool):
+            if self.min is not None and value < self.min:
+                raise Refused(f"must be at least {self.min}")
+            if self.max is not None and value > self.max:
+                raise Refused(f"must be at most {self.max}")
+        return value
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class EmbeddedDef:
+    """An embedded spec: the generated TypedDict ``name`` and its fields.
+
+    A value is a dict of the fields (no other keys). Checking returns a new dict holding every
+    field, in the spec's order: a missing one gets its default, else None; each is of its type
+    as an attribute of that type would be (a ``Decimal``, an aware UTC datetime, ...). That dict
+    is what the row stores and the event records (as JSON), and decoding a recorded one gives it
+    back. Compared by identity, so that it can key SQLAlchemy's statement cache.
+    """
+
+    name: str
+    fields: Mapping[str, FieldDef]
+
+    def check(self, value: Any) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise Refused(f"must be a dict ({self.name}), not {_type_name(value)}")
+        for key in value:
+            if key not in self.fields:
+                if not isinstance(key, str):
+                    raise Refused(f"must have str keys ({self.name}), not {_type_name(key)}")
+                raise Refused(f"is not a field of {self.name}", f".{key}")
+        out: dict[str, Any] = {}
+        for name, spec in self.fields.items():
+            item = value[name] if name in value else spec.make_default()
+            if item is None:
+                if not spec.allow_nil:
+                    raise Refused("is required", f".{name}")
+                out[name] = None
+                continue
+            try:
+                out[name] = spec.checked(item)
+            except Refused as refused:
+                raise refused.within(f".{name}") from None
+        return out
+
+    def decode(self, value: Any) -> dict[str, Any]:
+        """A recorded (JSON) value back to what was written (unknown keys are kept: replay's
+        checking refuses them, after the upcasters had their chance)."""
+        out: dict[str, Any] = {}
+        for name, item in value.items():
+            spec = self.fields.get(name)
+            decode = spec.decode if spec is not None else None
+            out[name] = item if item is None or decode is None else decode(item)
+        return out
+
+
+class Embedded(TypeDecorator[Any]):
+    """An embedded value: JSON (JSONB on PostgreSQL), encoded as events encode it (decimals and
+    dates as text, ...) and decoded back to its types, so a row reads back what was written."""
+
+    impl = JSON
+    cache_ok = True
+
+    def __init__(self, spec: EmbeddedDef) -> None:
+        super().__init__()
+        self.spec = spec
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        # SQL NULL for None (not a JSON null), on every path a write takes.
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(JSONB(none_as_null=True))
+        return dialect.type_descriptor(JSON(none_as_null=True))
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        return None if value is None else to_json(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        return None if value is None else self.decode(value)
+
+    def decode(self, value: Any) -> Any:
+        return self.spec.decode(value)
+
+
+class EmbeddedList(Embedded):
+    """A list of embedded values, stored as one JSON list (never a PostgreSQL ARRAY)."""
+
+    cache_ok = True
+
+    def decode(self, value: Any) -> Any:
+        return [item if item is None else self.spec.decode(item) for item in value]
 
 
 # --- the array column -----------------------------------------------------------------------

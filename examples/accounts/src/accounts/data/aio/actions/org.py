@@ -14,7 +14,7 @@ from typing import Any, Unpack
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ...actions import org as sync
-from ...actions.org import CreateInput, RenameInput
+from ...actions.org import CreateInput, MoveInput, RenameInput
 from ...models import Org
 
 
@@ -61,6 +61,29 @@ async def rename_many(
 ) -> list[Org]:
     """`rename` for many records in one SAVEPOINT: all are written, or none."""
     return await session.run_sync(sync.rename_many, inputs, actor=actor, metadata=metadata)
+
+
+async def move(
+    session: AsyncSession,
+    record: Org,
+    *,
+    actor: object = None,
+    metadata: Mapping[str, Any] | None = None,
+    **params: Unpack[MoveInput],
+) -> Org:
+    """Update an Org: writes an Event event, version 1."""
+    return await session.run_sync(sync.move, record, **params, actor=actor, metadata=metadata)
+
+
+async def move_many(
+    session: AsyncSession,
+    inputs: Iterable[tuple[Org, MoveInput]],
+    *,
+    actor: object = None,
+    metadata: Mapping[str, Any] | None = None,
+) -> list[Org]:
+    """`move` for many records in one SAVEPOINT: all are written, or none."""
+    return await session.run_sync(sync.move_many, inputs, actor=actor, metadata=metadata)
 
 
 async def destroy(
