@@ -446,9 +446,14 @@ actions:
 events: {event_log: Vault}
 """
 UNSTARRED = """\
+from sqlalchemy import text
+
+
 def unstarred(changeset):
     if changeset.attributes["title"].startswith("plain"):
         del changeset.attributes["stars"]
+    if changeset.attributes["title"].startswith("counted"):  # code that uses the database
+        changeset.session.execute(text("SELECT count(*) FROM notes"))
 
 
 def lock_key(changeset, default):
@@ -514,15 +519,19 @@ def test_an_encrypted_batch_with_dropped_defaults_round_trips(
 
 
 @POSTGRESQL
-def test_a_batch_with_a_call_change_takes_each_lock_after_sqlalchemys_savepoint(
+def test_a_batch_opens_sqlalchemys_savepoint_first_only_when_its_code_asks_for_the_session(
     vault: SimpleNamespace,
 ) -> None:
     with session_of(vault.engine) as session, session.begin():
         session.execute(text("SELECT 1"))
-        with round_trips(session) as batch:
+        with round_trips(session) as alone:  # a call change that leaves the session alone
             vault.notes.create_many(session, [{"title": f"n{i}"} for i in range(20)])
         assert {(0, 100, 1), (0, 101, 1)} <= advisory_locks(vault.engine)  # both keys
-    assert batch() == 3  # SAVEPOINT (the change runs inside it), the locks and INSERTs, RELEASE
+        with round_trips(session) as asking:  # the second input's asks for it
+            made = vault.notes.create_many(session, [{"title": "m0"}, {"title": "counted"}])
+    # SAVEPOINT as the second input's code asks, its SELECT, the INSERTs, RELEASE
+    assert (alone(), asking()) == (1, 4)
+    assert [note.title for note in made] == ["m0", "counted"]
 
 
 def test_a_failing_encrypted_batch_names_no_secret(vault: SimpleNamespace) -> None:

@@ -326,7 +326,7 @@ def run_create(
     if replaying is None:
         check_actor(action, actor)
     cs = make_changeset(
-        session, action, None, params, actor, metadata, tenant, replaying, _changeset(action)
+        session, action, None, params, actor, metadata, tenant, replaying, changeset_class(action)
     )
     existing: M | None = None
     record: M
@@ -382,7 +382,7 @@ def run_update(
         check_actor(action, actor)
     _check_tenant(resource, record, tenant, replaying)
     cs = make_changeset(
-        session, action, record, params, actor, metadata, tenant, replaying, _changeset(action)
+        session, action, record, params, actor, metadata, tenant, replaying, changeset_class(action)
     )
     wire = _wired(session, action, record, replaying)
     with secrets_kept(action, [params, cs.attributes]), _action_savepoint(cs, wire) as sends_own:
@@ -725,7 +725,7 @@ def _find_by(session: Session, resource: ResourceDef, values: Mapping[str, Any])
 # --- transactions and locks --------------------------------------------------------------------
 
 
-class _Watched(Changeset):
+class WatchedChangeset(Changeset):
     """A changeset that calls ``on_session`` once, the first time its session is asked for."""
 
     on_session: Callable[[], None] | None = None
@@ -744,9 +744,9 @@ class _Watched(Changeset):
         self._bound = value
 
 
-def _changeset(action: ActionDef) -> type[Changeset]:
+def changeset_class(action: ActionDef) -> type[Changeset]:
     """A watched changeset where user code runs before a write that may go to the driver."""
-    return Changeset if action.own_code_only else _Watched
+    return Changeset if action.own_code_only else WatchedChangeset
 
 
 def _sends_nothing() -> bool:
@@ -776,11 +776,11 @@ def _action_savepoint(cs: Changeset, wire: Connection | None) -> Iterator[Callab
             opened.append(True)
             stack.enter_context(_savepoint(session))
 
-        if isinstance(cs, _Watched):
+        if isinstance(cs, WatchedChangeset):
             cs.on_session = open_savepoint
 
         def sends_own() -> bool:
-            if isinstance(cs, _Watched):
+            if isinstance(cs, WatchedChangeset):
                 cs.on_session = None  # eventspec's own use of the session from here on
             if not opened and (session.new or session.dirty or session.deleted):
                 open_savepoint()

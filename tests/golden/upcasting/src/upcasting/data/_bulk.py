@@ -7,8 +7,9 @@ would be sent straight to the driver (``_wire.connection_for``: a key made in Py
 psycopg 3 or sqlite3 connection, no SQL logging, cursor listener or event callback), so is the
 batch (``_wire.create_many``): on PostgreSQL the SAVEPOINT, the locks, one multi-row INSERT of the
 records and one of the events, and RELEASE in one pipeline, one round trip; on SQLite an
-executemany each. When the action runs the user's code (a ``call`` change or validation), that code
-runs inside SQLAlchemy's SAVEPOINT first, and only the locks and the INSERTs go to the driver.
+executemany each. When the user's code (a ``call`` change or validation) asks a changeset for
+the session, SQLAlchemy's SAVEPOINT opens there first, and only the locks and the INSERTs go to
+the driver.
 Otherwise the records are written with one ORM bulk ``INSERT ... RETURNING`` (which hands back the
 ORM objects) and the events with one executemany. Where the unit of work could be observed, it
 goes record by record through :func:`run_create`: the action has hooks or is an upsert, or an ORM
@@ -18,9 +19,10 @@ listener or ``@validates`` watches the model.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from contextlib import ExitStack
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import Connection, insert
 from sqlalchemy.orm import Session
 
 from . import _locks, _wire
@@ -29,8 +31,10 @@ from ._direct import full_row, remember, unobserved
 from ._engine import (
     ActionDef,
     M,
+    WatchedChangeset,
     _wired,
     atomic,
+    changeset_class,
     make_changeset,
     prepare,
     run_create,
@@ -54,12 +58,8 @@ def run_create_many(
     seen: list[Mapping[str, Any]] = []
     with secrets_kept(action, seen):
         wire = _wired(session, action, None, None)
-        if wire is not None and action.own_code_only:
-            # Nothing before the writes can touch the database: the SAVEPOINT goes with them.
-            changesets = _prepared(session, action, inputs, actor, metadata, tenant, seen)
-            if not changesets:
-                return []
-            return _wire.create_many(session, wire, action, changesets, savepoint=True)
+        if wire is not None:
+            return _to_the_driver(session, wire, action, inputs, actor, metadata, tenant, seen)
         with atomic(session):
             if action.upsert_keys or any(c.kind != "change" for c in action.changes):
                 return _one_by_one(session, action, inputs, actor, metadata, tenant)
@@ -68,8 +68,6 @@ def run_create_many(
             changesets = _prepared(session, action, inputs, actor, metadata, tenant, seen)
             if not changesets:
                 return []
-            if wire is not None:  # the user's code ran in SQLAlchemy's SAVEPOINT
-                return _wire.create_many(session, wire, action, changesets, savepoint=False)
             records = _insert_records(session, action.resource.model, changesets)
             log = action.resource.log
             if action.writes_events and log is not None:
@@ -82,6 +80,48 @@ def run_create_many(
                     _locks.take(cs, action)  # once per key and transaction: the rest are no-ops
                 write_events(session, log, rows)
     return records
+
+
+def _to_the_driver(
+    session: Session,
+    wire: Connection,
+    action: ActionDef[M],
+    inputs: Iterable[Mapping[str, Any]],
+    actor: Any,
+    metadata: Mapping[str, Any] | None,
+    tenant: Any,
+    seen: list[Mapping[str, Any]],
+) -> list[M]:
+    """The batch through ``_wire.create_many``. Its SAVEPOINT goes with the writes, unless user
+    code (a ``call`` change or validation) asks a changeset for the session: SQLAlchemy's then
+    opens there and then, around the rest of the batch (as ``_engine._action_savepoint`` does
+    for one action); so does a change the rules left pending in the session."""
+    with ExitStack() as stack:
+        opened: list[bool] = []
+
+        def open_savepoint() -> None:
+            opened.append(True)
+            stack.enter_context(atomic(session))
+
+        factory = changeset_class(action)
+        changesets: list[Changeset] = []
+        for params in inputs:
+            seen.append(params)
+            cs = make_changeset(
+                session, action, None, params, actor, metadata, tenant, None, factory
+            )
+            seen.append(cs.attributes)
+            if isinstance(cs, WatchedChangeset) and not opened:
+                cs.on_session = open_savepoint
+            prepare(cs, action, None, defaults="create")
+            if isinstance(cs, WatchedChangeset):
+                cs.on_session = None  # eventspec's own use of the session from here on
+            changesets.append(cs)
+        if not changesets:
+            return []
+        if not opened and (session.new or session.dirty or session.deleted):
+            open_savepoint()
+        return _wire.create_many(session, wire, action, changesets, savepoint=not opened)
 
 
 def _prepared(
