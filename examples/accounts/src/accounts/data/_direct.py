@@ -113,10 +113,21 @@ def loaded(model: type[Any], row: Mapping[str, Any]) -> Any:
     values go into the instance dict as the ORM's loading puts them, without the attribute
     events of ``model(**row)`` (nothing listens: see :func:`unobserved`); a column the row
     leaves out loads when read."""
-    record = class_mapper(model).class_manager.new_instance()
+    record = _manager(model).new_instance()
     inspect(record).dict.update(row)
     make_transient_to_detached(record)
     return record
+
+
+_MANAGERS: dict[type[Any], Any] = {}
+
+
+def _manager(model: type[Any]) -> Any:
+    """``model``'s class manager, once (``class_mapper`` inspects the class on every call)."""
+    manager = _MANAGERS.get(model)
+    if manager is None:
+        manager = _MANAGERS[model] = class_mapper(model).class_manager
+    return manager
 
 
 def settle(record: Any, values: Mapping[str, Any]) -> None:
