@@ -19,7 +19,7 @@ listener or ``@validates`` watches the model.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from contextlib import ExitStack
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Connection, insert
@@ -31,11 +31,11 @@ from ._direct import full_row, remember, unobserved
 from ._engine import (
     ActionDef,
     M,
-    WatchedChangeset,
     _wired,
     atomic,
     changeset_class,
     make_changeset,
+    on_demand,
     prepare,
     run_create,
     secrets_kept,
@@ -96,13 +96,7 @@ def _to_the_driver(
     code (a ``call`` change or validation) asks a changeset for the session: SQLAlchemy's then
     opens there and then, around the rest of the batch (as ``_engine._action_savepoint`` does
     for one action); so does a change the rules left pending in the session."""
-    with ExitStack() as stack:
-        opened: list[bool] = []
-
-        def open_savepoint() -> None:
-            opened.append(True)
-            stack.enter_context(atomic(session))
-
+    with on_demand(session, partial(atomic, session)) as savepoint:
         factory = changeset_class(action)
         changesets: list[Changeset] = []
         for params in inputs:
@@ -111,17 +105,13 @@ def _to_the_driver(
                 session, action, None, params, actor, metadata, tenant, None, factory
             )
             seen.append(cs.attributes)
-            if isinstance(cs, WatchedChangeset) and not opened:
-                cs.on_session = open_savepoint
+            savepoint.watch(cs)
             prepare(cs, action, None, defaults="create")
-            if isinstance(cs, WatchedChangeset):
-                cs.on_session = None  # eventspec's own use of the session from here on
+            savepoint.unwatch(cs)
             changesets.append(cs)
         if not changesets:
             return []
-        if not opened and (session.new or session.dirty or session.deleted):
-            open_savepoint()
-        return _wire.create_many(session, wire, action, changesets, savepoint=not opened)
+        return _wire.create_many(session, wire, action, changesets, savepoint=savepoint.sends_own())
 
 
 def _prepared(

@@ -14,7 +14,7 @@ from __future__ import annotations
 import copy
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import ExitStack, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import InitVar, dataclass, field, replace
 from decimal import Decimal
 from functools import partial
@@ -749,6 +749,51 @@ def changeset_class(action: ActionDef) -> type[Changeset]:
     return Changeset if action.own_code_only else WatchedChangeset
 
 
+class SavepointOnDemand:
+    """A SAVEPOINT opened only when something needs it before the write (see
+    :func:`_action_savepoint`); ``opener`` makes it (``_savepoint``, or ``atomic`` for a batch),
+    entered on ``stack`` so that it closes, or rolls back, with the block around it."""
+
+    def __init__(
+        self,
+        session: Session,
+        stack: ExitStack,
+        opener: Callable[[], AbstractContextManager[None]],
+    ) -> None:
+        self.session, self.stack, self.opener = session, stack, opener
+        self.opened = False
+
+    def open(self) -> None:
+        self.opened = True
+        self.stack.enter_context(self.opener())
+
+    def watch(self, cs: Changeset) -> None:
+        """User code is about to run: asking ``cs`` for its session opens the SAVEPOINT."""
+        if isinstance(cs, WatchedChangeset) and not self.opened:
+            cs.on_session = self.open
+
+    def unwatch(self, cs: Changeset) -> None:
+        """eventspec's own use of the session from here on."""
+        if isinstance(cs, WatchedChangeset):
+            cs.on_session = None
+
+    def sends_own(self) -> bool:
+        """Right before the write: whether ``_wire`` is to send the SAVEPOINT itself. A change
+        pending in the session opens it first (its flush belongs inside)."""
+        session = self.session
+        if not self.opened and (session.new or session.dirty or session.deleted):
+            self.open()
+        return not self.opened
+
+
+@contextmanager
+def on_demand(
+    session: Session, opener: Callable[[], AbstractContextManager[None]]
+) -> Iterator[SavepointOnDemand]:
+    with ExitStack() as stack:
+        yield SavepointOnDemand(session, stack, opener)
+
+
 def _sends_nothing() -> bool:
     return False
 
@@ -769,22 +814,12 @@ def _action_savepoint(cs: Changeset, wire: Connection | None) -> Iterator[Callab
         with _savepoint(session):
             yield _sends_nothing
         return
-    with ExitStack() as stack:
-        opened: list[bool] = []
-
-        def open_savepoint() -> None:
-            opened.append(True)
-            stack.enter_context(_savepoint(session))
-
-        if isinstance(cs, WatchedChangeset):
-            cs.on_session = open_savepoint
+    with on_demand(session, partial(_savepoint, session)) as savepoint:
+        savepoint.watch(cs)
 
         def sends_own() -> bool:
-            if isinstance(cs, WatchedChangeset):
-                cs.on_session = None  # eventspec's own use of the session from here on
-            if not opened and (session.new or session.dirty or session.deleted):
-                open_savepoint()
-            return not opened
+            savepoint.unwatch(cs)
+            return savepoint.sends_own()
 
         yield sends_own
 
