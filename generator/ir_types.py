@@ -130,3 +130,22 @@ def snake_case(name: str) -> str:
 
 def _next_is_lower(name: str, i: int) -> bool:
     return i + 1 < len(name) and name[i + 1].islower()
+
+
+ManageType = Literal["create", "upsert", "direct_control"]
+
+
+@dataclass(frozen=True)
+class Manage:
+    """A managed relationship of an action (``manage_relationships``): the caller passes a list
+    of dicts under ``argument``; each is written through the destination's own actions."""
+
+    argument: str
+    relationship: str
+    type: ManageType
+    origin: Origin = field(compare=False, repr=False)
+    identity: str | None = None  # None: items are matched by the destination's primary key
+    create_action: str = "create"
+    update_action: str = "update"
+    destroy_action: str = "destroy"
+    description: str = ""

@@ -10,5 +10,6 @@ CASES = {
     "alltypes": ROOT / "tests" / "golden" / "alltypes",
     "features": ROOT / "tests" / "golden" / "features",
     "minimal": ROOT / "tests" / "golden" / "minimal",
+    "nested": ROOT / "tests" / "golden" / "nested",
     "upcasting": ROOT / "tests" / "golden" / "upcasting",
 }

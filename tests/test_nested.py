@@ -1,0 +1,219 @@
+"""Nested writes through has_many relationships (``manage_relationships``), on both databases,
+through the nested golden package: a Team writes its Players with Player's own actions.
+
+Each nested write is its own event (same actor and metadata as the parent's), in the parent's
+SAVEPOINT: a failing item leaves none of the writes. Replay applies the parent's event without
+its nested writes and each nested write from its own event, so nothing is created twice; the
+hooks of nested actions (Player.create writes a Note) follow the replay rules of top-level ones.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from nested_data.actions import player as players
+from nested_data.actions import team as teams
+from nested_data.errors import ValidationError
+from nested_data.models import Base, Event, Note, Player, Team
+from nested_data.replay import replay, verify
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+SQUAD: list[teams.CreatePlayersItem] = [
+    {"number": 1, "name": "Ada", "born_on": dt.date(1990, 12, 10)},
+    {"number": 7, "name": "Brian", "salary": decimal.Decimal("1200.50")},
+    {"number": 9, "name": "Cleo"},
+]
+
+
+@pytest.fixture
+def nested(engine: Engine) -> Iterator[Engine]:
+    Base.metadata.create_all(engine)
+    yield engine
+
+
+def count(session: Session, model: type[Any]) -> int:
+    return session.scalar(select(func.count()).select_from(model)) or 0
+
+
+def state(session: Session) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table but the log, sorted: what replay must give back exactly."""
+    teams_ = session.execute(select(Team.id, Team.name, Team.created_at, Team.updated_at))
+    players_ = session.execute(
+        select(
+            Player.id,
+            Player.team_id,
+            Player.number,
+            Player.name,
+            Player.born_on,
+            Player.salary,
+            Player.created_at,
+            Player.updated_at,
+        )
+    )
+    notes = session.execute(select(Note.id, Note.text))
+    return {
+        "teams": sorted(tuple(map(str, r)) for r in teams_),
+        "players": sorted(tuple(map(str, r)) for r in players_),
+        "notes": sorted(tuple(map(str, r)) for r in notes),
+    }
+
+
+def test_a_parent_and_three_children_are_four_records_and_four_events(nested: Engine) -> None:
+    with Session(nested) as session, session.begin():
+        team = teams.create(session, name="Lions", players=SQUAD, metadata={"source": "import"})
+        team_id = team.id
+    with Session(nested) as session:
+        assert count(session, Team) == 1 and count(session, Player) == 3
+        events = session.scalars(select(Event).order_by(Event.id)).all()
+        # The parent first, then each player and the note its create hook wrote.
+        assert [(e.resource, e.action) for e in events] == [
+            ("Team", "create"),
+            ("Player", "create"),
+            ("Note", "create"),
+            ("Player", "create"),
+            ("Note", "create"),
+            ("Player", "create"),
+            ("Note", "create"),
+        ]
+        assert all(e.metadata_ == {"source": "import"} for e in events if e.resource != "Note")
+        # The parent's event does not repeat the nested input; each child's records its own.
+        assert events[0].data == {"name": "Lions"}
+        assert events[1].data == {
+            "number": 1,
+            "name": "Ada",
+            "born_on": "1990-12-10",
+            "team_id": str(team_id),
+        }
+        brian = session.scalars(select(Player).where(Player.number == 7)).one()
+        assert brian.team_id == team_id and brian.salary == decimal.Decimal("1200.50")
+
+
+def test_replay_rebuilds_each_record_once(nested: Engine) -> None:
+    with Session(nested) as session, session.begin():
+        team = teams.create(session, name="Lions", players=SQUAD)
+        teams.sign(
+            session,
+            team,
+            players=[{"number": 7, "name": "Brian Jr"}, {"number": 10, "name": "Dee"}],
+        )
+    with Session(nested) as session:
+        before = state(session)
+        assert len(before["players"]) == 4 and len(before["notes"]) == 4
+    with Session(nested) as session, session.begin():
+        result = replay(session)
+        assert result.applied == count(session, Event)
+    with Session(nested) as session:
+        assert state(session) == before
+    assert verify(nested).identical
+
+
+def test_a_failing_third_child_leaves_nothing(nested: Engine) -> None:
+    bad = [*SQUAD[:2], {"number": 9, "name": "cleo"}]
+    with Session(nested) as session, session.begin():
+        with pytest.raises(ValidationError) as failure:
+            teams.create(session, name="Lions", players=bad)
+        assert failure.value.field == "players[2].name"
+        assert "capital" in str(failure.value)
+        # The caller's transaction goes on, and nothing of the four writes is in it.
+        assert (count(session, Team), count(session, Player), count(session, Event)) == (0, 0, 0)
+        assert count(session, Note) == 0
+        assert not session.new and not session.identity_map
+
+
+def test_a_wrong_type_inside_an_item_is_refused_before_anything_is_written(
+    nested: Engine,
+) -> None:
+    with Session(nested) as session, session.begin():
+        with pytest.raises(ValidationError) as failure:
+            teams.create(session, name="Lions", players=[{"number": "seven", "name": "Ann"}])
+        assert failure.value.field == "players[0].number"
+        with pytest.raises(ValidationError) as unknown:
+            teams.create(session, name="Lions", players=[{"number": 1, "name": "A", "x": 1}])
+        assert unknown.value.field == "players[0].x"
+        assert count(session, Event) == 0
+
+
+def test_upsert_updates_matches_and_creates_the_rest(nested: Engine) -> None:
+    with Session(nested) as session, session.begin():
+        team = teams.create(session, name="Lions", players=SQUAD)
+        ada = session.scalars(select(Player).where(Player.number == 1)).one()
+        teams.sign(
+            session, team, players=[{"number": 1, "name": "Ada L."}, {"number": 4, "name": "Eve"}]
+        )
+        assert ada.name == "Ada L."
+        numbers = session.scalars(select(Player.number).order_by(Player.number)).all()
+        assert numbers == [1, 4, 7, 9]
+        last = session.scalars(select(Event).order_by(Event.id.desc()).limit(4)).all()[::-1]
+        assert [(e.resource, e.action) for e in last] == [
+            ("Team", "sign"),
+            ("Player", "update"),
+            ("Player", "create"),
+            ("Note", "create"),
+        ]
+        assert last[1].data == {"name": "Ada L."}
+
+
+def test_direct_control_keeps_exactly_the_given_records(nested: Engine) -> None:
+    with Session(nested) as session, session.begin():
+        team = teams.create(session, name="Lions", players=SQUAD)
+        ada, brian, _ = session.scalars(select(Player).order_by(Player.number)).all()
+        teams.set_roster(
+            session,
+            team,
+            name="Lions II",
+            roster=[{"id": ada.id, "name": "Ada"}, {"number": 11, "name": "Finn"}],
+        )
+        names = session.scalars(select(Player.name).order_by(Player.number)).all()
+        assert names == ["Ada", "Finn"]
+        assert brian not in session  # destroyed through Player.destroy, with its event
+        actions = session.scalars(
+            select(Event.action).where(Event.resource == "Player").order_by(Event.id)
+        ).all()
+        assert actions[-4:] == ["update", "create", "destroy", "destroy"]
+    with Session(nested) as session:
+        before = state(session)
+    with Session(nested) as session, session.begin():
+        replay(session)
+    with Session(nested) as session:
+        assert state(session) == before
+
+
+def test_direct_control_refuses_an_id_of_another_parent(nested: Engine) -> None:
+    with Session(nested) as session, session.begin():
+        lions = teams.create(session, name="Lions", players=SQUAD[:1])
+        tigers = teams.create(session, name="Tigers")
+        ada = session.scalars(select(Player)).one()
+        events = count(session, Event)
+        with pytest.raises(ValidationError) as failure:
+            teams.set_roster(session, tigers, roster=[{"id": ada.id, "name": "Ada"}])
+        assert failure.value.field == "roster[0].id"
+        assert count(session, Event) == events and ada.team_id == lions.id
+
+
+def test_point_in_time_replay_between_parent_and_children(nested: Engine) -> None:
+    """Replay stopped inside one transaction rebuilds what its events say up to there: the
+    parent without its children (a state that was never committed; see docs/replay.md)."""
+    with Session(nested) as session, session.begin():
+        teams.create(session, name="Lions", players=SQUAD)
+    with Session(nested) as session, session.begin():
+        first = session.scalars(select(Event.id).order_by(Event.id)).first()
+        replay(session, last_event_id=first)
+        assert (count(session, Team), count(session, Player)) == (1, 0)
+
+
+def test_nested_writes_go_through_the_childs_own_action(nested: Engine) -> None:
+    """A Player created on its own and one created through a Team record the same event."""
+    with Session(nested) as session, session.begin():
+        team = teams.create(session, name="Lions")
+        players.create(session, number=3, name="Gus", team_id=team.id)
+        teams.sign(session, team, players=[{"number": 5, "name": "Hal"}])
+        rows = session.scalars(
+            select(Event).where(Event.resource == "Player").order_by(Event.id)
+        ).all()
+        assert [set(e.data) for e in rows] == [{"number", "name", "team_id"}] * 2
+        assert set(rows[0].changed_attributes) == set(rows[1].changed_attributes)
