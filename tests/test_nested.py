@@ -230,3 +230,19 @@ def test_nested_writes_go_through_the_childs_own_action(nested: Engine) -> None:
         ).all()
         assert [set(e.data) for e in rows] == [{"number", "name", "team_id"}] * 2
         assert set(rows[0].changed_attributes) == set(rows[1].changed_attributes)
+
+
+def test_create_many_writes_each_parent_with_its_children(nested: Engine) -> None:
+    with Session(nested) as session, session.begin():
+        made = teams.create_many(
+            session,
+            [{"name": "Lions", "players": SQUAD[:2]}, {"name": "Tigers", "players": SQUAD[2:]}],
+        )
+        assert [sorted(p.number for p in t.players) for t in made] == [[1, 7], [9]]
+        with pytest.raises(ValidationError) as failure:
+            teams.create_many(
+                session,
+                [{"name": "Bears", "players": SQUAD[:1]}, {"name": "Wolves", "players": [{}]}],
+            )
+        assert failure.value.field == "players[0].number"
+        assert (count(session, Team), count(session, Player), count(session, Event)) == (2, 3, 8)
