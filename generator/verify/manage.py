@@ -4,7 +4,7 @@
 * ES351 an unknown relationship, or one that is not has_many
 * ES352 a destination action that does not exist or is not of the kind its role needs
 * ES353 a create action that does not accept the relationship's foreign key
-* ES354 an unknown identity, or an identity for the create type (which matches nothing)
+* ES354 an unknown identity, one of nothing but the foreign key, or one for the create type
 * ES355 an input name taken by the action's accepted attributes or arguments
 """
 
@@ -14,6 +14,7 @@ from collections.abc import Iterator
 
 from ..diagnostics import Diagnostic, at
 from ..ir import Action, Manage, Project, Resource
+from ..manage_views import match_keys
 from .common import Rule, article, names, node_at
 
 
@@ -81,6 +82,10 @@ def _manage(
             known = names(i.name for i in destination.identities)
             message = f"identity '{manage.identity}' is not an identity of '{destination.name}' "
             message += f"(identities: {known})"
+            yield at(manage.origin, "ES354", message, "identity")
+        elif not match_keys(relationship, destination, manage):
+            message = f"identity '{manage.identity}' holds nothing but the foreign key (and the "
+            message += "tenant): it cannot tell one related record from another"
             yield at(manage.origin, "ES354", message, "identity")
 
 
