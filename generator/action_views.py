@@ -44,6 +44,7 @@ class ItemView:  # the TypedDict of a managed input's items (see manage_views.py
     name: str
     docstring: str
     fields: tuple[InputField, ...]
+    input_type: str
 
 
 @dataclass(frozen=True)
@@ -155,8 +156,7 @@ def _action_view(
     ]
     items = _items(project, resource, action, needs)
     fields += [
-        InputField(m.argument, f"list[{i.name}]")
-        for m, i in zip(action.manages, items, strict=True)
+        InputField(m.argument, i.input_type) for m, i in zip(action.manages, items, strict=True)
     ]
     constant = action.name.upper()
     events = resource.events
@@ -218,9 +218,10 @@ def _items(
     project: ir.Project, resource: ir.Resource, action: ir.Action, needs: Needs
 ) -> list[ItemView]:
     """The item TypedDict of each managed input, in the order of ``action.manages``."""
-    items = [item_class(project, resource, action, m, required_inputs) for m in action.manages]
+    found = [item_class(project, resource, action, m, required_inputs) for m in action.manages]
     return [
-        ItemView(i.name, i.docstring, tuple(_field(*f, needs) for f in i.fields)) for i in items
+        ItemView(i.name, i.docstring, tuple(_field(*f, needs) for f in i.fields), i.input_type)
+        for i in found
     ]
 
 

@@ -16,6 +16,7 @@ class ItemClass:
     name: str  # e.g. "CreateWithUsersUsersItem"
     docstring: str  # source
     fields: tuple[tuple[str, ir.TypeRef, bool, bool], ...]  # name, type, nullable, required
+    input_type: str  # the managed input's: a list of items for a has_many, else one item
 
 
 def item_class_name(action: ir.Action, manage: ir.Manage) -> str:
@@ -43,10 +44,15 @@ def match_keys(
     identity = destination.identity(manage.identity) if manage.identity else None
     if identity is not None:
         tenant = destination.multitenancy.attribute if destination.multitenancy else None
-        implied = (tenant, relationship.destination_attribute)
+        implied = (tenant, _pointer(relationship))
         return tuple(k for k in destination.identity_keys(identity) if k not in implied)
     key = destination.primary_key
     return (key.name,) if key else ()
+
+
+def _pointer(relationship: ir.Relationship) -> str | None:
+    """The destination's attribute that points back at the parent (None for a belongs_to)."""
+    return None if relationship.type == "belongs_to" else relationship.destination_attribute
 
 
 def item_class(
@@ -83,21 +89,28 @@ def item_class(
         ]
         inputs += [(arg.name, arg.type, arg.allow_nil) for arg in target.arguments]
         for input_name, type_, nullable in inputs:
-            if input_name != relationship.destination_attribute and input_name not in fields:
+            if input_name != _pointer(relationship) and input_name not in fields:
                 fields[input_name] = (input_name, type_, nullable, input_name in required)
     verb = {"create": "creates", "upsert": "creates or updates", "direct_control": "controls"}
-    text = f"An item of `{manage.argument}`: a {destination.name} that `{resource.name}."
+    what = "An item of" if relationship.type == "has_many" else "The value of"
+    text = f"{what} `{manage.argument}`: a {destination.name} that `{resource.name}."
     text += f"{action.name}` {verb[manage.type]} through `{manage.relationship}`."
-    return ItemClass(item_class_name(action, manage), docstring(text, 1), tuple(fields.values()))
+    name = item_class_name(action, manage)
+    input_type = f"list[{name}]" if relationship.type == "has_many" else name
+    return ItemClass(name, docstring(text, 1), tuple(fields.values()), input_type)
 
 
 def argument_def(project: ir.Project, resource: ir.Resource, manage: ir.Manage) -> Expr:
     found = destination_of(project, resource, manage)
     assert found is not None, "verified: the relationship and its destination exist"
     relationship, destination = found
+    # has_many, has_one: the destination points at the parent; belongs_to: the other way round.
+    pointer, pointed = relationship.destination_attribute, relationship.source_attribute
+    if relationship.type == "belongs_to":
+        pointer, pointed = pointed, pointer
     kwargs: list[tuple[str, Expr]] = [
-        ("foreign_key", py(relationship.destination_attribute)),
-        ("source_attribute", py(relationship.source_attribute)),
+        ("foreign_key", py(pointer)),
+        ("source_attribute", py(pointed)),
         ("create", py(manage.create_action)),
     ]
     if manage.type != "create":
@@ -107,5 +120,10 @@ def argument_def(project: ir.Project, resource: ir.Resource, manage: ir.Manage) 
     keys = match_keys(relationship, destination, manage)
     if keys:
         kwargs.append(("match", Seq("(", [py(k) for k in keys])))
-    args: list[Expr] = [py(destination.name), py(destination.module), py(manage.type)]
-    return Call("manage.has_many", args, kwargs)
+    args: list[Expr] = [
+        py(relationship.type),
+        py(destination.name),
+        py(destination.module),
+        py(manage.type),
+    ]
+    return Call("manage.relationship", args, kwargs)

@@ -78,13 +78,12 @@ EXAMPLE = ROOT / "examples" / "accounts"
 FEATURES = ROOT / "tests" / "golden" / "features"
 UPCASTING = ROOT / "tests" / "golden" / "upcasting"
 ALLTYPES = ROOT / "tests" / "golden" / "alltypes"  # its package is at the project's root
-NESTED = ROOT / "tests" / "golden" / "nested"  # likewise; its hooks module is in src
+NESTED = ROOT / "tests" / "golden" / "nested"
 for _src in (
     EXAMPLE / "src",
     FEATURES / "src",
     UPCASTING / "src",
     ALLTYPES,
-    NESTED,
     NESTED / "src",
 ):
     if str(_src) not in sys.path:

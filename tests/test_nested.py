@@ -18,7 +18,7 @@ import pytest
 from nested_data.actions import player as players
 from nested_data.actions import team as teams
 from nested_data.errors import ValidationError
-from nested_data.models import Base, Event, Note, Player, Team
+from nested_data.models import Base, Event, Note, Player, Stadium, Team
 from nested_data.replay import replay, verify
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
@@ -246,3 +246,60 @@ def test_create_many_writes_each_parent_with_its_children(nested: Engine) -> Non
             )
         assert failure.value.field == "players[0].number"
         assert (count(session, Team), count(session, Player), count(session, Event)) == (2, 3, 8)
+
+
+def test_has_one_is_created_with_its_parent_and_replaced_under_direct_control(
+    nested: Engine,
+) -> None:
+    with Session(nested) as session, session.begin():
+        team = teams.create(session, name="Lions", stadium={"name": "Den", "seats": 100})
+        den = session.scalars(select(Stadium)).one()
+        assert den.team_id == team.id
+        teams.move(session, team, stadium={"id": den.id, "seats": 150})  # named: updated
+        assert den.seats == 150 and count(session, Stadium) == 1
+        teams.move(session, team, stadium={"name": "Arena"})  # a new one: the old one goes
+        assert session.scalars(select(Stadium.name)).all() == ["Arena"]
+        actions = session.scalars(
+            select(Event.action).where(Event.resource == "Stadium").order_by(Event.id)
+        ).all()
+        assert actions == ["create", "update", "create", "destroy"]
+        with pytest.raises(ValidationError) as failure:
+            teams.move(session, team, stadium={"name": "Pit", "seats": -1})
+        assert failure.value.field == "stadium.seats"
+        assert session.scalars(select(Stadium.name)).all() == ["Arena"]
+    with Session(nested) as session:
+        before = state(session), session.scalars(select(Stadium.name, Stadium.seats)).all()
+    with Session(nested) as session, session.begin():
+        replay(session)
+    with Session(nested) as session:
+        assert (
+            state(session),
+            session.scalars(select(Stadium.name, Stadium.seats)).all(),
+        ) == before
+
+
+def test_belongs_to_writes_the_target_first_and_points_the_parent_at_it(nested: Engine) -> None:
+    with Session(nested) as session, session.begin():
+        ada = players.join(session, number=1, name="Ada", team={"name": "Lions"})  # created
+        bo = players.join(session, number=2, name="Bo", team={"name": "Lions"})  # found by name
+        assert ada.team_id == bo.team_id and count(session, Team) == 1
+        events = session.scalars(select(Event).order_by(Event.id)).all()
+        # The team's event comes before the player's that points at it; finding it writes none.
+        assert [(e.resource, e.action) for e in events] == [
+            ("Team", "create"),
+            ("Player", "join"),
+            ("Player", "join"),
+        ]
+        assert events[1].data == {"number": 1, "name": "Ada"}
+        assert events[1].changed_attributes["team_id"] == str(ada.team_id)
+        # A failing player leaves no team behind.
+        with pytest.raises(ValidationError) as failure:
+            players.join(session, number=0, name="Cy", team={"name": "Tigers"})
+        assert failure.value.field == "number"
+        assert count(session, Team) == 1
+    with Session(nested) as session:
+        before = state(session)
+    with Session(nested) as session, session.begin():
+        replay(session)
+    with Session(nested) as session:
+        assert state(session) == before

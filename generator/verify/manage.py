@@ -1,11 +1,13 @@
 """Managed relationships (``manage_relationships``): nested writes through has_many relationships.
 
 * ES350 on an action that is not a create or an update
-* ES351 an unknown relationship, or one that is not has_many
+* ES351 an unknown relationship, or a belongs_to managed with direct_control
 * ES352 a destination action that does not exist or is not of the kind its role needs
 * ES353 a create action that does not accept the relationship's foreign key
 * ES354 an unknown identity, one of nothing but the foreign key, or one for the create type
-* ES355 an input name taken by the action's accepted attributes or arguments
+* ES355 an input name taken by the action's accepted attributes or arguments, or a belongs_to
+  foreign key the action accepts as well as managing it
+* ES356 a belongs_to managed by an action whose events replay ``as_arguments``
 """
 
 from __future__ import annotations
@@ -40,13 +42,32 @@ def _manage(
         yield at(manage.origin, "ES355", message, key=True)
     relationship = next((r for r in resource.relationships if r.name == manage.relationship), None)
     steps = ("relationship",) if node_at(manage.origin, "relationship") else ()
-    if relationship is None or relationship.type != "has_many":
-        has_many = names(r.name for r in resource.relationships if r.type == "has_many")
-        what = "unknown" if relationship is None else f"{relationship.type}, not has_many,"
-        message = f"manage_relationships '{manage.argument}' names {what} relationship "
-        message += f"'{manage.relationship}' of '{resource.name}' (has_many: {has_many})"
+    if relationship is None:
+        known = names(r.name for r in resource.relationships)
+        message = f"manage_relationships '{manage.argument}' names unknown relationship "
+        message += f"'{manage.relationship}' of '{resource.name}' (relationships: {known})"
         yield at(manage.origin, "ES351", message, *steps, key=not steps)
         return
+    if relationship.type == "belongs_to" and manage.type == "direct_control":
+        message = f"'{manage.argument}' manages belongs_to '{relationship.name}' with "
+        message += "direct_control, which destroys the related records no item names: a "
+        message += "belongs_to has one, the parent's; use create or upsert"
+        yield at(manage.origin, "ES351", message, "type")
+        return
+    if relationship.type == "belongs_to" and relationship.source_attribute in action.accept:
+        message = f"'{resource.name}.{action.name}' accepts '{relationship.source_attribute}', "
+        message += f"which its managed input '{manage.argument}' sets: accept one of them"
+        yield at(manage.origin, "ES355", message, key=True)
+    events = resource.events
+    if (
+        relationship.type == "belongs_to"
+        and events
+        and events.strategy_of(action.name) != "force_change"
+    ):
+        message = f"'{manage.argument}' sets '{relationship.source_attribute}' of "
+        message += f"'{resource.name}.{action.name}', whose events replay as_arguments: replay "
+        message += "would not set it (it is not an input), so the rebuilt record would lose it"
+        yield at(manage.origin, "ES356", message, key=True)
     destination = project.resource(relationship.destination)
     if destination is None:
         return  # ES210 says so
@@ -66,7 +87,11 @@ def _manage(
             yield at(
                 manage.origin, "ES352", message, *((key,) if node_at(manage.origin, key) else ())
             )
-        elif kind == "create" and relationship.destination_attribute not in found.accept:
+        elif (
+            kind == "create"
+            and relationship.type != "belongs_to"
+            and relationship.destination_attribute not in found.accept
+        ):
             message = (
                 f"'{destination.name}.{name}' must accept '{relationship.destination_attribute}'"
             )

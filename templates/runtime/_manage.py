@@ -1,20 +1,24 @@
-"""Nested writes through a has_many relationship (the spec's ``manage_relationships``; Ash's
+"""Nested writes through a relationship (the spec's ``manage_relationships``; Ash's
 ``manage_relationship``).
 
-A managed input is a list of dicts. After the parent's own write and event, inside its SAVEPOINT,
-each item is written by the destination resource's own action (its validations, changes and
-hooks), with the parent's actor, metadata and tenant, and records its own event: so a failure in
-any item leaves none of the writes, and the events come in id order parent first. Replay applies
-the parent's event without the nested writes (they are an ``after_action`` hook, which replay
-skips) and each nested write from its own event: nothing is written twice.
+A managed input of a has_many relationship is a list of dicts; of a has_one or belongs_to, one
+dict. Each item is written by the destination resource's own action (its validations, changes and
+hooks), inside the parent's SAVEPOINT, with the parent's actor, metadata and tenant, and records
+its own event: a failure in any item leaves none of the writes. has_many and has_one items are
+written after the parent (an ``after_action`` step: they need its key), a belongs_to item before
+the parent's write (a change: the parent needs its key), so that in id order a record's event
+always comes after the events of the records it points to. Replay runs neither step: it applies
+the parent's event as recorded (its foreign keys included) and each nested write from its own
+event, so nothing is written twice.
 
 Strategies, as Ash's ``manage_relationship`` types:
 
 * ``create``: each item creates a related record (Ash ``type: :create``).
-* ``upsert``: an item matching a related record of this parent (by the destination identity the
-  spec names, else by primary key) updates it; any other creates one; the rest are left alone.
-* ``direct_control``: as upsert, and related records no item matched are destroyed (Ash
-  ``type: :direct_control``: exactly these related records, no more).
+* ``upsert``: an item matching a related record (by the destination identity the spec names,
+  else by primary key) updates it; any other creates one; the rest are left alone. has_many and
+  has_one items match among this parent's related records; a belongs_to item among all.
+* ``direct_control`` (has_many, has_one): as upsert, and related records no item matched are
+  destroyed (Ash ``type: :direct_control``: exactly these related records, no more).
 
 The parent's event does not record a managed input: every nested write records its own input in
 its own event, once (so sensitive and personal values stay under their own rules there).
@@ -26,29 +30,36 @@ import importlib
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Literal
 
 from sqlalchemy import select
 
 from ._engine import ActionDef, ArgumentDef, run_create, run_destroy, run_update
+from ._rules import ChangeDef
 from ._types import Refused
 from .changeset import Changeset
 from .errors import ValidationError
 
 Strategy = Literal["create", "upsert", "direct_control"]
+Kind = Literal["has_many", "has_one", "belongs_to"]
 
 
 @dataclass(frozen=True)
 class Managed:
-    """One managed has_many relationship. The destination's actions are looked up in its
-    generated module (``<package>.actions.<module>``) when first needed: two resources may
-    manage each other without importing each other."""
+    """One managed relationship. The destination's actions are looked up in its generated module
+    (``<package>.actions.<module>``) when first needed: two resources may manage each other
+    without importing each other."""
 
+    kind: Kind
     resource: str  # the destination resource
     module: str  # its actions module
     strategy: Strategy
-    foreign_key: str  # the destination attribute holding the parent's key
-    source_attribute: str  # the parent attribute it holds
+    # has_many, has_one: the destination's attribute holding the parent's key, and the parent's
+    # attribute it holds. belongs_to: the parent's attribute holding the destination's key, and
+    # the destination's attribute it holds.
+    foreign_key: str
+    source_attribute: str
     create: str
     update: str | None = None
     destroy: str | None = None
@@ -70,79 +81,128 @@ class Managed:
         for name in (self.update, self.create):
             if name is not None:
                 action = self.action(name)
-                by_input.update(dict.fromkeys(action.inputs - {self.foreign_key}, action))
+                owned = (
+                    action.inputs - {self.foreign_key}
+                    if self.kind != "belongs_to"
+                    else action.inputs
+                )
+                by_input.update(dict.fromkeys(owned, action))
         return by_input
 
-    def check(self, value: Any) -> list[dict[str, Any]]:
+    def check(self, value: Any) -> Any:
         """The items as their types accept them; a refusal names its path (``[2].email``)."""
+        if self.kind != "has_many":
+            return self._item(value, "")
         if not isinstance(value, list | tuple):
             raise Refused(f"must be a list of dicts, not {type(value).__name__}")
+        return [self._item(item, f"[{index}]") for index, item in enumerate(value)]
+
+    def _item(self, item: Any, path: str) -> dict[str, Any]:
+        if not isinstance(item, Mapping):
+            raise Refused(f"must be a dict, not {type(item).__name__}", path)
         inputs = self.inputs()
         attributes = self.action(self.create).resource.attributes
-        items = []
-        for index, item in enumerate(value):
-            if not isinstance(item, Mapping):
-                raise Refused(f"must be a dict, not {type(item).__name__}", f"[{index}]")
-            checked: dict[str, Any] = {}
-            for key, raw in item.items():
-                if key in self.match and key not in inputs:
-                    check = attributes[key].check
-                elif key in inputs:
-                    check = inputs[key].checkers[key]
-                else:
-                    known = ", ".join(sorted({*inputs, *self.match}))
-                    raise Refused(
-                        f"is not an input of {self.resource} here ({known})", f"[{index}].{key}"
-                    )
-                try:
-                    checked[key] = None if raw is None else check(raw)
-                except Refused as refused:
-                    raise refused.within(f"[{index}].{key}") from None
-            items.append(checked)
-        return items
+        checked: dict[str, Any] = {}
+        for key, raw in item.items():
+            if key in self.match and key not in inputs:
+                check = attributes[key].check
+            elif key in inputs:
+                check = inputs[key].checkers[key]
+            else:
+                known = ", ".join(sorted({*inputs, *self.match}))
+                raise Refused(f"is not an input of {self.resource} here ({known})", f"{path}.{key}")
+            try:
+                checked[key] = None if raw is None else check(raw)
+            except Refused as refused:
+                raise refused.within(f"{path}.{key}") from None
+        return checked
 
     def argument(self) -> ArgumentDef:
         return ArgumentDef("nested", nested=self)
 
-    def write(self, name: str, cs: Changeset, parent: Any) -> None:
-        """The ``after_action`` hook of the parent's action: write every item of input ``name``."""
-        items: list[dict[str, Any]] | None = cs.arguments.get(name)
-        if items is None:
+    def step(self, name: str) -> ChangeDef:
+        """The parent action's step writing input ``name``. A belongs_to is a change: it runs
+        after the parent's validations and before its required attributes are checked, and
+        does nothing on replay (the foreign key comes back from ``changed_attributes``). The
+        others are an ``after_action`` hook, which replay does not run."""
+        if self.kind == "belongs_to":
+            return ChangeDef("change", partial(self.write_target, name))
+        return ChangeDef("after_action", partial(self.write_related, name))
+
+    def _context(self, cs: Changeset) -> dict[str, Any]:
+        context: dict[str, Any] = {"actor": cs.actor, "metadata": cs.metadata}
+        if self.action(self.create).resource.tenant_attribute is not None:
+            context["tenant"] = cs.tenant
+        return context
+
+    def write_related(self, name: str, cs: Changeset, parent: Any) -> None:
+        """has_many, has_one: write every item of input ``name`` for ``parent``, just written."""
+        value = cs.arguments.get(name)
+        if value is None:
             return  # not passed: the related records are left as they are
+        items: list[dict[str, Any]] = value if self.kind == "has_many" else [value]
         session = cs.session
         key = getattr(parent, self.source_attribute)
         create = self.action(self.create)
-        context: dict[str, Any] = {"actor": cs.actor, "metadata": cs.metadata}
-        if create.resource.tenant_attribute is not None:
-            context["tenant"] = cs.tenant
+        context = self._context(cs)
         existing: dict[tuple[Any, ...], Any] = {}
-        if self.strategy != "create" and cs.action_type == "update":
+        if self.kind == "has_one" or (self.strategy != "create" and cs.action_type == "update"):
             model = create.resource.model
             related = session.scalars(select(model).where(getattr(model, self.foreign_key) == key))
             existing = {tuple(getattr(r, k) for k in self.match): r for r in related}
         matched: set[int] = set()
         for index, item in enumerate(items):
-            with _at(f"{name}[{index}]"):
+            with _at(f"{name}[{index}]" if self.kind == "has_many" else name):
                 found = self._find(existing, item) if self.strategy != "create" else None
                 if found is None:
+                    if self.kind == "has_one" and existing and self.strategy != "direct_control":
+                        raise ValidationError(
+                            None,
+                            f"there is a related {self.resource} already: name it to "
+                            "update it, or manage the relationship with direct_control",
+                        )
                     params = {k: v for k, v in item.items() if k not in self._match_only(create)}
                     run_create(session, create, {**params, self.foreign_key: key}, **context)
                     continue
                 matched.add(id(found))
-                assert self.update is not None
-                update = self.action(self.update)
                 params = {k: v for k, v in item.items() if k not in self.match}
-                run_update(session, update, found, params, **context)
+                if params:  # an item of nothing but its match keys leaves the record as it is
+                    run_update(session, self.action(self.update or ""), found, params, **context)
         if self.strategy == "direct_control":
-            assert self.destroy is not None
-            destroy = self.action(self.destroy)
+            destroy = self.action(self.destroy or "")
             for record in existing.values():
                 if id(record) not in matched:
                     run_destroy(session, destroy, record, {}, **context)
 
+    def write_target(self, name: str, cs: Changeset) -> None:
+        """belongs_to: write the item of input ``name`` (create it, or update the record it
+        matches), then point the parent at it."""
+        item = cs.arguments.get(name)
+        if item is None or cs.replaying:
+            return
+        if cs.params.get(self.foreign_key) is not None:
+            message = f"is set by {name}: give one of them"
+            raise ValidationError(self.foreign_key, message)
+        session = cs.session
+        create = self.action(self.create)
+        with _at(name):
+            found = None
+            if self.strategy != "create" and all(item.get(k) is not None for k in self.match):
+                model = create.resource.model
+                where = [getattr(model, k) == item[k] for k in self.match]
+                found = session.scalars(select(model).where(*where).limit(1)).first()
+            if found is None:
+                params = {k: v for k, v in item.items() if k not in self._match_only(create)}
+                found = run_create(session, create, params, **self._context(cs))
+            elif params := {k: v for k, v in item.items() if k not in self.match}:
+                update = self.action(self.update or "")
+                run_update(session, update, found, params, **self._context(cs))
+        cs.attributes[self.foreign_key] = getattr(found, self.source_attribute)
+
     def _find(self, existing: Mapping[tuple[Any, ...], Any], item: Mapping[str, Any]) -> Any:
         """The related record ``item`` names, None for a new one. An item that gives every
-        match key names a record; one that names none of this parent's is refused."""
+        match key names a record; one that names none of this parent's by primary key is
+        refused."""
         if any(item.get(k) is None for k in self.match):
             return None
         found = existing.get(tuple(item[k] for k in self.match))
@@ -171,7 +231,8 @@ def _at(path: str) -> Iterator[None]:
         raise ValidationError(field_name, error.message) from error
 
 
-def has_many(
+def relationship(
+    kind: Kind,
     resource: str,
     module: str,
     strategy: Strategy,
@@ -183,8 +244,9 @@ def has_many(
     destroy: str | None = None,
     match: tuple[str, ...] = (),
 ) -> ArgumentDef:
-    """The argument of a managed has_many relationship (see the module's docstring)."""
+    """The argument of a managed relationship (see the module's docstring)."""
     managed = Managed(
+        kind,
         resource,
         module,
         strategy,

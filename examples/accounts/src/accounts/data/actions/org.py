@@ -98,8 +98,14 @@ FOUND = engine.ActionDef(
     type="create",
     accept=frozenset({"head_office", "name"}),
     arguments={
-        "users": manage.has_many(
-            "User", "user", "create", foreign_key="org_id", source_attribute="id", create="create"
+        "users": manage.relationship(
+            "has_many",
+            "User",
+            "user",
+            "create",
+            foreign_key="org_id",
+            source_attribute="id",
+            create="create",
         ),
     },
     changes=(rules.ChangeDef("change", accounts.changes.slugify_name),),

@@ -14,7 +14,7 @@ from typing import Any, Unpack
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ...actions import player as sync
-from ...actions.player import CreateInput, UpdateInput
+from ...actions.player import CreateInput, JoinInput, UpdateInput
 from ...models import Player
 
 
@@ -38,6 +38,31 @@ async def create_many(
 ) -> list[Player]:
     """`create` for many records in one SAVEPOINT: all are written, or none."""
     return await session.run_sync(sync.create_many, inputs, actor=actor, metadata=metadata)
+
+
+async def join(
+    session: AsyncSession,
+    *,
+    actor: object = None,
+    metadata: Mapping[str, Any] | None = None,
+    **params: Unpack[JoinInput],
+) -> Player:
+    """Create a Player: writes an Event event, version 1.
+
+    A player and the team it joins, found by name or created (a belongs_to write).
+    """
+    return await session.run_sync(sync.join, **params, actor=actor, metadata=metadata)
+
+
+async def join_many(
+    session: AsyncSession,
+    inputs: Iterable[JoinInput],
+    *,
+    actor: object = None,
+    metadata: Mapping[str, Any] | None = None,
+) -> list[Player]:
+    """`join` for many records in one SAVEPOINT: all are written, or none."""
+    return await session.run_sync(sync.join_many, inputs, actor=actor, metadata=metadata)
 
 
 async def update(

@@ -14,7 +14,13 @@ from typing import Any, Unpack
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ...actions import team as sync
-from ...actions.team import CreateInput, SetRosterInput, SignInput
+from ...actions.team import (
+    CreateInput,
+    MoveInput,
+    RenameInput,
+    SetRosterInput,
+    SignInput,
+)
 from ...models import Team
 
 
@@ -90,6 +96,55 @@ async def set_roster_many(
 ) -> list[Team]:
     """`set_roster` for many records in one SAVEPOINT: all are written, or none."""
     return await session.run_sync(sync.set_roster_many, inputs, actor=actor, metadata=metadata)
+
+
+async def rename(
+    session: AsyncSession,
+    record: Team,
+    *,
+    actor: object = None,
+    metadata: Mapping[str, Any] | None = None,
+    **params: Unpack[RenameInput],
+) -> Team:
+    """Update a Team: writes an Event event, version 1."""
+    return await session.run_sync(sync.rename, record, **params, actor=actor, metadata=metadata)
+
+
+async def rename_many(
+    session: AsyncSession,
+    inputs: Iterable[tuple[Team, RenameInput]],
+    *,
+    actor: object = None,
+    metadata: Mapping[str, Any] | None = None,
+) -> list[Team]:
+    """`rename` for many records in one SAVEPOINT: all are written, or none."""
+    return await session.run_sync(sync.rename_many, inputs, actor=actor, metadata=metadata)
+
+
+async def move(
+    session: AsyncSession,
+    record: Team,
+    *,
+    actor: object = None,
+    metadata: Mapping[str, Any] | None = None,
+    **params: Unpack[MoveInput],
+) -> Team:
+    """Update a Team: writes an Event event, version 1.
+
+    A new stadium replaces the old one (destroyed); naming the old one updates it.
+    """
+    return await session.run_sync(sync.move, record, **params, actor=actor, metadata=metadata)
+
+
+async def move_many(
+    session: AsyncSession,
+    inputs: Iterable[tuple[Team, MoveInput]],
+    *,
+    actor: object = None,
+    metadata: Mapping[str, Any] | None = None,
+) -> list[Team]:
+    """`move` for many records in one SAVEPOINT: all are written, or none."""
+    return await session.run_sync(sync.move_many, inputs, actor=actor, metadata=metadata)
 
 
 async def destroy(

@@ -284,13 +284,9 @@ class ActionDef(Generic[M]):
     def __post_init__(self) -> None:
         arguments = {name: replace(arg, name=name) for name, arg in self.arguments.items()}
         object.__setattr__(self, "arguments", arguments)
-        # Managed relationships write after the parent, before its own after_action hooks;
-        # replay skips them, as every hook not allowed on replay (see _manage.py).
-        nested = [
-            ChangeDef("after_action", partial(arg.nested.write, name))
-            for name, arg in arguments.items()
-            if arg.nested is not None
-        ]
+        # Managed relationships come first: the parent's own changes and hooks see what they
+        # wrote. Replay does not run them (see _manage.py).
+        nested = [a.nested.step(n) for n, a in arguments.items() if a.nested is not None]
         if nested:
             object.__setattr__(self, "changes", (*nested, *self.changes))
         specs: dict[str, AttributeDef | ArgumentDef] = {

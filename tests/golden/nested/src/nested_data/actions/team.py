@@ -43,11 +43,19 @@ class CreatePlayersItem(TypedDict, total=False):
     salary: decimal.Decimal | None
 
 
+class CreateStadiumItem(TypedDict, total=False):
+    """The value of `stadium`: a Stadium that `Team.create` creates through `stadium`."""
+
+    name: Required[str]
+    seats: int | None
+
+
 class CreateInput(TypedDict, total=False):
     """Inputs of `Team.create`."""
 
     name: Required[str]
     players: list[CreatePlayersItem]
+    stadium: CreateStadiumItem
 
 
 CREATE = engine.ActionDef(
@@ -56,9 +64,19 @@ CREATE = engine.ActionDef(
     type="create",
     accept=frozenset({"name"}),
     arguments={
-        "players": manage.has_many(
+        "players": manage.relationship(
+            "has_many",
             "Player",
             "player",
+            "create",
+            foreign_key="team_id",
+            source_attribute="id",
+            create="create",
+        ),
+        "stadium": manage.relationship(
+            "has_one",
+            "Stadium",
+            "stadium",
             "create",
             foreign_key="team_id",
             source_attribute="id",
@@ -110,7 +128,8 @@ SIGN = engine.ActionDef(
     name="sign",
     type="update",
     arguments={
-        "players": manage.has_many(
+        "players": manage.relationship(
+            "has_many",
             "Player",
             "player",
             "upsert",
@@ -178,7 +197,8 @@ SET_ROSTER = engine.ActionDef(
     type="update",
     accept=frozenset({"name"}),
     arguments={
-        "roster": manage.has_many(
+        "roster": manage.relationship(
+            "has_many",
             "Player",
             "player",
             "direct_control",
@@ -224,6 +244,111 @@ def set_roster_many(
     return results
 
 
+class RenameInput(TypedDict, total=False):
+    """Inputs of `Team.rename`."""
+
+    name: str
+
+
+RENAME = engine.ActionDef(
+    resource=RESOURCE, name="rename", type="update", accept=frozenset({"name"})
+)
+
+
+def rename(
+    session: Session,
+    record: Team,
+    *,
+    actor: object = None,
+    metadata: Mapping[str, Any] | None = None,
+    **params: Unpack[RenameInput],
+) -> Team:
+    """Update a Team: writes an Event event, version 1."""
+    return engine.run_update(session, RENAME, record, params, actor=actor, metadata=metadata)
+
+
+def rename_many(
+    session: Session,
+    inputs: Iterable[tuple[Team, RenameInput]],
+    *,
+    actor: object = None,
+    metadata: Mapping[str, Any] | None = None,
+) -> list[Team]:
+    """`rename` for many records in one SAVEPOINT: all are written, or none."""
+    RENAME.check_actor(actor)  # before the SAVEPOINT: nothing written on error
+    results: list[Team] = []
+    with engine.atomic(session):
+        for record, item in inputs:
+            results.append(rename(session, record, **item, actor=actor, metadata=metadata))
+    return results
+
+
+class MoveStadiumItem(TypedDict, total=False):
+    """The value of `stadium`: a Stadium that `Team.move` controls through `stadium`."""
+
+    id: uuid.UUID
+    name: str
+    seats: int | None
+
+
+class MoveInput(TypedDict, total=False):
+    """Inputs of `Team.move`."""
+
+    stadium: MoveStadiumItem
+
+
+MOVE = engine.ActionDef(
+    resource=RESOURCE,
+    name="move",
+    type="update",
+    arguments={
+        "stadium": manage.relationship(
+            "has_one",
+            "Stadium",
+            "stadium",
+            "direct_control",
+            foreign_key="team_id",
+            source_attribute="id",
+            create="create",
+            update="update",
+            destroy="destroy",
+            match=("id",),
+        ),
+    },
+)
+
+
+def move(
+    session: Session,
+    record: Team,
+    *,
+    actor: object = None,
+    metadata: Mapping[str, Any] | None = None,
+    **params: Unpack[MoveInput],
+) -> Team:
+    """Update a Team: writes an Event event, version 1.
+
+    A new stadium replaces the old one (destroyed); naming the old one updates it.
+    """
+    return engine.run_update(session, MOVE, record, params, actor=actor, metadata=metadata)
+
+
+def move_many(
+    session: Session,
+    inputs: Iterable[tuple[Team, MoveInput]],
+    *,
+    actor: object = None,
+    metadata: Mapping[str, Any] | None = None,
+) -> list[Team]:
+    """`move` for many records in one SAVEPOINT: all are written, or none."""
+    MOVE.check_actor(actor)  # before the SAVEPOINT: nothing written on error
+    results: list[Team] = []
+    with engine.atomic(session):
+        for record, item in inputs:
+            results.append(move(session, record, **item, actor=actor, metadata=metadata))
+    return results
+
+
 DESTROY = engine.ActionDef(resource=RESOURCE, name="destroy", type="destroy")
 
 
@@ -258,5 +383,7 @@ ACTIONS: dict[tuple[str, str], engine.ActionDef] = {
     ("Team", "create"): CREATE,
     ("Team", "sign"): SIGN,
     ("Team", "set_roster"): SET_ROSTER,
+    ("Team", "rename"): RENAME,
+    ("Team", "move"): MOVE,
     ("Team", "destroy"): DESTROY,
 }
