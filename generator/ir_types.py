@@ -132,7 +132,7 @@ def _next_is_lower(name: str, i: int) -> bool:
     return i + 1 < len(name) and name[i + 1].islower()
 
 
-ManageType = Literal["create", "upsert", "direct_control"]
+ManageType = Literal["create", "upsert", "direct_control", "append", "remove", "append_and_remove"]
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,9 @@ from . import ir
 from .printer import docstring, py
 from .pyfmt import Call, Expr, Seq
 
+# The strategies that relate or unrelate existing records, writing nothing else.
+RELATE = frozenset({"append", "remove", "append_and_remove"})
+
 
 @dataclass(frozen=True)
 class ItemClass:
@@ -44,7 +47,7 @@ def match_keys(
     identity = destination.identity(manage.identity) if manage.identity else None
     if identity is not None:
         tenant = destination.multitenancy.attribute if destination.multitenancy else None
-        implied = (tenant, _pointer(relationship))
+        implied = (tenant, None if manage.type in RELATE else _pointer(relationship))
         return tuple(k for k in destination.identity_keys(identity) if k not in implied)
     key = destination.primary_key
     return (key.name,) if key else ()
@@ -68,14 +71,14 @@ def item_class(
     found = destination_of(project, resource, manage)
     assert found is not None, "verified: the relationship and its destination exist"
     relationship, destination = found
-    names = [(manage.create_action, True)]
-    if manage.type != "create":
+    names = [] if manage.type in RELATE else [(manage.create_action, True)]
+    if manage.type not in ("create", *RELATE):
         names.append((manage.update_action, False))
     fields: dict[str, tuple[str, ir.TypeRef, bool, bool]] = {}
     for key in match_keys(relationship, destination, manage):
         attr = destination.attribute(key)
-        if attr is not None:
-            fields[key] = (key, attr.type, False, False)
+        if attr is not None:  # an item that relates is nothing but its match keys
+            fields[key] = (key, attr.type, False, manage.type in RELATE)
     for name, creates in names:
         target = destination.action(name)
         if target is None:
@@ -91,10 +94,20 @@ def item_class(
         for input_name, type_, nullable in inputs:
             if input_name != _pointer(relationship) and input_name not in fields:
                 fields[input_name] = (input_name, type_, nullable, input_name in required)
-    verb = {"create": "creates", "upsert": "creates or updates", "direct_control": "controls"}
+    verb = {
+        "create": "creates",
+        "upsert": "creates or updates",
+        "direct_control": "controls",
+        "append": "relates",
+        "remove": "unrelates",
+        "append_and_remove": "keeps related (unrelating the rest)",
+    }
     what = "An item of" if relationship.type == "has_many" else "The value of"
     text = f"{what} `{manage.argument}`: a {destination.name} that `{resource.name}."
-    text += f"{action.name}` {verb[manage.type]} through `{manage.relationship}`."
+    text += f"{action.name}` {verb[manage.type]}"
+    if manage.relationship != manage.argument:
+        text += f" through `{manage.relationship}`"
+    text += "."
     name = item_class_name(action, manage)
     input_type = f"list[{name}]" if relationship.type == "has_many" else name
     return ItemClass(name, docstring(text, 1), tuple(fields.values()), input_type)
@@ -111,9 +124,12 @@ def argument_def(project: ir.Project, resource: ir.Resource, manage: ir.Manage) 
     kwargs: list[tuple[str, Expr]] = [
         ("foreign_key", py(pointer)),
         ("source_attribute", py(pointed)),
-        ("create", py(manage.create_action)),
     ]
-    if manage.type != "create":
+    if manage.type not in RELATE:
+        kwargs.append(("create", py(manage.create_action)))
+    if manage.type != "create" and not (
+        manage.type in RELATE and relationship.type == "belongs_to"
+    ):
         kwargs.append(("update", py(manage.update_action)))
     if manage.type == "direct_control":
         kwargs.append(("destroy", py(manage.destroy_action)))

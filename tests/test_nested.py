@@ -15,10 +15,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from nested_data.actions import fan as fans
 from nested_data.actions import player as players
 from nested_data.actions import team as teams
 from nested_data.errors import ValidationError
-from nested_data.models import Base, Event, Note, Player, Stadium, Team
+from nested_data.models import Base, Event, Fan, Note, Player, Stadium, Team
 from nested_data.replay import replay, verify
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
@@ -303,3 +304,66 @@ def test_belongs_to_writes_the_target_first_and_points_the_parent_at_it(nested: 
         replay(session)
     with Session(nested) as session:
         assert state(session) == before
+
+
+def test_append_relates_existing_records_through_their_update_action(nested: Engine) -> None:
+    with Session(nested) as session, session.begin():
+        lions = teams.create(session, name="Lions", players=SQUAD[:2])
+        tigers = teams.create(session, name="Tigers")
+        ada = session.scalars(select(Player).where(Player.number == 1)).one()
+        teams.recruit(session, tigers, players=[{"id": ada.id}])
+        assert ada.team_id == tigers.id
+        last = session.scalars(select(Event).order_by(Event.id.desc()).limit(2)).all()[::-1]
+        assert [(e.resource, e.action, e.data) for e in last] == [
+            ("Team", "recruit", {}),
+            ("Player", "transfer", {"team_id": str(tigers.id)}),
+        ]
+        with pytest.raises(ValidationError) as failure:
+            teams.recruit(session, lions, players=[{"id": ada.id}, {"id": lions.id}])
+        assert failure.value.field == "players[1].id"
+        assert "no Player with this id exists" in str(failure.value)
+        assert ada.team_id == tigers.id  # the first item's transfer is undone with the rest
+    with Session(nested) as session:
+        before = state(session)
+    with Session(nested) as session, session.begin():
+        replay(session)
+    with Session(nested) as session:
+        assert state(session) == before
+
+
+def fans_of(session: Session, team: Any) -> list[str]:
+    """The names of the fans of ``team`` (a Team, or its id)."""
+    key = getattr(team, "id", team)
+    return list(session.scalars(select(Fan.name).where(Fan.team_id == key).order_by(Fan.name)))
+
+
+def test_append_and_remove_and_remove_unrelate(nested: Engine) -> None:
+    with Session(nested) as session, session.begin():
+        lions = teams.create(session, name="Lions")
+        for name in ("Ann", "Ben", "Cat"):
+            fans.create(session, name=name)
+        teams.keep_fans(session, lions, fans=[{"name": "Ann"}, {"name": "Ben"}])
+        assert fans_of(session, lions) == ["Ann", "Ben"]
+        teams.keep_fans(session, lions, fans=[{"name": "Ben"}, {"name": "Cat"}])
+        assert fans_of(session, lions) == ["Ben", "Cat"]  # Ann unrelated, not destroyed
+        assert count(session, Fan) == 3
+        teams.drop_fans(session, lions, fans=[{"name": "Cat"}])
+        assert fans_of(session, lions) == ["Ben"]
+        with pytest.raises(ValidationError) as failure:
+            teams.drop_fans(session, lions, fans=[{"name": "Ann"}])
+        assert failure.value.field == "fans[0].name"
+        assert "is related here" in str(failure.value)
+        dee = fans.sign_up(session, name="Dee", team={"name": "Lions"})  # belongs_to append
+        assert dee.team_id == lions.id
+        with pytest.raises(ValidationError) as unknown:
+            fans.sign_up(session, name="Eve", team={"name": "Pumas"})
+        assert unknown.value.field == "team.name"
+        assert count(session, Team) == 1 and count(session, Fan) == 4
+        lions_id = lions.id
+    with Session(nested) as session:
+        before = state(session), fans_of(session, lions_id)
+        assert before[1] == ["Ben", "Dee"]
+    with Session(nested) as session, session.begin():
+        replay(session)
+    with Session(nested) as session:
+        assert (state(session), fans_of(session, lions_id)) == before

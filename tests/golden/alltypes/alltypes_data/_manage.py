@@ -20,6 +20,11 @@ Strategies, as Ash's ``manage_relationship`` types:
   has_one items match among this parent's related records; a belongs_to item among all.
 * ``direct_control`` (has_many, has_one): as upsert, and related records no item matched are
   destroyed (Ash ``type: :direct_control``: exactly these related records, no more).
+* ``append`` (has_many, belongs_to): each item names an existing record (by identity or primary
+  key) to relate; a has_many relates it through the destination's update action, setting its
+  foreign key (Ash ``type: :append``). ``remove`` (has_many): each item names a related record to
+  unrelate, its foreign key set to null (Ash ``type: :remove``). ``append_and_remove``: relate
+  these, unrelate the rest (Ash ``type: :append_and_remove``). Nothing else is written.
 
 The parent's event does not record a managed input: every nested write records its own input in
 its own event, once (so sensitive and personal values stay under their own rules there).
@@ -36,14 +41,23 @@ from typing import Any, Literal
 
 from sqlalchemy import select
 
-from ._engine import ActionDef, ArgumentDef, run_create, run_destroy, run_update
+from ._engine import (
+    ActionDef,
+    ArgumentDef,
+    ResourceDef,
+    run_create,
+    run_destroy,
+    run_update,
+)
 from ._rules import ChangeDef
 from ._types import Refused
 from .changeset import Changeset
 from .errors import ValidationError
 
-Strategy = Literal["create", "upsert", "direct_control"]
+Strategy = Literal["create", "upsert", "direct_control", "append", "remove", "append_and_remove"]
 Kind = Literal["has_many", "has_one", "belongs_to"]
+# The strategies that relate or unrelate existing records without writing anything else.
+RELATE = frozenset({"append", "remove", "append_and_remove"})
 
 
 @dataclass(frozen=True)
@@ -61,24 +75,28 @@ class Managed:
     # the destination's attribute it holds.
     foreign_key: str
     source_attribute: str
-    create: str
+    create: str | None = None  # None: the strategy relates, it creates nothing
     update: str | None = None
     destroy: str | None = None
-    match: tuple[str, ...] = ()  # what an item is matched by (upsert, direct_control)
+    match: tuple[str, ...] = ()  # what an item is matched by (all but create)
     _actions: dict[str, ActionDef] = field(default_factory=dict, repr=False, compare=False)
 
     def action(self, name: str) -> ActionDef:
         found = self._actions.get(name)
         if found is None:
-            module = importlib.import_module(f".actions.{self.module}", __package__)
-            found = module.ACTIONS[(self.resource, name)]
+            found = self._module().ACTIONS[(self.resource, name)]
             self._actions[name] = found
         return found
+
+    def _module(self) -> Any:
+        return importlib.import_module(f".actions.{self.module}", __package__)
 
     def inputs(self) -> dict[str, ActionDef]:
         """The destination action that checks each input an item may hold: the create
         action's, then the update action's; the match keys are checked as attributes."""
         by_input: dict[str, ActionDef] = {}
+        if self.strategy in RELATE:
+            return by_input  # an item names a record by its match keys, nothing more
         for name in (self.update, self.create):
             if name is not None:
                 action = self.action(name)
@@ -102,7 +120,7 @@ class Managed:
         if not isinstance(item, Mapping):
             raise Refused(f"must be a dict, not {type(item).__name__}", path)
         inputs = self.inputs()
-        attributes = self.action(self.create).resource.attributes
+        attributes = self._resource().attributes
         checked: dict[str, Any] = {}
         for key, raw in item.items():
             if key in self.match and key not in inputs:
@@ -132,7 +150,7 @@ class Managed:
 
     def _context(self, cs: Changeset) -> dict[str, Any]:
         context: dict[str, Any] = {"actor": cs.actor, "metadata": cs.metadata}
-        if self.action(self.create).resource.tenant_attribute is not None:
+        if self._resource().tenant_attribute is not None:
             context["tenant"] = cs.tenant
         return context
 
@@ -144,13 +162,16 @@ class Managed:
         items: list[dict[str, Any]] = value if self.kind == "has_many" else [value]
         session = cs.session
         key = getattr(parent, self.source_attribute)
-        create = self.action(self.create)
         context = self._context(cs)
         existing: dict[tuple[Any, ...], Any] = {}
         if self.kind == "has_one" or (self.strategy != "create" and cs.action_type == "update"):
-            model = create.resource.model
+            model = self._resource().model
             related = session.scalars(select(model).where(getattr(model, self.foreign_key) == key))
             existing = {tuple(getattr(r, k) for k in self.match): r for r in related}
+        if self.strategy in RELATE:
+            self._relate(cs, name, items, key, existing)
+            return
+        create = self.action(self.create or "")
         matched: set[int] = set()
         for index, item in enumerate(items):
             with _at(f"{name}[{index}]" if self.kind == "has_many" else name):
@@ -175,9 +196,61 @@ class Managed:
                 if id(record) not in matched:
                     run_destroy(session, destroy, record, {}, **context)
 
+    def _relate(
+        self,
+        cs: Changeset,
+        name: str,
+        items: list[dict[str, Any]],
+        key: Any,
+        existing: Mapping[tuple[Any, ...], Any],
+    ) -> None:
+        """append, remove, append_and_remove: point the records the items name at the parent,
+        or at nothing, through the update action (whose event records the foreign key)."""
+        update = self.action(self.update or "")
+        named: set[int] = set()
+        for index, item in enumerate(items):
+            with _at(f"{name}[{index}]"):
+                if self.strategy == "remove":
+                    found = existing.get(tuple(item.get(k) for k in self.match))
+                    if found is None:
+                        raise self._unknown("is related here")
+                    run_update(
+                        cs.session, update, found, {self.foreign_key: None}, **self._context(cs)
+                    )
+                    continue
+                found = self._lookup(cs, item)
+                if found is None:
+                    raise self._unknown("exists")
+                named.add(id(found))
+                if getattr(found, self.foreign_key) != key:
+                    run_update(
+                        cs.session, update, found, {self.foreign_key: key}, **self._context(cs)
+                    )
+        if self.strategy == "append_and_remove":
+            for record in existing.values():
+                if id(record) not in named:
+                    params = {self.foreign_key: None}
+                    run_update(cs.session, update, record, params, **self._context(cs))
+
+    def _lookup(self, cs: Changeset, item: Mapping[str, Any]) -> Any:
+        """The destination record ``item`` names by its match keys (in the tenant), or None."""
+        if any(item.get(k) is None for k in self.match):
+            return None
+        resource = self._resource()
+        model = resource.model
+        where = [getattr(model, k) == item[k] for k in self.match]
+        if resource.tenant_attribute is not None:
+            where.append(getattr(model, resource.tenant_attribute) == cs.tenant)
+        return cs.session.scalars(select(model).where(*where).limit(1)).first()
+
+    def _unknown(self, what: str) -> ValidationError:
+        keys = " and ".join(self.match)
+        field_name = self.match[0] if len(self.match) == 1 else None
+        return ValidationError(field_name, f"no {self.resource} with this {keys} {what}")
+
     def write_target(self, name: str, cs: Changeset) -> None:
         """belongs_to: write the item of input ``name`` (create it, or update the record it
-        matches), then point the parent at it."""
+        matches; append: only find it), then point the parent at it."""
         item = cs.arguments.get(name)
         if item is None or cs.replaying:
             return
@@ -185,14 +258,12 @@ class Managed:
             message = f"is set by {name}: give one of them"
             raise ValidationError(self.foreign_key, message)
         session = cs.session
-        create = self.action(self.create)
         with _at(name):
-            found = None
-            if self.strategy != "create" and all(item.get(k) is not None for k in self.match):
-                model = create.resource.model
-                where = [getattr(model, k) == item[k] for k in self.match]
-                found = session.scalars(select(model).where(*where).limit(1)).first()
+            found = None if self.strategy == "create" else self._lookup(cs, item)
+            if found is None and self.strategy == "append":
+                raise self._unknown("exists")
             if found is None:
+                create = self.action(self.create or "")
                 params = {k: v for k, v in item.items() if k not in self._match_only(create)}
                 found = run_create(session, create, params, **self._context(cs))
             elif params := {k: v for k, v in item.items() if k not in self.match}:
@@ -207,13 +278,14 @@ class Managed:
         if any(item.get(k) is None for k in self.match):
             return None
         found = existing.get(tuple(item[k] for k in self.match))
-        if found is None and self.match == (self._primary_key(),):
-            key = self.match[0]
-            raise ValidationError(key, f"no {self.resource} with this {key} is related here")
+        if found is None and self.match == (self._resource().primary_key,):
+            raise self._unknown("is related here")
         return found
 
-    def _primary_key(self) -> str:
-        return self.action(self.create).resource.primary_key
+    def _resource(self) -> ResourceDef:
+        """The destination's definition (``RESOURCE`` of its actions module)."""
+        resource: ResourceDef = self._module().RESOURCE
+        return resource
 
     def _match_only(self, create: ActionDef) -> frozenset[str]:
         """Match keys the create action does not take (a primary key made by a default)."""
@@ -240,7 +312,7 @@ def relationship(
     *,
     foreign_key: str,
     source_attribute: str,
-    create: str,
+    create: str | None = None,
     update: str | None = None,
     destroy: str | None = None,
     match: tuple[str, ...] = (),

@@ -6,13 +6,14 @@ from __future__ import annotations
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
-from .models import Note, Player, Stadium, Team
+from .models import Fan, Note, Player, Stadium, Team
 
 
 def clear_records(session: Session) -> None:
     """Delete every row of every tracked table, in foreign-key order (children first)."""
     session.execute(delete(Stadium))
     session.execute(delete(Player))
+    session.execute(delete(Fan))
     session.execute(delete(Team))
     session.execute(delete(Note))
 

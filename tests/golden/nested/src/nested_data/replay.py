@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from . import _rehearse, _replay, _verify
 from ._replay import ProgressFn, ReplayResult
 from ._verify import VerifyResult
-from .actions import note, player, stadium, team
+from .actions import fan, note, player, stadium, team
 from .clear_records import clear_event
 from .event_logs import EVENT
 from .models import Base
@@ -21,11 +21,12 @@ __all__ = ["ReplayResult", "VerifyResult", "rehearse", "replay", "verify"]
 EVENT_LOG_TABLES = (Base.metadata.tables["events"],)
 
 
-EVENT_ACTIONS = {**note.ACTIONS, **player.ACTIONS, **stadium.ACTIONS, **team.ACTIONS}
+EVENT_ACTIONS = {**fan.ACTIONS, **note.ACTIONS, **player.ACTIONS, **stadium.ACTIONS, **team.ACTIONS}
 
 EVENT_ROUTES = ()
 
 EVENT_TRACKED = (
+    Base.metadata.tables["fans"],
     Base.metadata.tables["notes"],
     Base.metadata.tables["players"],
     Base.metadata.tables["stadiums"],

@@ -76,7 +76,7 @@ def create_many(
 
 
 class FoundUsersItem(TypedDict, total=False):
-    """An item of `users`: a User that `Org.found` creates through `users`."""
+    """An item of `users`: a User that `Org.found` creates."""
 
     email: Required[str]
     given_name: str | None

@@ -84,7 +84,7 @@ def create_many(
 
 
 class JoinTeamItem(TypedDict, total=False):
-    """The value of `team`: a Team that `Player.join` creates or updates through `team`."""
+    """The value of `team`: a Team that `Player.join` creates or updates."""
 
     name: str
 
@@ -184,6 +184,45 @@ def update_many(
     return results
 
 
+class TransferInput(TypedDict, total=False):
+    """Inputs of `Player.transfer`."""
+
+    team_id: uuid.UUID
+
+
+TRANSFER = engine.ActionDef(
+    resource=RESOURCE, name="transfer", type="update", accept=frozenset({"team_id"})
+)
+
+
+def transfer(
+    session: Session,
+    record: Player,
+    *,
+    actor: object = None,
+    metadata: Mapping[str, Any] | None = None,
+    **params: Unpack[TransferInput],
+) -> Player:
+    """Update a Player: writes an Event event, version 1."""
+    return engine.run_update(session, TRANSFER, record, params, actor=actor, metadata=metadata)
+
+
+def transfer_many(
+    session: Session,
+    inputs: Iterable[tuple[Player, TransferInput]],
+    *,
+    actor: object = None,
+    metadata: Mapping[str, Any] | None = None,
+) -> list[Player]:
+    """`transfer` for many records in one SAVEPOINT: all are written, or none."""
+    TRANSFER.check_actor(actor)  # before the SAVEPOINT: nothing written on error
+    results: list[Player] = []
+    with engine.atomic(session):
+        for record, item in inputs:
+            results.append(transfer(session, record, **item, actor=actor, metadata=metadata))
+    return results
+
+
 DESTROY = engine.ActionDef(resource=RESOURCE, name="destroy", type="destroy")
 
 
@@ -218,5 +257,6 @@ ACTIONS: dict[tuple[str, str], engine.ActionDef] = {
     ("Player", "create"): CREATE,
     ("Player", "join"): JOIN,
     ("Player", "update"): UPDATE,
+    ("Player", "transfer"): TRANSFER,
     ("Player", "destroy"): DESTROY,
 }

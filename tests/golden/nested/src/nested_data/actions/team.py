@@ -35,7 +35,7 @@ RESOURCE = engine.ResourceDef(
 
 
 class CreatePlayersItem(TypedDict, total=False):
-    """An item of `players`: a Player that `Team.create` creates through `players`."""
+    """An item of `players`: a Player that `Team.create` creates."""
 
     number: Required[int]
     name: Required[str]
@@ -44,7 +44,7 @@ class CreatePlayersItem(TypedDict, total=False):
 
 
 class CreateStadiumItem(TypedDict, total=False):
-    """The value of `stadium`: a Stadium that `Team.create` creates through `stadium`."""
+    """The value of `stadium`: a Stadium that `Team.create` creates."""
 
     name: Required[str]
     seats: int | None
@@ -109,7 +109,7 @@ def create_many(
 
 
 class SignPlayersItem(TypedDict, total=False):
-    """An item of `players`: a Player that `Team.sign` creates or updates through `players`."""
+    """An item of `players`: a Player that `Team.sign` creates or updates."""
 
     number: int
     name: str
@@ -284,7 +284,7 @@ def rename_many(
 
 
 class MoveStadiumItem(TypedDict, total=False):
-    """The value of `stadium`: a Stadium that `Team.move` controls through `stadium`."""
+    """The value of `stadium`: a Stadium that `Team.move` controls."""
 
     id: uuid.UUID
     name: str
@@ -349,6 +349,189 @@ def move_many(
     return results
 
 
+class RecruitPlayersItem(TypedDict, total=False):
+    """An item of `players`: a Player that `Team.recruit` relates."""
+
+    id: Required[uuid.UUID]
+
+
+class RecruitInput(TypedDict, total=False):
+    """Inputs of `Team.recruit`."""
+
+    players: list[RecruitPlayersItem]
+
+
+RECRUIT = engine.ActionDef(
+    resource=RESOURCE,
+    name="recruit",
+    type="update",
+    arguments={
+        "players": manage.relationship(
+            "has_many",
+            "Player",
+            "player",
+            "append",
+            foreign_key="team_id",
+            source_attribute="id",
+            update="transfer",
+            match=("id",),
+        ),
+    },
+)
+
+
+def recruit(
+    session: Session,
+    record: Team,
+    *,
+    actor: object = None,
+    metadata: Mapping[str, Any] | None = None,
+    **params: Unpack[RecruitInput],
+) -> Team:
+    """Update a Team: writes an Event event, version 1.
+
+    Existing players (by id) move to this team.
+    """
+    return engine.run_update(session, RECRUIT, record, params, actor=actor, metadata=metadata)
+
+
+def recruit_many(
+    session: Session,
+    inputs: Iterable[tuple[Team, RecruitInput]],
+    *,
+    actor: object = None,
+    metadata: Mapping[str, Any] | None = None,
+) -> list[Team]:
+    """`recruit` for many records in one SAVEPOINT: all are written, or none."""
+    RECRUIT.check_actor(actor)  # before the SAVEPOINT: nothing written on error
+    results: list[Team] = []
+    with engine.atomic(session):
+        for record, item in inputs:
+            results.append(recruit(session, record, **item, actor=actor, metadata=metadata))
+    return results
+
+
+class KeepFansFansItem(TypedDict, total=False):
+    """An item of `fans`: a Fan that `Team.keep_fans` keeps related (unrelating the rest)."""
+
+    name: Required[str]
+
+
+class KeepFansInput(TypedDict, total=False):
+    """Inputs of `Team.keep_fans`."""
+
+    fans: list[KeepFansFansItem]
+
+
+KEEP_FANS = engine.ActionDef(
+    resource=RESOURCE,
+    name="keep_fans",
+    type="update",
+    arguments={
+        "fans": manage.relationship(
+            "has_many",
+            "Fan",
+            "fan",
+            "append_and_remove",
+            foreign_key="team_id",
+            source_attribute="id",
+            update="follow",
+            match=("name",),
+        ),
+    },
+)
+
+
+def keep_fans(
+    session: Session,
+    record: Team,
+    *,
+    actor: object = None,
+    metadata: Mapping[str, Any] | None = None,
+    **params: Unpack[KeepFansInput],
+) -> Team:
+    """Update a Team: writes an Event event, version 1.
+
+    Exactly these fans (by name) follow the team; the others stop following it.
+    """
+    return engine.run_update(session, KEEP_FANS, record, params, actor=actor, metadata=metadata)
+
+
+def keep_fans_many(
+    session: Session,
+    inputs: Iterable[tuple[Team, KeepFansInput]],
+    *,
+    actor: object = None,
+    metadata: Mapping[str, Any] | None = None,
+) -> list[Team]:
+    """`keep_fans` for many records in one SAVEPOINT: all are written, or none."""
+    KEEP_FANS.check_actor(actor)  # before the SAVEPOINT: nothing written on error
+    results: list[Team] = []
+    with engine.atomic(session):
+        for record, item in inputs:
+            results.append(keep_fans(session, record, **item, actor=actor, metadata=metadata))
+    return results
+
+
+class DropFansFansItem(TypedDict, total=False):
+    """An item of `fans`: a Fan that `Team.drop_fans` unrelates."""
+
+    name: Required[str]
+
+
+class DropFansInput(TypedDict, total=False):
+    """Inputs of `Team.drop_fans`."""
+
+    fans: list[DropFansFansItem]
+
+
+DROP_FANS = engine.ActionDef(
+    resource=RESOURCE,
+    name="drop_fans",
+    type="update",
+    arguments={
+        "fans": manage.relationship(
+            "has_many",
+            "Fan",
+            "fan",
+            "remove",
+            foreign_key="team_id",
+            source_attribute="id",
+            update="follow",
+            match=("name",),
+        ),
+    },
+)
+
+
+def drop_fans(
+    session: Session,
+    record: Team,
+    *,
+    actor: object = None,
+    metadata: Mapping[str, Any] | None = None,
+    **params: Unpack[DropFansInput],
+) -> Team:
+    """Update a Team: writes an Event event, version 1."""
+    return engine.run_update(session, DROP_FANS, record, params, actor=actor, metadata=metadata)
+
+
+def drop_fans_many(
+    session: Session,
+    inputs: Iterable[tuple[Team, DropFansInput]],
+    *,
+    actor: object = None,
+    metadata: Mapping[str, Any] | None = None,
+) -> list[Team]:
+    """`drop_fans` for many records in one SAVEPOINT: all are written, or none."""
+    DROP_FANS.check_actor(actor)  # before the SAVEPOINT: nothing written on error
+    results: list[Team] = []
+    with engine.atomic(session):
+        for record, item in inputs:
+            results.append(drop_fans(session, record, **item, actor=actor, metadata=metadata))
+    return results
+
+
 DESTROY = engine.ActionDef(resource=RESOURCE, name="destroy", type="destroy")
 
 
@@ -385,5 +568,8 @@ ACTIONS: dict[tuple[str, str], engine.ActionDef] = {
     ("Team", "set_roster"): SET_ROSTER,
     ("Team", "rename"): RENAME,
     ("Team", "move"): MOVE,
+    ("Team", "recruit"): RECRUIT,
+    ("Team", "keep_fans"): KEEP_FANS,
+    ("Team", "drop_fans"): DROP_FANS,
     ("Team", "destroy"): DESTROY,
 }

@@ -14,7 +14,7 @@ from typing import Any, Unpack
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ...actions import player as sync
-from ...actions.player import CreateInput, JoinInput, UpdateInput
+from ...actions.player import CreateInput, JoinInput, TransferInput, UpdateInput
 from ...models import Player
 
 
@@ -86,6 +86,29 @@ async def update_many(
 ) -> list[Player]:
     """`update` for many records in one SAVEPOINT: all are written, or none."""
     return await session.run_sync(sync.update_many, inputs, actor=actor, metadata=metadata)
+
+
+async def transfer(
+    session: AsyncSession,
+    record: Player,
+    *,
+    actor: object = None,
+    metadata: Mapping[str, Any] | None = None,
+    **params: Unpack[TransferInput],
+) -> Player:
+    """Update a Player: writes an Event event, version 1."""
+    return await session.run_sync(sync.transfer, record, **params, actor=actor, metadata=metadata)
+
+
+async def transfer_many(
+    session: AsyncSession,
+    inputs: Iterable[tuple[Player, TransferInput]],
+    *,
+    actor: object = None,
+    metadata: Mapping[str, Any] | None = None,
+) -> list[Player]:
+    """`transfer` for many records in one SAVEPOINT: all are written, or none."""
+    return await session.run_sync(sync.transfer_many, inputs, actor=actor, metadata=metadata)
 
 
 async def destroy(

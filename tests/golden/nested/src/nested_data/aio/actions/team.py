@@ -16,7 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ...actions import team as sync
 from ...actions.team import (
     CreateInput,
+    DropFansInput,
+    KeepFansInput,
     MoveInput,
+    RecruitInput,
     RenameInput,
     SetRosterInput,
     SignInput,
@@ -145,6 +148,81 @@ async def move_many(
 ) -> list[Team]:
     """`move` for many records in one SAVEPOINT: all are written, or none."""
     return await session.run_sync(sync.move_many, inputs, actor=actor, metadata=metadata)
+
+
+async def recruit(
+    session: AsyncSession,
+    record: Team,
+    *,
+    actor: object = None,
+    metadata: Mapping[str, Any] | None = None,
+    **params: Unpack[RecruitInput],
+) -> Team:
+    """Update a Team: writes an Event event, version 1.
+
+    Existing players (by id) move to this team.
+    """
+    return await session.run_sync(sync.recruit, record, **params, actor=actor, metadata=metadata)
+
+
+async def recruit_many(
+    session: AsyncSession,
+    inputs: Iterable[tuple[Team, RecruitInput]],
+    *,
+    actor: object = None,
+    metadata: Mapping[str, Any] | None = None,
+) -> list[Team]:
+    """`recruit` for many records in one SAVEPOINT: all are written, or none."""
+    return await session.run_sync(sync.recruit_many, inputs, actor=actor, metadata=metadata)
+
+
+async def keep_fans(
+    session: AsyncSession,
+    record: Team,
+    *,
+    actor: object = None,
+    metadata: Mapping[str, Any] | None = None,
+    **params: Unpack[KeepFansInput],
+) -> Team:
+    """Update a Team: writes an Event event, version 1.
+
+    Exactly these fans (by name) follow the team; the others stop following it.
+    """
+    return await session.run_sync(sync.keep_fans, record, **params, actor=actor, metadata=metadata)
+
+
+async def keep_fans_many(
+    session: AsyncSession,
+    inputs: Iterable[tuple[Team, KeepFansInput]],
+    *,
+    actor: object = None,
+    metadata: Mapping[str, Any] | None = None,
+) -> list[Team]:
+    """`keep_fans` for many records in one SAVEPOINT: all are written, or none."""
+    return await session.run_sync(sync.keep_fans_many, inputs, actor=actor, metadata=metadata)
+
+
+async def drop_fans(
+    session: AsyncSession,
+    record: Team,
+    *,
+    actor: object = None,
+    metadata: Mapping[str, Any] | None = None,
+    **params: Unpack[DropFansInput],
+) -> Team:
+    """Update a Team: writes an Event event, version 1."""
+    return await session.run_sync(sync.drop_fans, record, **params, actor=actor, metadata=metadata)
+
+
+async def drop_fans_many(
+    session: AsyncSession,
+    inputs: Iterable[tuple[Team, DropFansInput]],
+    *,
+    actor: object = None,
+    metadata: Mapping[str, Any] | None = None,
+) -> list[Team]:
+    """`drop_fans` for many records in one SAVEPOINT: all are written, or none."""
+    return await session.run_sync(sync.drop_fans_many, inputs, actor=actor, metadata=metadata)
 
 
 async def destroy(
