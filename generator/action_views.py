@@ -11,7 +11,7 @@ from .filters import layout, statement
 from .manage_views import argument_def, item_class
 from .printer import docstring, expr, py
 from .pyfmt import Call, Dict, Expr, Seq
-from .symbols import ref_expr, typed_dict_name
+from .symbols import article, ref_expr, typed_dict_name
 from .typemap import EMBEDDED, SUPPORT, Import, python_imports, python_type, type_details, type_kind
 
 
@@ -283,17 +283,6 @@ def _action_def(
     if tracked and action.requires_actor(log):
         kwargs.append(("require_actor", "True"))  # checked at run time: the signature is as ever
     return Call("engine.ActionDef", kwargs=kwargs)
-
-
-def article(word: str) -> str:
-    """The indefinite article of ``word`` (a class name), by how it is usually spoken: "an Event",
-    "an Item", "an Update", but "a User", "a Unit", "a Euro", "a OneTimeCode"."""
-    head = word.lower()
-    if head.startswith(("eu", "one", "uni")) or head[:1] not in "aeiou":
-        return "a"
-    if head[:1] == "u" and len(head) > 2 and head[1] not in "aeiou" and head[2] in "aeiou":
-        return "a"  # User, Usage, Utility; but an Update, an Umbrella
-    return "an"
 
 
 def _argument_def(arg: ir.Argument, needs: Needs) -> Call:
