@@ -266,7 +266,7 @@ def _action_def(
             )
         )
     if action.validations:
-        kwargs.append(("validations", Seq("(", [_validation(v) for v in action.validations])))
+        kwargs.append(("validations", Seq("(", [validation_call(v) for v in action.validations])))
     if not tracked:
         kwargs.append(("tracked", "False"))
     if version != 1:
@@ -312,7 +312,7 @@ def _value(value: object, type_: ir.TypeRef, needs: Needs) -> Expr:
 
 
 def _where(where: Iterable[ir.Validation]) -> list[tuple[str, Expr]]:
-    checks = [_validation(v) for v in where]
+    checks = [validation_call(v) for v in where]
     return [("where", Seq("(", checks))] if checks else []
 
 
@@ -345,7 +345,9 @@ def _change(resource: ir.Resource, action_name: str, change: ir.Change, needs: N
 _SINGLE_ATTRIBUTE = tuple(k for k in ir.VALIDATION_KINDS if k not in ("present", "absent", "call"))
 
 
-def _validation(validation: ir.Validation) -> Call:
+def validation_call(validation: ir.Validation) -> Call:
+    """The runtime's check of ``validation``: ``rules.<kind>(...)`` (of an action, or of an
+    embedded spec)."""
     kind = validation.kind
     options = dict(validation.options)
     extra: list[tuple[str, Expr]] = []

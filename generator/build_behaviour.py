@@ -129,6 +129,11 @@ def _change(raw: Raw, origin: Origin) -> Change:
     )
 
 
+def validations(raw: list[Raw], origin: Origin) -> tuple[Validation, ...]:
+    """The validations ``raw`` lists (of an action, or of an embedded spec)."""
+    return _validations(raw, origin)
+
+
 def _validations(raw: list[Raw], origin: Origin) -> tuple[Validation, ...]:
     return tuple(_validation(v, origin.at(i)) for i, v in enumerate(raw))
 

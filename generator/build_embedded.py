@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .build_behaviour import Raw, parse_default, parse_type
+from .build_behaviour import Raw, parse_default, parse_type, validations
 from .build_checks import Names
 from .diagnostics import Origin, at
 from .ir import Constraints, Embedded, EmbeddedField
@@ -57,7 +57,8 @@ class EmbeddedSpecs:
             for field, spec in raw["attributes"].items()
         )
         self._stack.pop()
-        return Embedded(name, origin, fields, raw.get("description", ""))
+        checks = validations(raw.get("validations", []), origin.at("validations"))
+        return Embedded(name, origin, fields, raw.get("description", ""), checks)
 
     def _resolve(self, owner: str, origin: Origin) -> Any:
         def lookup(name: str) -> Embedded | None:

@@ -223,6 +223,10 @@ CODES = (
         "the whole value, an array of arrays inside a spec).",
     ),
     ("ES293", "An embedded spec's or field's name collides in the generated code."),
+    (
+        "ES294",
+        "An embedded spec's validation names no field of it, or is a `call` (user code).",
+    ),
     ("ES295", "An array of arrays or of enums: array items must be a scalar type or a map."),
     ("ES350", "`manage_relationships` on an action that is not a create or an update."),
     (

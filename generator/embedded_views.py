@@ -11,11 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from . import ir
-from .action_views import Needs
+from .action_views import Needs, validation_call
 from .defaults import default_source
 from .filters import statement
 from .printer import docstring, py
-from .pyfmt import Call, Dict, Expr
+from .pyfmt import Call, Dict, Expr, Seq
 from .render_models import import_blocks
 from .symbols import header
 from .typemap import TYPES, python_imports, python_type
@@ -86,9 +86,14 @@ def _spec_view(spec: ir.Embedded, needs: Needs) -> EmbeddedView:
     if spec.description.strip():
         text += "\n\n" + spec.description.strip()
     text += "\n\nA field left out of a value gets its default, else None."
+    checks: list[tuple[str, Expr]] = []
+    if spec.validations:
+        needs.add({(".", "_rules as rules")})
+        checks.append(("validations", Seq("(", [validation_call(v) for v in spec.validations])))
     definition = Call(
         "EmbeddedDef",
         [py(spec.name), Dict([(py(f.name), _field_def(f, needs)) for f in spec.fields])],
+        checks,
     )
     return EmbeddedView(
         name=spec.name,

@@ -23,6 +23,7 @@ from .ir_types import Manage as Manage
 from .ir_types import ReplayStrategy as ReplayStrategy
 from .ir_types import ScalarType as ScalarType
 from .ir_types import TypeRef as TypeRef
+from .ir_types import Validation as Validation
 from .ir_types import snake_case as snake_case
 from .plural import plural as plural  # the default table name of a spec
 
@@ -67,28 +68,6 @@ class Identity:
     name: str
     keys: tuple[str, ...]
     origin: Origin = field(compare=False, repr=False)
-
-
-@dataclass(frozen=True)
-class Validation:
-    """A built-in validation (``kind`` one of present, absent, match, one_of, compare,
-    string_length, attribute_equals, attribute_does_not_equal) or ``call`` of user code.
-
-    ``options`` holds the validation's own keys as written in the spec (attribute(s), pattern,
-    values, ...; ``call`` for a call); ``message`` replaces the default error message when given.
-    """
-
-    kind: str
-    options: tuple[tuple[str, object], ...]
-    origin: Origin = field(compare=False, repr=False)
-    message: str | None = None
-    where: tuple[Validation, ...] = ()
-
-    def option(self, key: str, default: object = None) -> object:
-        for name, value in self.options:
-            if name == key:
-                return value
-        return default
 
 
 @dataclass(frozen=True)

@@ -71,6 +71,28 @@ class TypeRef:
 
 
 @dataclass(frozen=True)
+class Validation:
+    """A built-in validation (``kind`` one of present, absent, match, one_of, compare,
+    string_length, attribute_equals, attribute_does_not_equal) or ``call`` of user code.
+
+    ``options`` holds the validation's own keys as written in the spec (attribute(s), pattern,
+    values, ...; ``call`` for a call); ``message`` replaces the default error message when given.
+    """
+
+    kind: str
+    options: tuple[tuple[str, object], ...]
+    origin: Origin = field(compare=False, repr=False)
+    message: str | None = None
+    where: tuple[Validation, ...] = ()
+
+    def option(self, key: str, default: object = None) -> object:
+        for name, value in self.options:
+            if name == key:
+                return value
+        return default
+
+
+@dataclass(frozen=True)
 class Default:
     """A default value: ``now``, ``uuid4``, ``uuidv7`` or a literal."""
 
@@ -108,6 +130,7 @@ class Embedded:
     origin: Origin = field(compare=False, repr=False)
     fields: tuple[EmbeddedField, ...] = ()
     description: str = ""
+    validations: tuple[Validation, ...] = ()  # of the whole value, naming its fields
 
     @property
     def constant(self) -> str:

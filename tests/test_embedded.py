@@ -311,3 +311,29 @@ def test_a_change_inside_an_embedded_spec_is_judged_as_an_input_type_change(
     else:
         assert project is not None and not codes, problems
         assert lock_diagnostics(project, ()) == []
+
+
+@pytest.mark.parametrize(
+    ("address", "path", "message"),
+    [
+        ({"street": "Dam 1", "zip": "!1012"}, "address.zip", "must be a postal code"),
+        ({"street": "Dam 1", "zip": "1012", "country": "XX"}, "address.country", "one of"),
+        ({"street": "Rue 1", "zip": "75001", "country": "FR"}, "address.note", "present"),
+    ],
+)
+def test_an_embedded_specs_validations_name_the_path(
+    alltypes: Engine, address: dict[str, Any], path: str, message: str
+) -> None:
+    with Session(alltypes) as session, session.begin():
+        with pytest.raises(ValidationError) as failure:
+            items.create(session, address=address)  # type: ignore[typeddict-item]
+        assert failure.value.field == path and message in str(failure.value)
+        with pytest.raises(ValidationError) as inner:
+            items.create(session, line_items=[full_item(), {**full_item(), "ship_to": address}])  # type: ignore[typeddict-item]
+        assert inner.value.field == "line_items[1].ship_to" + path.removeprefix("address")
+        assert counts(session) == (0, 0)
+        # Where its condition holds the check applies; elsewhere the value passes.
+        record = items.create(
+            session, address={"street": "Rue 1", "zip": "75001", "country": "FR", "note": "2e"}
+        )
+        assert record.address == {"street": "Rue 1", "zip": "75001", "country": "FR", "note": "2e"}

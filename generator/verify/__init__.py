@@ -34,8 +34,9 @@ Codes (ES201-ES203 are checked while the IR is built, see ``build_checks.py``):
 * ES280 a default or value that is not a value of its type; ES281 an enum default or value
   outside the enum; ES282 an enum value PostgreSQL refuses or given twice (see ``values.py``)
 * ES290 unknown embedded spec; ES291 an embedded spec containing itself; ES292 an embedded type
-  where it cannot be used; ES293 an embedded spec's or field's name colliding (see ``embedded.py``)
-* ES350-ES355 managed relationships (see ``manage.py``)
+  where it cannot be used; ES293 an embedded spec's or field's name colliding; ES294 an
+  embedded spec's validation naming no field, or a call (see ``embedded.py``)
+* ES350-ES357 managed relationships (see ``manage.py``)
 * ES295 an array of arrays or of enums
 * ES298 tenant attribute of a type no tenant can have
 * ES310-ES313 upcasters (see ``upcasters.py``); ES300-ES308, the event-schema lock, are checked

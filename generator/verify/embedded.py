@@ -5,24 +5,29 @@ used (a key, an identity, a foreign key, a default or a ``set_attribute`` value 
 an array of arrays inside a spec; a tenant of its type is ES298); ES293 a name of an embedded
 spec or of its fields that collides in the generated code. ES291 (a spec containing itself) is
 found while the specs are built (``build_embedded.py``); defaults and enum values inside are
-ES280-ES282 (``values.py``).
+ES280-ES282 (``values.py``). ES294: an embedded spec's validation naming no field of it, or a
+``call``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections.abc import Iterable, Iterator
+
+import yaml
 
 from ..diagnostics import Diagnostic, Origin, at
-from ..ir import Attribute, EmbeddedField, Project, TypeRef
+from ..ir import Attribute, EmbeddedField, Project, TypeRef, Validation
 from ..reserved import ACTIONS_MODULE, generated_names
 from ..symbols import typed_dict_name
-from .common import Rule, names
+from .common import Rule, names, node_at
 from .values import _default, _enum_values
 
 # What the generated embedded.py reads inside a TypedDict body: a field may not be one of them.
 TYPED_DICT_NAMES = frozenset(
     {"Any", "Literal", "Required", "TypedDict", "None", "bool", "bytes", "dict", "float", "int"}
     | {"list", "str", "datetime", "decimal", "uuid", "engine", "EmbeddedDef", "FieldDef"}
+    | {"rules"}
 )
 
 
@@ -146,4 +151,57 @@ def _field_names(
             yield at(field.origin, "ES293", message, key=True, hint="choose another name")
 
 
-RULES: tuple[Rule, ...] = (unknown_names, unsupported_uses, field_values, name_clashes)
+def validations(project: Project) -> Iterator[Diagnostic]:
+    """ES294: an embedded spec's validations name its fields, and run no user code (they check
+    a value wherever it is written, with no changeset to hand); ES221: a pattern compiles."""
+    for spec in project.embedded:
+        known = {f.name for f in spec.fields}
+        for validation in _with_where(spec.validations):
+            kind = validation.kind
+            if kind == "call":
+                message = f"a call validation in embedded spec '{spec.name}': validations of an "
+                message += "embedded value are built-in ones; check the whole value with a call "
+                message += "validation of the action that writes it"
+                yield at(validation.origin, "ES294", message, kind)
+                continue
+            for name, steps in _targets(validation):
+                if name not in known:
+                    message = f"{kind} validation names '{name}', which is not a field of "
+                    message += f"embedded spec '{spec.name}' (fields: {names(known)})"
+                    yield at(validation.origin, "ES294", message, *steps)
+            pattern = validation.option("pattern")
+            if kind == "match" and isinstance(pattern, str):
+                try:
+                    re.compile(pattern)
+                except re.error as exc:
+                    message = f"invalid regular expression {pattern!r}: {exc}"
+                    yield at(validation.origin, "ES221", message, kind, "pattern")
+
+
+def _with_where(items: Iterable[Validation]) -> Iterator[Validation]:
+    for item in items:
+        yield item
+        yield from _with_where(item.where)
+
+
+def _targets(validation: Validation) -> list[tuple[str, tuple[str | int, ...]]]:
+    """The fields a validation names, each with the steps to its place in the spec."""
+    kind = validation.kind
+    listed = validation.option("attributes")
+    if isinstance(listed, tuple):
+        in_map = isinstance(node_at(validation.origin, kind), yaml.MappingNode)
+        return [
+            (str(n), (kind, "attributes", i) if in_map else (kind, i)) for i, n in enumerate(listed)
+        ]
+    if isinstance(validation.option("attribute"), str):
+        return [(str(validation.option("attribute")), (kind, "attribute"))]
+    return []
+
+
+RULES: tuple[Rule, ...] = (
+    unknown_names,
+    unsupported_uses,
+    field_values,
+    name_clashes,
+    validations,
+)

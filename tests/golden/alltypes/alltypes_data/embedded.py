@@ -10,6 +10,7 @@ import decimal
 import uuid
 from typing import Any, Literal, Required, TypedDict
 
+from . import _rules as rules
 from ._support import uuidv7
 from ._types import EmbeddedDef, FieldDef
 
@@ -62,6 +63,11 @@ ADDRESS = EmbeddedDef(
         "country": FieldDef("string", allow_nil=False, default="NL"),
         "note": FieldDef("text"),
     },
+    validations=(
+        rules.match("zip", "^[0-9A-Z][0-9A-Z -]*$", message="must be a postal code"),
+        rules.one_of("country", ["NL", "BE", "DE", "FR"]),
+        rules.present("note", where=(rules.attribute_equals("country", "FR"),)),
+    ),
 )
 
 

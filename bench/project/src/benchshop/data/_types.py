@@ -393,6 +393,8 @@ class EmbeddedDef:
 
     name: str
     fields: Mapping[str, FieldDef]
+    # The spec's validations (``_rules.Check``s naming fields), run on the checked value.
+    validations: tuple[Any, ...] = ()
 
     def check(self, value: Any) -> dict[str, Any]:
         if not isinstance(value, dict):
@@ -414,6 +416,14 @@ class EmbeddedDef:
                 out[name] = spec.checked(item)
             except Refused as refused:
                 raise refused.within(f".{name}") from None
+        fields = _Fields(out)
+        for check in self.validations:
+            if not all(condition.test(fields) is None for condition in check.where):
+                continue
+            failure = check.test(fields)
+            if failure is not None:
+                name, message = failure
+                raise Refused(check.message or message, f".{name}" if name else "")
         return out
 
     def decode(self, value: Any) -> dict[str, Any]:
@@ -425,6 +435,18 @@ class EmbeddedDef:
             decode = spec.decode if spec is not None else None
             out[name] = item if item is None or decode is None else decode(item)
         return out
+
+
+class _Fields:
+    """A checked embedded value, as the built-in validations read a changeset: ``get``."""
+
+    __slots__ = ("values",)
+
+    def __init__(self, values: Mapping[str, Any]) -> None:
+        self.values = values
+
+    def get(self, name: str) -> Any:
+        return self.values.get(name)
 
 
 class Embedded(TypeDecorator[Any]):
