@@ -130,3 +130,13 @@ def snake_case(name: str) -> str:
 
 def _next_is_lower(name: str, i: int) -> bool:
     return i + 1 < len(name) and name[i + 1].islower()
+
+
+@dataclass(frozen=True)
+class Partitioning:
+    """``partitioning`` of an event log: range partitions of its table on PostgreSQL."""
+
+    by: Literal["occurred_at", "id"] = "occurred_at"
+    interval: Literal["day", "month", "year"] = "month"  # by occurred_at
+    size: int = 1_000_000  # by id: ids per partition
+    ahead: int = 3  # partitions kept ready after the current one

@@ -10,5 +10,6 @@ CASES = {
     "alltypes": ROOT / "tests" / "golden" / "alltypes",
     "features": ROOT / "tests" / "golden" / "features",
     "minimal": ROOT / "tests" / "golden" / "minimal",
+    "partitioned": ROOT / "tests" / "golden" / "partitioned",
     "upcasting": ROOT / "tests" / "golden" / "upcasting",
 }

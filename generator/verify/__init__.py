@@ -39,6 +39,8 @@ Codes (ES201-ES203 are checked while the IR is built, see ``build_checks.py``):
 * ES298 tenant attribute of a type no tenant can have
 * ES310-ES313 upcasters (see ``upcasters.py``); ES300-ES308, the event-schema lock, are checked
   after these rules (see ``eventspec.contracts``)
+* ES340 partitioning by id of a uuidv7 log; ES341 a partitioning option of the other key (see
+  ``partitions.py``)
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ from . import (
     events,
     identifiers,
     names,
+    partitions,
     references,
     replay,
     resources,
@@ -75,6 +78,7 @@ RULES: tuple[Rule, ...] = (
     *upcasters.RULES,
     *values.RULES,
     *embedded.RULES,
+    *partitions.RULES,
 )
 
 
