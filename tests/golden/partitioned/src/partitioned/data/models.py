@@ -82,11 +82,27 @@ class Event(Base):
     changed_attributes: Mapped[dict[str, Any]] = mapped_column(JSONMap, default=dict)
     author_id: Mapped[uuid.UUID | None] = mapped_column(Uuid())
 
-    PUBLIC_FIELDS: ClassVar[tuple[str, ...]] = ()
+    PUBLIC_FIELDS: ClassVar[tuple[str, ...]] = (
+        "id",
+        "record_id",
+        "occurred_at",
+        "resource",
+        "action",
+        "action_type",
+        "author_id",
+    )
 
     def to_public_dict(self) -> dict[str, Any]:
         """The fields listed in ``public_fields``, by event-field name, as stored."""
-        return {}
+        return {
+            "id": self.id,
+            "record_id": self.record_id,
+            "occurred_at": self.occurred_at,
+            "resource": self.resource,
+            "action": self.action,
+            "action_type": self.action_type,
+            "author_id": self.author_id,
+        }
 
 
 class EventspecCheckpoint(Base):
