@@ -341,3 +341,19 @@ def test_migrations_do_not_repartition_an_existing_table() -> None:
         "events: the table is not partitioned in the database; migrations do not re-partition "
         "an existing table (copy its events into a new one, see docs/scaling.md)"
     ]
+
+
+def test_bounds_of_the_wrong_kind_are_refused(tables: Engine) -> None:
+    from partitioned.data.errors import ConfigurationError
+
+    with tables.begin() as connection:
+        if tables.dialect.name == "sqlite":  # nothing is checked where nothing is done
+            assert detach_partitions(connection, Event, before=5) == []
+            return
+        with pytest.raises(ConfigurationError, match="partitioned by occurred_at is an instant"):
+            detach_partitions(connection, Event, before=5)
+        with pytest.raises(ConfigurationError, match="partitioned by id is an id"):
+            detach_partitions(connection, LedgerEvent, before=month(0))
+        with pytest.raises(ConfigurationError, match="aware datetime"):
+            detach_partitions(connection, Event, before=dt.datetime(2020, 1, 1))
+        assert "events_history" in names(connection, "events")

@@ -149,6 +149,12 @@ def ensure(
     if connection.dialect.name != "postgresql":
         return []
     partitioning = partitioning_of(table)
+    _check_kind(partitioning, through, "through")
+    # Two callers at once (a cron job and a deploy) would race for the same names: one waits.
+    connection.execute(
+        text("SELECT pg_advisory_xact_lock(hashtext('eventspec partitions'), hashtext(:t))"),
+        {"t": table.name},
+    )
     existing = partitions(connection, table)
     ahead = partitioning.ahead if ahead is None else ahead
     current: Bound
@@ -185,7 +191,7 @@ def detach(connection: Connection, table: Table, *, before: Bound, drop: bool = 
     On SQLite it does nothing."""
     if connection.dialect.name != "postgresql":
         return []
-    partitioning_of(table)
+    _check_kind(partitioning_of(table), before, "before")
     parent = _parent(connection, table)
     done: list[str] = []
     for partition in partitions(connection, table):
@@ -197,6 +203,14 @@ def detach(connection: Connection, table: Table, *, before: Bound, drop: bool = 
             connection.execute(text(f"DROP TABLE {child}"))
         done.append(partition.name)
     return done
+
+
+def _check_kind(partitioning: Partitioning, value: Bound | None, name: str) -> None:
+    aware = not isinstance(value, dt.datetime) or value.tzinfo is not None
+    if value is None or (isinstance(value, int) == (partitioning.by == "id") and aware):
+        return
+    wanted = "an id (int)" if partitioning.by == "id" else "an instant (aware datetime)"
+    raise ConfigurationError(f"{name}= of a log partitioned by {partitioning.by} is {wanted}")
 
 
 def partitions(connection: Connection, table: Table) -> list[Partition]:
