@@ -19,6 +19,7 @@ from bench import (
     s_follow,
     s_generate,
     s_memory,
+    s_partition,
     s_replay,
     s_update,
     s_verify,
@@ -62,6 +63,11 @@ def _scenarios(
         yield s_async.SCENARIO, lambda: s_async.run(backend, n, repeats)
     if "follow" in wanted:
         yield "9 follow", lambda: s_follow.run(backend, n, repeats)
+    if "tenants" in wanted and backend.name == "postgresql":
+        yield "10 tenant keys", lambda: s_partition.run_tenants(backend, n, repeats, config.threads)
+    if "partition" in wanted and backend.name == "postgresql":
+        events = config.memory_events
+        yield "11 partition", lambda: s_partition.run_partition(backend, events, repeats)
 
 
 def run(config: options.Config) -> tuple[list[Row], dict[str, str], list[str], bool]:

@@ -23,6 +23,7 @@ from .ir import (
     Identity,
     LeftOut,
     Multitenancy,
+    Partitioning,
     Project,
     Relationship,
     ReplayOverride,
@@ -141,6 +142,17 @@ def _event_log(
         ),
         require_actor=raw.get("require_actor", False),
         description=raw.get("description", ""),
+        partitioning=_partitioning(raw["partitioning"]) if "partitioning" in raw else None,
+    )
+
+
+def _partitioning(raw: Raw) -> Partitioning:
+    defaults = Partitioning()
+    return Partitioning(
+        by=raw.get("by", defaults.by),
+        interval=raw.get("interval", defaults.interval),
+        size=raw.get("size", defaults.size),
+        ahead=raw.get("ahead", defaults.ahead),
     )
 
 

@@ -329,6 +329,25 @@ def rotate_keys(
 @main.command()
 @config_option
 @database_option
+@click.option("--ahead", type=click.IntRange(min=0), metavar="N", help="Partitions to keep ready.")
+@click.option("--through", metavar="ISO|ID", help="Also cover this instant (or id, by id).")
+def partitions(
+    config_path: Path, database_url: str | None, ahead: int | None, through: str | None
+) -> None:
+    """Create the missing partitions of every partitioned event log (PostgreSQL).
+
+    Each log gets N partitions (default: its spec's `ahead`) after the one holding now (or its
+    highest id). Run it on a schedule, more often than that: an event past the last partition
+    is refused. Prints what it created and how far each log's partitions reach.
+    """
+    from .commands import partitions as command
+
+    command.run(config_path, database_url, ahead, through)
+
+
+@main.command()
+@config_option
+@database_option
 @click.option("--json", "as_json", is_flag=True, help="Print the checks as a JSON list.")
 def doctor(config_path: Path, database_url: str | None, as_json: bool) -> None:
     """Check a deployed project: the specs, the generated code, the database and its events.

@@ -191,6 +191,12 @@ CODES = (
         "ES318",
         "A table named `eventspec_checkpoints`: the consumers' checkpoint table is named so.",
     ),
+    ("ES340", "`partitioning: {by: id}` on a log with `primary_key_type: uuidv7`."),
+    (
+        "ES341",
+        "A `partitioning` option of the other key: `interval` with `by: id`, `size` with "
+        "`by: occurred_at`.",
+    ),
     ("ES270", "A name Python reads as another one (not NFKC-normalised, e.g. `ﬁeld`)."),
     (
         "ES271",

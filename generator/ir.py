@@ -20,6 +20,7 @@ from .ir_types import Default as Default
 from .ir_types import Embedded as Embedded
 from .ir_types import EmbeddedField as EmbeddedField
 from .ir_types import Manage as Manage
+from .ir_types import Partitioning as Partitioning
 from .ir_types import ReplayStrategy as ReplayStrategy
 from .ir_types import ScalarType as ScalarType
 from .ir_types import TypeRef as TypeRef
@@ -307,6 +308,7 @@ class EventLog:
     replay_overrides: tuple[ReplayOverride, ...] = ()
     require_actor: bool = False  # every tracked action refuses actor=None, unless it says otherwise
     description: str = ""
+    partitioning: Partitioning | None = None  # PostgreSQL range partitions of the event table
 
     @property
     def encrypted(self) -> bool:

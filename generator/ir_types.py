@@ -172,3 +172,13 @@ class Manage:
     update_action: str = "update"
     destroy_action: str = "destroy"
     description: str = ""
+
+
+@dataclass(frozen=True)
+class Partitioning:
+    """``partitioning`` of an event log: range partitions of its table on PostgreSQL."""
+
+    by: Literal["occurred_at", "id"] = "occurred_at"
+    interval: Literal["day", "month", "year"] = "month"  # by occurred_at
+    size: int = 1_000_000  # by id: ids per partition
+    ahead: int = 3  # partitions kept ready after the current one

@@ -65,9 +65,22 @@ def make_plan(
         files=dict(sorted(files.items())),
         owned=owned,
         manifest=manifest,
-        warnings=(*migration.warnings, *accepted),
+        warnings=(*migration.warnings, *accepted, *_partitioning_notes(project)),
         removed=tuple(migration.removed),
     )
+
+
+def _partitioning_notes(project: ir.Project) -> list[str]:
+    """Partitioning is PostgreSQL's: say so when the project's database is SQLite."""
+    url = project.database_url or ""
+    if not url.startswith("sqlite"):
+        return []
+    return [
+        f"{log.name}: partitioning applies on PostgreSQL only; on SQLite (database_url) "
+        f"{log.table} is a plain table"
+        for log in project.event_logs
+        if log.partitioning is not None
+    ]
 
 
 def _previous_manifest(plan: Plan) -> set[Path]:

@@ -22,6 +22,7 @@ from .filters import annotated, from_import
 from .follow_views import follow_files
 from .log_views import event_logs_view, replay_view
 from .package_views import actions_module_view, clear_records_view, package_view
+from .partition_views import partitions_files
 from .printer import comment, docstring, py
 from .render_models import models_view
 from .symbols import HEADER, ref_expr
@@ -52,6 +53,7 @@ RUNTIME_MODULES = (
     "_testing.py",
     "_actors.py",
     "_follow.py",
+    "_partitions.py",
 )
 
 # What templates may call; everything else reaches them formatted, inside their views.
@@ -129,6 +131,7 @@ OUTPUTS: tuple[Output, ...] = (
         lambda p: [("aio/replay.py", aio_replay_view(p))] if p.event_logs else [],
     ),
     Output("log.py.j2", follow_files),
+    Output("partitions.py.j2", partitions_files),
 )
 
 

@@ -106,6 +106,8 @@ def _table_lines(table: TableDef, imports: set[Import]) -> list[str]:
         imports.add(("sqlalchemy", "Index"))
         kwargs = [("unique", "True")] if index.unique else []
         args.append(Call("Index", [py(index.name), *map(py, index.columns)], kwargs))
+    if table.partitioning is not None:
+        args += _partitioning_args(table, table.partitioning, imports)
     if args:
         lines.append(statement("__table_args__", Seq("(", args), indent=1))
     lines.append("")
@@ -114,6 +116,33 @@ def _table_lines(table: TableDef, imports: set[Import]) -> list[str]:
         imports.update(column.imports)
         lines.append(_column_line(column, imports))
     return lines
+
+
+PARTITIONS = "._partitions"
+
+
+def _partitioning_args(
+    table: TableDef, partitioning: ir.Partitioning, imports: set[Import]
+) -> list[Expr]:
+    """The primary key that holds the partition key on PostgreSQL, and the table options that
+    partition the table there and create its first partitions (``_partitions``)."""
+    names = ("INFO_KEY", "Partitioning", "PartitionedPrimaryKey", "after_create")
+    imports.update((PARTITIONS, name) for name in names)
+    keys = [py(c.name) for c in table.columns if c.primary_key]
+    span = ("size", str(partitioning.size)) if partitioning.by == "id" else None
+    fields: list[tuple[str, Expr]] = [
+        ("by", py(partitioning.by)),
+        span or ("interval", py(partitioning.interval)),
+        ("ahead", str(partitioning.ahead)),
+    ]
+    options = Dict(
+        [
+            (py("info"), Dict([("INFO_KEY", Call("Partitioning", [], fields))])),
+            (py("listeners"), Seq("[", [Seq("(", [py("after_create"), "after_create"])])),
+            (py("postgresql_partition_by"), py(f"RANGE ({partitioning.by})")),
+        ]
+    )
+    return [Call("PartitionedPrimaryKey", keys), options]
 
 
 def _column_line(column: ColumnDef, imports: set[Import]) -> str:

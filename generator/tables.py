@@ -78,6 +78,7 @@ class TableDef:
     indexes: tuple[IndexDef, ...] = ()
     renamed_from: str | None = None
     source: str = ""  # spec file it came from
+    partitioning: ir.Partitioning | None = None  # range partitions on PostgreSQL (event logs)
 
     def column(self, name: str) -> ColumnDef | None:
         return next((c for c in self.columns if c.name == name), None)
@@ -236,6 +237,7 @@ def event_log_table(log: ir.EventLog) -> TableDef:
         columns=tuple(columns),
         indexes=tuple(indexes),
         source=log.origin.source.name,
+        partitioning=log.partitioning,
     )
 
 

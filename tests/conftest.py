@@ -88,6 +88,11 @@ for _src in (
 ):
     if str(_src) not in sys.path:
         sys.path.insert(0, str(_src))
+if os.environ.get("EVENTSPEC_TEST_PARTITIONED"):  # `make test-partitioned`
+    from tests.partitioned_variants import make_variants
+
+    for _src in make_variants():
+        sys.path.insert(0, str(_src))
 
 # 32-byte keys in urlsafe base64, for the encrypted Ledger log of the features project.
 LEDGER_KEY = "q0GJ2p3Wg1Dq3s2H2sQ6c7S8b0kX3f7ZbqR2d1m4n5o="

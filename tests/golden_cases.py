@@ -11,5 +11,6 @@ CASES = {
     "features": ROOT / "tests" / "golden" / "features",
     "minimal": ROOT / "tests" / "golden" / "minimal",
     "nested": ROOT / "tests" / "golden" / "nested",
+    "partitioned": ROOT / "tests" / "golden" / "partitioned",
     "upcasting": ROOT / "tests" / "golden" / "upcasting",
 }

@@ -23,9 +23,14 @@ __all__ = ["CodeOp", "Diff", "diff"]
 
 
 def diff(
-    old: Mapping[str, Table], defs: Sequence[TableDef], *, allow_destructive: bool = False
+    old: Mapping[str, Table],
+    defs: Sequence[TableDef],
+    *,
+    allow_destructive: bool = False,
+    package: str = "",
 ) -> Diff:
     ctx = Context(
+        package=package,
         allow=allow_destructive,
         defs={t.name: t for t in defs},
         target={t.name: snapshot_of(t) for t in defs},

@@ -50,7 +50,9 @@ def plan_migrations(
             snap = load(text, path.as_posix())
             stored[snap.name] = snap
     revisions = {p: t for p, t in files.items() if p.parent == versions}
-    result = diff(stored, table_defs(project), allow_destructive=allow_destructive)
+    result = diff(
+        stored, table_defs(project), allow_destructive=allow_destructive, package=project.package
+    )
     if not result.upgrade:
         return MigrationPlan({}, result.warnings)
     parents = heads(revisions)

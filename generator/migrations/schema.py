@@ -31,6 +31,10 @@ def to_table(table: Table, metadata: sa.MetaData) -> sa.Table:
         items.append(sa.UniqueConstraint(*unique.columns, name=unique.name))
     for index in table.indexes:
         items.append(sa.Index(index.name, *index.columns, unique=index.unique))
+    if table.partition_by is not None:
+        return sa.Table(
+            table.name, metadata, *items, postgresql_partition_by=f"RANGE ({table.partition_by})"
+        )
     return sa.Table(table.name, metadata, *items)
 
 

@@ -180,6 +180,7 @@ class Table:
     unique_constraints: tuple[Unique, ...] = ()
     indexes: tuple[Index, ...] = ()
     deferred: tuple[str, ...] = field(default=())  # sorted
+    partition_by: str | None = None  # the range partition key on PostgreSQL (event logs)
 
     def column(self, name: str) -> Column | None:
         return next((c for c in self.columns if c.name == name), None)
@@ -193,10 +194,11 @@ class Table:
             unique_constraints=tuple(Unique.from_json(u) for u in data["unique_constraints"]),
             indexes=tuple(Index.from_json(i) for i in data["indexes"]),
             deferred=tuple(data.get("deferred", ())),
+            partition_by=data.get("partition_by"),
         )
 
     def to_json(self) -> Json:
-        return {
+        out: Json = {
             "table": self.name,
             "columns": [c.to_json() for c in self.columns],
             "foreign_keys": [f.to_json() for f in self.foreign_keys],
@@ -204,6 +206,9 @@ class Table:
             "indexes": [i.to_json() for i in self.indexes],
             "deferred": list(self.deferred),
         }
+        if self.partition_by is not None:  # absent otherwise: older snapshots stay as they were
+            out["partition_by"] = self.partition_by
+        return out
 
 
 def snapshot_of(table: TableDef) -> Table:
@@ -243,6 +248,7 @@ def snapshot_of(table: TableDef) -> Table:
                 key=lambda i: i.name,
             )
         ),
+        partition_by=table.partitioning.by if table.partitioning else None,
     )
 
 

@@ -41,6 +41,8 @@ Codes (ES201-ES203 are checked while the IR is built, see ``build_checks.py``):
 * ES298 tenant attribute of a type no tenant can have
 * ES310-ES313 upcasters (see ``upcasters.py``); ES300-ES308, the event-schema lock, are checked
   after these rules (see ``eventspec.contracts``)
+* ES340 partitioning by id of a uuidv7 log; ES341 a partitioning option of the other key (see
+  ``partitions.py``)
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ from . import (
     identifiers,
     manage,
     names,
+    partitions,
     references,
     replay,
     resources,
@@ -79,6 +82,7 @@ RULES: tuple[Rule, ...] = (
     *values.RULES,
     *embedded.RULES,
     *manage.RULES,
+    *partitions.RULES,
 )
 
 

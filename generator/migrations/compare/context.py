@@ -39,6 +39,7 @@ class Context:
     target: Mapping[str, Table]  # their snapshots
     original: dict[str, Table]  # the stored snapshots (renamed tables under their new name)
     state: dict[str, Table]  # the database as the operations so far leave it
+    package: str = ""  # import path of the generated package (for its runtime)
     result: Diff = field(default_factory=Diff)
     renames: list[ops.MigrateOperation] = field(default_factory=list)
     created: list[ops.MigrateOperation] = field(default_factory=list)
@@ -92,6 +93,7 @@ class Work:
     unique_constraints: tuple[Unique, ...]
     indexes: tuple[Index, ...]
     deferred: list[str] = field(default_factory=list)  # keys of operations left out this time
+    partition_by: str | None = None  # kept: migrations do not re-partition a table
 
     @classmethod
     def of(cls, table: Table) -> Work:
@@ -101,6 +103,7 @@ class Work:
             table.foreign_keys,
             table.unique_constraints,
             table.indexes,
+            partition_by=table.partition_by,
         )
 
     def column(self, name: str) -> Column | None:
@@ -118,6 +121,7 @@ class Work:
             self.unique_constraints,
             self.indexes,
             tuple(sorted(set(self.deferred))),
+            self.partition_by,
         )
 
     def take_constraints(self, table: Table) -> None:

@@ -9,7 +9,7 @@ from alembic.operations import ops
 from .. import codeop
 from ..codeop import CodeOp
 from ..schema import metadata_of
-from . import columns, constraints
+from . import columns, constraints, partitions
 from .context import Context, Work
 
 
@@ -43,9 +43,14 @@ def create_tables(ctx: Context, names: set[str]) -> None:
             if column.type.is_enum:
                 # create_table creates the type; the downgrade must drop it after drop_table.
                 ctx.created.append(CodeOp([], codeop.drop_enum(column.type.enum_name)))
-        ctx.created.append(ops.CreateTableOp.from_table(table))
+        if snap.partition_by is None:
+            ctx.created.append(ops.CreateTableOp.from_table(table))
+        else:
+            ctx.created.append(partitions.create_table(snap))
         for index in sorted(table.indexes, key=lambda i: str(i.name)):
             ctx.created.append(ops.CreateIndexOp.from_index(index))
+        if snap.partition_by is not None:
+            ctx.created.append(partitions.first_partitions(ctx, snap))
         ctx.result.snapshots[table.name] = snap
         ctx.word(f"add_{table.name}")
 
@@ -78,6 +83,7 @@ def drop_tables(ctx: Context, names: set[str]) -> None:
 def alter_table(ctx: Context, name: str) -> None:
     """The columns and constraints of a table that is in both the snapshots and the spec."""
     current, target = ctx.state[name], ctx.target[name]
+    partitions.check_unchanged(ctx, current, target)
     seen = frozenset(current.deferred)
     work = Work.of(current)
     table_ops: list[ops.MigrateOperation] = []
