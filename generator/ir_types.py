@@ -130,3 +130,13 @@ def snake_case(name: str) -> str:
 
 def _next_is_lower(name: str, i: int) -> bool:
     return i + 1 < len(name) and name[i + 1].islower()
+
+
+@dataclass(frozen=True)
+class DataSubject:
+    """Whose personal data a resource's ``personal`` fields are: the record itself, the actor,
+    or the value of ``attribute`` (see docs/privacy.md)."""
+
+    kind: Literal["record", "actor", "attribute"]
+    origin: Origin = field(compare=False, repr=False)
+    attribute: str | None = None

@@ -23,6 +23,7 @@ from .follow_views import follow_files
 from .log_views import event_logs_view, replay_view
 from .package_views import actions_module_view, clear_records_view, package_view
 from .printer import comment, docstring, py
+from .privacy_views import privacy_files
 from .render_models import models_view
 from .symbols import HEADER, ref_expr
 from .testing_views import helpers_view
@@ -51,6 +52,7 @@ RUNTIME_MODULES = (
     "_testing.py",
     "_actors.py",
     "_follow.py",
+    "_privacy.py",
 )
 
 # What templates may call; everything else reaches them formatted, inside their views.
@@ -128,6 +130,7 @@ OUTPUTS: tuple[Output, ...] = (
         lambda p: [("aio/replay.py", aio_replay_view(p))] if p.event_logs else [],
     ),
     Output("log.py.j2", follow_files),
+    Output("privacy.py.j2", privacy_files),
 )
 
 

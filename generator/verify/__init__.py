@@ -37,6 +37,8 @@ Codes (ES201-ES203 are checked while the IR is built, see ``build_checks.py``):
   where it cannot be used; ES293 an embedded spec's or field's name colliding (see ``embedded.py``)
 * ES295 an array of arrays or of enums
 * ES298 tenant attribute of a type no tenant can have
+* ES320-ES325 personal data: encrypted log, data_subject, erasable attributes (see
+  ``privacy.py``)
 * ES310-ES313 upcasters (see ``upcasters.py``); ES300-ES308, the event-schema lock, are checked
   after these rules (see ``eventspec.contracts``)
 """
@@ -53,6 +55,7 @@ from . import (
     events,
     identifiers,
     names,
+    privacy,
     references,
     replay,
     resources,
@@ -75,6 +78,7 @@ RULES: tuple[Rule, ...] = (
     *upcasters.RULES,
     *values.RULES,
     *embedded.RULES,
+    *privacy.RULES,
 )
 
 

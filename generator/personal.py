@@ -1,0 +1,11 @@
+"""Which resources hold personal data (see docs/privacy.md)."""
+
+from __future__ import annotations
+
+from .ir import Resource
+
+
+def has_personal(resource: Resource) -> bool:
+    """Whether any attribute of ``resource``, or argument of its actions, is personal."""
+    arguments = [arg for action in resource.actions for arg in action.arguments]
+    return any(field.personal for field in [*resource.attributes, *arguments])
