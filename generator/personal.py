@@ -7,5 +7,6 @@ from .ir import Resource
 
 def has_personal(resource: Resource) -> bool:
     """Whether any attribute of ``resource``, or argument of its actions, is personal."""
-    arguments = [arg for action in resource.actions for arg in action.arguments]
-    return any(field.personal for field in [*resource.attributes, *arguments])
+    if any(attribute.personal for attribute in resource.attributes):
+        return True
+    return any(arg.personal for action in resource.actions for arg in action.arguments)

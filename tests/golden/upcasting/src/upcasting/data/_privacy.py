@@ -319,12 +319,14 @@ def erase(
     *,
     actor: Any = None,
     reason: str,
+    erased_by: str | None = None,
 ) -> ErasedSubject:
     """Erase ``subject``: drop its key, null the personal attributes of its records and write
     the erase event, in one SAVEPOINT of the caller's transaction (nothing changes on error).
 
     After the commit, run :func:`purge` so that no old copy of the bytes stays in the database
-    files (SQLite's WAL; PostgreSQL's dead row versions, until VACUUM).
+    files (SQLite's WAL; PostgreSQL's dead row versions, until VACUUM). ``erased_by`` names
+    who asked when there is no actor object (the command line's ``--by``).
     """
     subject = str(to_json(subject))
     if not isinstance(reason, str) or not reason.strip():
@@ -340,7 +342,7 @@ def erase(
         connection.exec_driver_sql("PRAGMA secure_delete = ON")  # freed bytes are zeroed
     try:
         with session.begin_nested():
-            return _erase(session, log, resources, table, subject, actor, reason)
+            return _erase(session, log, resources, table, subject, actor, reason, erased_by)
     finally:
         if sqlite:
             connection.exec_driver_sql(f"PRAGMA secure_delete = {int(secure or 0)}")
@@ -354,6 +356,7 @@ def _erase(
     subject: str,
     actor: Any,
     reason: str,
+    erased_by: str | None,
 ) -> ErasedSubject:
     connection = session.connection()
     query = select(table.c.wrapped_key, table.c.erased_at).where(table.c.subject == subject)
@@ -366,13 +369,18 @@ def _erase(
         raise SubjectErased("subject", f"{subject!r} was already erased at {row.erased_at}")
     now = utcnow()
     actor_key = _actor_key(log, actor)
+    metadata: dict[str, Any] = {"reason": reason}
+    if actor_key is not None:
+        erased_by = str(to_json(actor_key[1]))
+    elif erased_by is not None:
+        metadata["by"] = erased_by  # no actor column holds it
     connection.execute(
         update(table)
         .where(table.c.subject == subject)
         .values(
             wrapped_key=None,
             erased_at=now,
-            erased_by=None if actor_key is None else str(to_json(actor_key[1])),
+            erased_by=erased_by,
             reason=reason,
         )
     )
@@ -403,7 +411,7 @@ def _erase(
         "action": ERASE_ACTION,
         "action_type": ERASE_ACTION,
         "data": {"records": dict(sorted(counts.items()))},
-        "metadata": {"reason": reason},
+        "metadata": metadata,
         "changed_attributes": {},
         "subject": subject,
     }
