@@ -240,7 +240,8 @@ def event_log_table(log: ir.EventLog) -> TableDef:
                 nullable=True,
             )
         )
-        indexes.append(IndexDef(f"ix_{table}_subject", ("subject",)))
+        # Covering what erase reads: the records an erased subject's events touched.
+        indexes.append(IndexDef(f"ix_{table}_subject", ("subject", "resource", "record_id")))
     return TableDef(
         name=table,
         class_name=log.name,

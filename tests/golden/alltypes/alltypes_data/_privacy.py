@@ -392,8 +392,10 @@ def _erase(
             continue
         model_table: Table = resource.model.__table__
         key = model_table.c[resource.primary_key]
-        ids = select(events.c.record_id).where(
-            events.c.subject == subject, events.c.resource == resource.name
+        ids = (
+            select(events.c.record_id)
+            .where(events.c.subject == subject, events.c.resource == resource.name)
+            .distinct()
         )
         result = connection.execute(
             update(model_table).where(key.in_(ids)).values({n: None for n in personal})
