@@ -78,7 +78,8 @@ EXAMPLE = ROOT / "examples" / "accounts"
 FEATURES = ROOT / "tests" / "golden" / "features"
 UPCASTING = ROOT / "tests" / "golden" / "upcasting"
 ALLTYPES = ROOT / "tests" / "golden" / "alltypes"  # its package is at the project's root
-for _src in (EXAMPLE / "src", FEATURES / "src", UPCASTING / "src", ALLTYPES):
+PRIVACY = ROOT / "tests" / "golden" / "privacy"
+for _src in (EXAMPLE / "src", FEATURES / "src", UPCASTING / "src", ALLTYPES, PRIVACY / "src"):
     if str(_src) not in sys.path:
         sys.path.insert(0, str(_src))
 

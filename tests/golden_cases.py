@@ -10,5 +10,6 @@ CASES = {
     "alltypes": ROOT / "tests" / "golden" / "alltypes",
     "features": ROOT / "tests" / "golden" / "features",
     "minimal": ROOT / "tests" / "golden" / "minimal",
+    "privacy": ROOT / "tests" / "golden" / "privacy",
     "upcasting": ROOT / "tests" / "golden" / "upcasting",
 }

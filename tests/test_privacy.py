@@ -4,114 +4,46 @@ for good by destroying the key; replay, readers and key rotation carry on."""
 from __future__ import annotations
 
 import base64
+import datetime as dt
+import decimal
 import importlib
 import os
+import shutil
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
 from eventspec.cli import main
+from privacyapp.actors import Operator
 from sqlalchemy import Engine, func, inspect, select, text
 from sqlalchemy.orm import Session
 
-from tests.engines import create_engine
-from tests.projects import generated_package
+from tests.conftest import PRIVACY
 
-KEY_ENV = "SHRED_EVENT_KEYS"
+KEY_ENV = "PRIVACY_EVENT_KEYS"
 KEY = base64.urlsafe_b64encode(b"k" * 32).decode()
 KEY_2 = base64.urlsafe_b64encode(b"n" * 32).decode()
-
-LOG = f"""\
-kind: event_log
-name: Event
-encryption: {{key_env: {KEY_ENV}}}
-persist_actor_primary_key:
-  operator: {{actor: "shredapp.actors:Operator", attribute_type: string, primary_key: name}}
-"""
-PERSON = """\
-kind: resource
-name: Person
-attributes:
-  id: {type: uuid, primary_key: true, default: uuid4, writable: false}
-  email: {type: string, personal: true}
-  given_name: {type: string, personal: true}
-  phone_hash: {type: string, personal: true}
-  city: string
-  created_at: {type: utc_datetime_usec, default: now, writable: false}
-relationships:
-  notes: {type: has_many, destination: Note, destination_attribute: person_id}
-data_subject: record
-actions:
-  create:
-    type: create
-    accept: [email, given_name, city]
-    arguments:
-      phone: {type: string, personal: true, allow_nil: false}
-    changes:
-      - set_attribute: {attribute: phone_hash, from_argument: phone}
-    validations:
-      - present: [email]
-  update: {type: update, accept: [given_name, city]}
-  failing:
-    type: update
-    accept: [given_name]
-    changes:
-      - after_action: shredapp.hooks:fail
-events:
-  event_log: Event
-"""
-NOTE = """\
-kind: resource
-name: Note
-attributes:
-  id: {type: uuid, primary_key: true, default: uuid4, writable: false}
-  title: string
-  body: {type: text, personal: true}
-relationships:
-  person: {type: belongs_to, destination: Person, allow_nil: true}
-data_subject: {attribute: person_id}
-actions:
-  create: {type: create, accept: [person_id, title, body]}
-events:
-  event_log: Event
-"""
+CONFIG = str(PRIVACY / "eventspec.yaml")
 ANN = {"email": "ann.q.zyx@example.org", "given_name": "Annabelqz", "phone": "+31699912345"}
 ANN_NOTE = "Ann's diary entry qwzx"
 BOB = {"email": "bob.k.vw@example.org", "given_name": "Bobbykv", "phone": "+31688854321"}
 
 
-@pytest.fixture(scope="module")
-def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ModuleType, Path]]:
-    root = tmp_path_factory.mktemp("shred")
-    specs = {"log.yaml": LOG, "person.yaml": PERSON, "note.yaml": NOTE}
-    with generated_package(root, "shredapp", specs) as source:
-        (source / "actors.py").write_text(
-            "from dataclasses import dataclass\n\n\n@dataclass\nclass Operator:\n    name: str\n"
-        )
-        (source / "hooks.py").write_text("def fail(cs, record):\n    raise RuntimeError('no')\n")
-        yield importlib.import_module("shredapp.data"), root
-
-
 @pytest.fixture
-def db(app: tuple[ModuleType, Path], database_url: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+def db(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Engine:
     monkeypatch.setenv(KEY_ENV, KEY)
-    models = importlib.import_module("shredapp.data.models")
-    engine = create_engine(database_url)
-    models.Base.metadata.create_all(engine)
-    yield engine
-    engine.dispose()
+    mod("models").Base.metadata.create_all(engine)
+    return engine
 
 
 def mod(name: str) -> Any:
-    return importlib.import_module(f"shredapp.data.{name}")
+    return importlib.import_module(f"privacyapp.data.{name}")
 
 
-def operator() -> Any:
-    return importlib.import_module("shredapp.actors").Operator("ops")
+def operator(name: str = "ops") -> Operator:
+    return Operator(name)
 
 
 def write(engine: Engine) -> tuple[uuid.UUID, uuid.UUID]:
@@ -272,14 +204,13 @@ def test_personal_value_without_subject_is_refused(db: Engine) -> None:
 
 
 def test_rotate_keys_after_erase_rewraps_subject_keys(
-    db: Engine, database_url: str, app: tuple[ModuleType, Path], monkeypatch: pytest.MonkeyPatch
+    db: Engine, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ann_id, _ = write(db)
     erase(db, ann_id)
     monkeypatch.setenv(KEY_ENV, f"{KEY_2},{KEY}")
-    config = str(app[1] / "eventspec.yaml")
     result = CliRunner().invoke(
-        main, ["rotate-keys", "--config", config, "--database-url", database_url, "--yes"]
+        main, ["rotate-keys", "--config", CONFIG, "--database-url", database_url, "--yes"]
     )
     assert result.exit_code == 0, result.output
     assert "rewrapped 1 data subject key(s)" in result.stdout
@@ -294,12 +225,9 @@ def test_rotate_keys_after_erase_rewraps_subject_keys(
         mod("replay").replay(session)
 
 
-def test_erase_and_events_commands(
-    db: Engine, database_url: str, app: tuple[ModuleType, Path]
-) -> None:
+def test_erase_and_events_commands(db: Engine, database_url: str) -> None:
     ann_id, _ = write(db)
-    config = str(app[1] / "eventspec.yaml")
-    base = ["--config", config, "--database-url", database_url]
+    base = ["--config", CONFIG, "--database-url", database_url]
     runner = CliRunner()
     result = runner.invoke(main, ["erase", *base, "--subject", "nobody", "--reason", "r"])
     assert result.exit_code == 1
@@ -317,14 +245,13 @@ def test_erase_and_events_commands(
 
 
 def test_specs_with_personal_fields_in_plain_logs_are_refused(tmp_path: Path) -> None:
-    specs = {"log.yaml": "kind: event_log\nname: Event\n", "person.yaml": PERSON, "note.yaml": NOTE}
-    (tmp_path / "specs").mkdir()
-    for name, body in specs.items():
-        (tmp_path / "specs" / name).write_text(body)
+    shutil.copytree(PRIVACY / "specs", tmp_path / "specs")
+    (tmp_path / "specs" / "log.yaml").write_text("kind: event_log\nname: Event\n")
     (tmp_path / "eventspec.yaml").write_text("package: x.data\noutput: src/x/data\n")
     result = CliRunner().invoke(main, ["validate", "--config", str(tmp_path / "eventspec.yaml")])
     assert result.exit_code == 2
-    assert result.output.count("ES320") == 5
+    assert result.output.count("ES320") == 22  # every personal field, each at its place
+    assert "ES324" in result.output  # and the actor subject of a log without actors
 
 
 def test_erase_rewrites_no_event(db: Engine) -> None:
@@ -340,7 +267,72 @@ def test_erase_rewrites_no_event(db: Engine) -> None:
     with Session(db) as session:
         before = session.execute(stored).all()
     done = erase(db, ann_id)
-    assert done.records == {"Note": 0, "Person": 1}
+    assert done.records == {"Person": 1}
     with Session(db) as session:
         assert session.execute(stored).all()[:-1] == before
     assert os.environ[KEY_ENV] == KEY
+
+
+PROFILE = {
+    "nickname": "Zed-qq",
+    "bio": "likes\nnewlines and ünïcode",
+    "age": 41,
+    "savings": 2**40 + 3,
+    "height": 1.8125,
+    "balance": decimal.Decimal("1234.5600"),
+    "verified": True,
+    "passport": uuid.UUID("12345678-1234-5678-1234-567812345678"),
+    "born_on": dt.date(1985, 2, 28),
+    "wakes_at": dt.time(6, 45, 30, 120),
+    "seen_at": dt.datetime(2024, 5, 1, 12, 0, 1, tzinfo=dt.UTC),
+    "seen_at_usec": dt.datetime(2024, 5, 1, 12, 0, 1, 999999, tzinfo=dt.UTC),
+    "local_time": dt.datetime(2024, 5, 1, 14, 0, 1, 5),
+    "extra": {"nested": [1, "two", None]},
+    "photo": bytes(range(256)),
+    "mood": "busy",
+    "tags": ["a", "b"],
+}
+
+
+def test_every_type_round_trips_sealed_and_erases_with_the_actor(db: Engine) -> None:
+    profile, models = mod("actions.profile"), mod("models")
+    with Session(db) as session, session.begin():
+        mine = profile.create_many(session, [{**PROFILE, "plan": "gold"}], actor=operator("zed"))
+        profile.create(session, nickname="other", plan="free", actor=operator("amy"))
+        profile.update(session, mine[0], nickname="Zed-2", actor=operator("zed"))
+        zed_id = mine[0].id
+    with Session(db) as session:
+        zed = session.get(models.Profile, zed_id)
+        assert {name: getattr(zed, name) for name in PROFILE} == {**PROFILE, "nickname": "Zed-2"}
+        subjects = session.scalars(select(models.Event.subject).order_by(models.Event.id)).all()
+    assert subjects == ["zed", "amy", "zed"]
+    before = state_of(db, models.Profile)
+    with Session(db) as session, session.begin():
+        mod("replay").replay(session)
+    assert state_of(db, models.Profile) == before  # every type: written == replayed
+    done = erase(db, "zed")
+    assert done.records == {"Profile": 1}
+    after = state_of(db, models.Profile)
+    with Session(db) as session, session.begin():
+        mod("replay").replay(session)
+    assert state_of(db, models.Profile) == after
+    with Session(db) as session:
+        zed = session.get(models.Profile, zed_id)
+        assert [getattr(zed, name) for name in PROFILE] == [None] * len(PROFILE)
+        assert zed.plan == "gold"
+        assert session.scalars(select(models.Profile.nickname)).all().count("other") == 1
+
+
+def test_actor_subject_needs_an_actor(db: Engine) -> None:
+    profile = mod("actions.profile")
+    errors = mod("errors")
+    with Session(db) as session, session.begin():
+        with pytest.raises(errors.ConfigurationError, match="no actor with a key was given"):
+            profile.create(session, nickname="anon")
+        profile.create(session, plan="free")  # nothing personal: no subject needed
+
+
+def state_of(engine: Engine, model: Any) -> list[tuple[Any, ...]]:
+    columns = [getattr(model, c.key) for c in inspect(model).columns]
+    with Session(engine) as session:
+        return sorted((tuple(r) for r in session.execute(select(*columns))), key=repr)

@@ -304,7 +304,7 @@ def reveal_page(keys: SubjectKeys, page: Sequence[Any]) -> Sequence[Any]:
 @dataclass(frozen=True)
 class ErasedSubject:
     """What :func:`erase` did: the subject, when, and how many records of each resource it
-    cleared."""
+    cleared (resources with none left out)."""
 
     subject: str
     erased_at: Any
@@ -400,7 +400,8 @@ def _erase(
         result = connection.execute(
             update(model_table).where(key.in_(ids)).values({n: None for n in personal})
         )
-        counts[resource.name] = result.rowcount
+        if result.rowcount:
+            counts[resource.name] = result.rowcount
         for instance in list(session.identity_map.values()):
             if isinstance(instance, resource.model):
                 session.expire(instance, personal)
