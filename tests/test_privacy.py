@@ -7,6 +7,7 @@ import base64
 import datetime as dt
 import decimal
 import importlib
+import json
 import os
 import shutil
 import uuid
@@ -336,3 +337,17 @@ def state_of(engine: Engine, model: Any) -> list[tuple[Any, ...]]:
     columns = [getattr(model, c.key) for c in inspect(model).columns]
     with Session(engine) as session:
         return sorted((tuple(r) for r in session.execute(select(*columns))), key=repr)
+
+
+def test_log_readers_open_personal_values_and_show_erased(db: Engine) -> None:
+    ann_id, _ = write(db)
+    erase(db, ann_id)
+    log, privacy = mod("log"), mod("privacy")
+    with Session(db) as session:
+        rows = log.read_rows_after(session, None)
+        handled: list[Any] = []
+        assert log.consume(session, "outbox", lambda _s, batch: handled.extend(batch)) == 7
+    assert rows[0].data["email"] is privacy.ERASED and rows[0].data["city"] == "Utrecht"
+    assert rows[1].data["email"] == BOB["email"]
+    assert handled == rows
+    assert json.loads(json.dumps(rows[0].data))["email"] == "<erased>"  # still JSON

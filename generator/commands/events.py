@@ -201,7 +201,7 @@ def _revealed(
     """Personal values opened with their subject's key, ``<erased>`` where it was erased."""
     privacy = import_generated(project, "_privacy")
     definition = getattr(import_generated(project, "event_logs"), log.name.upper())
-    return list(privacy.reveal_rows(privacy.SubjectKeys(definition, session), rows, ERASED))
+    return list(privacy.reveal_rows(privacy.SubjectKeys(definition.table, session), rows, ERASED))
 
 
 ERASED = "<erased>"

@@ -39,20 +39,18 @@ ERASE_ACTION: Final = "erase"
 _NONCE = 12
 
 
-class Erased:
-    """What a reader sees in place of an erased personal value: :data:`ERASED`, its one
-    instance (compare with ``is``)."""
+class Erased(str):
+    """What a reader sees in place of an erased personal value: :data:`ERASED`, the text
+    ``"<erased>"``, so that decoded maps stay JSON (an outbox can publish them as they are);
+    tell it from a value with ``value is ERASED``."""
 
     __slots__ = ()
 
     def __repr__(self) -> str:
         return "<erased>"
 
-    def __bool__(self) -> bool:
-        return False
 
-
-ERASED: Final = Erased()
+ERASED: Final = Erased("<erased>")
 
 
 class SubjectErased(ValidationError):
@@ -65,16 +63,27 @@ class UnknownSubject(ValidationError):
 
 def keyring(log: EventLogDef) -> Keyring:
     """The master keys of ``log`` (those of its encrypted maps)."""
-    column_type = log.table.c.data.type
+    return keyring_of(log.table)
+
+
+def keyring_of(events: Table) -> Keyring:
+    column_type = events.c.data.type
     if not isinstance(column_type, EncryptedJSON):  # pragma: no cover - the spec forbids it
-        raise ConfigurationError(f"{log.name} holds personal data but is not encrypted")
+        raise ConfigurationError(f"{events.name} holds personal data but is not encrypted")
     return column_type.keyring
 
 
 def keys_table(log: EventLogDef) -> Table:
-    assert log.subject_keys is not None
-    table: Table = log.subject_keys.__table__
-    return table
+    return keys_table_of(log.table)
+
+
+def keys_table_of(events: Table) -> Table:
+    """The subject keys of the event table ``events`` (``<table>_subject_keys``)."""
+    return events.metadata.tables[f"{events.name}_subject_keys"]
+
+
+def holds_personal_data(events: Table) -> bool:
+    return "subject" in events.c and f"{events.name}_subject_keys" in events.metadata.tables
 
 
 # --- sealing ----------------------------------------------------------------------------------
@@ -113,16 +122,17 @@ class SubjectKeys:
     """The subject keys of one log, read through one connection (and remembered while it is
     used: one replay, one listing). ``None`` is the key of an erased or unknown subject."""
 
-    log: EventLogDef
+    events: Table  # the log's event table
     connection: Connection | Session
     known: dict[str, bytes | None] = field(default_factory=dict)
 
     def get(self, subject: str) -> bytes | None:
         if subject not in self.known:
-            table = keys_table(self.log)
+            table = keys_table_of(self.events)
             query = select(table.c.wrapped_key).where(table.c.subject == subject)
             wrapped = self.connection.execute(query).scalar()
-            self.known[subject] = None if wrapped is None else _unwrap(self.log, wrapped)
+            unwrapped = None if wrapped is None else keyring_of(self.events).decrypt(wrapped)
+            self.known[subject] = unwrapped
         return self.known[subject]
 
     def reveal(self, subject: str | None, values: Mapping[str, Any], erased: Any) -> dict[str, Any]:

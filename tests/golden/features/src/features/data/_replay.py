@@ -104,7 +104,7 @@ def run_replay(
         cutoff = and_(cutoff, table.c.action_type != ERASE_ACTION)
     reader = session if source is None else source
     if log.subject_keys is not None:
-        keys = SubjectKeys(log, reader)
+        keys = SubjectKeys(log.table, reader)
     total = reader.scalar(select(func.count()).select_from(table).where(cutoff)) or 0
     models = {action.resource.model for action in actions.values()}
     targets = [*actions.values(), *(t for route in routes for t in route.targets)]

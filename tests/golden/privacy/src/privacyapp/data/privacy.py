@@ -66,7 +66,7 @@ def reveal(
 ) -> list[dict[str, Any]]:
     """The ``id``, ``subject``, ``data`` and ``changed_attributes`` of events of the log (model
     objects or rows), personal values opened, or ``erased`` where they were erased."""
-    keys = _privacy.SubjectKeys(EVENT, session)
+    keys = _privacy.SubjectKeys(EVENT.table, session)
     rows = [
         {
             "id": event.id,
