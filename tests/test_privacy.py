@@ -19,9 +19,11 @@ from click.testing import CliRunner
 from eventspec.cli import main
 from privacyapp.actors import Operator
 from sqlalchemy import Engine, func, inspect, select, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from tests.conftest import PRIVACY
+from tests.engines import create_engine
 
 KEY_ENV = "PRIVACY_EVENT_KEYS"
 KEY = base64.urlsafe_b64encode(b"k" * 32).decode()
@@ -351,3 +353,33 @@ def test_log_readers_open_personal_values_and_show_erased(db: Engine) -> None:
     assert rows[1].data["email"] == BOB["email"]
     assert handled == rows
     assert json.loads(json.dumps(rows[0].data))["email"] == "<erased>"  # still JSON
+
+
+def test_verify_after_erase_finds_the_replay_identical(db: Engine) -> None:
+    """`replay --verify`: the scratch replay reads the subject keys from the live database."""
+    ann_id, _ = write(db)
+    erase(db, ann_id)
+    result = mod("replay").verify(db)
+    assert result.identical, str(result)
+
+
+def test_erase_waits_for_a_transaction_writing_the_subject(db: Engine, database_url: str) -> None:
+    """A transaction that wrote a personal value holds the subject's key (PostgreSQL: FOR KEY
+    SHARE; SQLite: the write lock) until it ends: an erase meanwhile cannot proceed."""
+    person, privacy, models = mod("actions.person"), mod("privacy"), mod("models")
+    ann_id, _ = write(db)
+    sqlite = db.dialect.name == "sqlite"
+    other = create_engine(database_url, connect_args={"timeout": 0.2} if sqlite else {})
+    try:
+        with Session(db) as writer, writer.begin():
+            ann = writer.get(models.Person, ann_id)
+            person.update(writer, ann, given_name="Annie-again", actor=operator())
+            with Session(other) as eraser, pytest.raises(OperationalError), eraser.begin():
+                if not sqlite:
+                    eraser.execute(text("SET LOCAL lock_timeout = '200ms'"))
+                privacy.erase_subject(eraser, ann_id, reason="too early")
+        erase(db, ann_id)  # once the writer committed
+    finally:
+        other.dispose()
+    with Session(db) as session:
+        assert session.get(models.Person, ann_id).given_name is None

@@ -153,10 +153,16 @@ def _unwrap(log: EventLogDef, wrapped: bytes) -> bytes:
 
 def key_for_write(session: Session, log: EventLogDef, subject: str, field_name: str) -> bytes:
     """The subject's key, made (and stored wrapped) on first use, inside the action's SAVEPOINT:
-    a failed action leaves no key behind. Refused when the subject was erased."""
+    a failed action leaves no key behind. Refused when the subject was erased.
+
+    On PostgreSQL the key row is read FOR KEY SHARE: an erase (FOR UPDATE) waits until this
+    transaction ends, and a write after an erase waits for it and sees it, so no personal value
+    is written to a record while its subject is being erased.
+    """
     table = keys_table(log)
     connection = session.connection()
     query = select(table.c.wrapped_key, table.c.erased_at).where(table.c.subject == subject)
+    query = query.with_for_update(key_share=True)  # SQLite: nothing (writers are serial)
     row = connection.execute(query).first()
     if row is None:
         wrapped = keyring(log).encrypt(secrets.token_bytes(32))
