@@ -383,3 +383,17 @@ def test_erase_waits_for_a_transaction_writing_the_subject(db: Engine, database_
         other.dispose()
     with Session(db) as session:
         assert session.get(models.Person, ann_id).given_name is None
+
+
+def test_assert_event_compares_opened_personal_values(db: Engine) -> None:
+    testing, person = mod("testing"), mod("actions.person")
+    with Session(db) as session, session.begin():
+        with testing.capture_events(session) as events:
+            ann = person.create(session, **ANN, city="Utrecht", actor=operator())
+        testing.assert_event(events, action="create", data={"email": ANN["email"]})
+        ann_id = ann.id
+    erase(db, ann_id)
+    models, privacy = mod("models"), mod("privacy")
+    with Session(db) as session:
+        stored = session.scalars(select(models.Event).where(models.Event.action == "create"))
+        testing.assert_event(stored, data={"email": privacy.ERASED, "city": "Utrecht"})
