@@ -8,9 +8,10 @@ from dataclasses import dataclass, field
 from . import ir
 from .defaults import default_source, is_typed, literal
 from .filters import layout, statement
+from .manage_views import argument_def, item_class
 from .printer import docstring, expr, py
 from .pyfmt import Call, Dict, Expr, Seq
-from .symbols import ref_expr, typed_dict_name
+from .symbols import article, ref_expr, typed_dict_name
 from .typemap import EMBEDDED, SUPPORT, Import, python_imports, python_type, type_details, type_kind
 
 
@@ -39,11 +40,20 @@ class InputField:
 
 
 @dataclass(frozen=True)
+class ItemView:  # the TypedDict of a managed input's items (see manage_views.py)
+    name: str
+    docstring: str
+    fields: tuple[InputField, ...]
+    input_type: str
+
+
+@dataclass(frozen=True)
 class ActionView:
     action: ir.Action
     constant: str  # e.g. "CREATE"
     input_class: str  # e.g. "CreateInput"
     fields: tuple[InputField, ...]
+    items: tuple[ItemView, ...]  # item TypedDicts of managed inputs, printed before input_class
     definition: str  # "CREATE = engine.ActionDef(...)", formatted
     tracked: bool
     version: int
@@ -64,14 +74,17 @@ class ResourceView:
     embedded: tuple[str, ...]  # TypedDicts imported from the generated embedded module
     uses_rules: bool  # built-in validations or changes, from the runtime's _rules module
     has_create: bool  # a create action, whose bulk variant calls the runtime's _bulk module
+    uses_manage: bool  # managed relationships, defined by the runtime's _manage module
 
 
-def resource_view(resource: ir.Resource, log: ir.EventLog | None) -> ResourceView:
+def resource_view(
+    resource: ir.Resource, log: ir.EventLog | None, project: ir.Project
+) -> ResourceView:
     needs = Needs({("typing", "Any")})
     definition = statement("RESOURCE", _resource_def(resource, log))
     tracked = {a.name for a in resource.tracked_actions()}
     actions = tuple(
-        _action_view(resource, log, a, a.name in tracked, needs) for a in resource.actions
+        _action_view(resource, log, a, a.name in tracked, needs, project) for a in resource.actions
     )
     if any(view.fields for view in actions):
         needs.add({("typing", "TypedDict"), ("typing", "Unpack")})
@@ -88,6 +101,7 @@ def resource_view(resource: ir.Resource, log: ir.EventLog | None) -> ResourceVie
         # Every change and validation is a definition of the runtime's rules module.
         uses_rules=any(a.changes or a.validations for a in resource.actions),
         has_create=any(a.type == "create" for a in resource.actions),
+        uses_manage=any(a.manages for a in resource.actions),
     )
 
 
@@ -129,7 +143,12 @@ def _attribute(attr: ir.Attribute) -> Call:
 
 
 def _action_view(
-    resource: ir.Resource, log: ir.EventLog | None, action: ir.Action, tracked: bool, needs: Needs
+    resource: ir.Resource,
+    log: ir.EventLog | None,
+    action: ir.Action,
+    tracked: bool,
+    needs: Needs,
+    project: ir.Project,
 ) -> ActionView:
     required = required_inputs(resource, action)
     typed: list[tuple[str, ir.TypeRef, bool]] = [
@@ -140,6 +159,10 @@ def _action_view(
     typed += [(arg.name, arg.type, arg.allow_nil) for arg in action.arguments]
     fields = [
         _field(name, type_, nullable, name in required, needs) for name, type_, nullable in typed
+    ]
+    items = _items(project, resource, action, needs)
+    fields += [
+        InputField(m.argument, i.input_type) for m, i in zip(action.manages, items, strict=True)
     ]
     constant = action.name.upper()
     events = resource.events
@@ -170,7 +193,10 @@ def _action_view(
         constant=constant,
         input_class=typed_dict_name(action),
         fields=tuple(fields),
-        definition=statement(constant, _action_def(resource, action, tracked, version, needs, log)),
+        items=tuple(items),
+        definition=statement(
+            constant, _action_def(resource, action, tracked, version, needs, log, project)
+        ),
         tracked=tracked,
         version=version,
         docstring=docstring(text, 1),
@@ -194,6 +220,17 @@ def call_context(resource: ir.Resource) -> list[tuple[str, Expr]]:
     return context
 
 
+def _items(
+    project: ir.Project, resource: ir.Resource, action: ir.Action, needs: Needs
+) -> list[ItemView]:
+    """The item TypedDict of each managed input, in the order of ``action.manages``."""
+    found = [item_class(project, resource, action, m, required_inputs) for m in action.manages]
+    return [
+        ItemView(i.name, i.docstring, tuple(_field(*f, needs) for f in i.fields), i.input_type)
+        for i in found
+    ]
+
+
 def _field(
     name: str, type_: ir.TypeRef, nullable: bool, required: bool, needs: Needs
 ) -> InputField:
@@ -210,6 +247,7 @@ def _action_def(
     version: int,
     needs: Needs,
     log: ir.EventLog | None,
+    project: ir.Project,
 ) -> Call:
     kwargs: list[tuple[str, Expr]] = [
         ("resource", "RESOURCE"),
@@ -220,10 +258,12 @@ def _action_def(
         kwargs.append(
             ("accept", Call("frozenset", [Seq("{", [py(a) for a in sorted(action.accept)])]))
         )
-    if action.arguments:
-        kwargs.append(
-            ("arguments", Dict([(py(a.name), _argument_def(a, needs)) for a in action.arguments]))
-        )
+    arguments: list[tuple[Expr, Expr | None]] = [
+        (py(a.name), _argument_def(a, needs)) for a in action.arguments
+    ]
+    arguments += [(py(m.argument), argument_def(project, resource, m)) for m in action.manages]
+    if arguments:
+        kwargs.append(("arguments", Dict(arguments)))
     if action.changes:
         kwargs.append(
             (
@@ -249,17 +289,6 @@ def _action_def(
     if tracked and action.requires_actor(log):
         kwargs.append(("require_actor", "True"))  # checked at run time: the signature is as ever
     return Call("engine.ActionDef", kwargs=kwargs)
-
-
-def article(word: str) -> str:
-    """The indefinite article of ``word`` (a class name), by how it is usually spoken: "an Event",
-    "an Item", "an Update", but "a User", "a Unit", "a Euro", "a OneTimeCode"."""
-    head = word.lower()
-    if head.startswith(("eu", "one", "uni")) or head[:1] not in "aeiou":
-        return "a"
-    if head[:1] == "u" and len(head) > 2 and head[1] not in "aeiou" and head[2] in "aeiou":
-        return "a"  # User, Usage, Utility; but an Update, an Umbrella
-    return "an"
 
 
 def _argument_def(arg: ir.Argument, needs: Needs) -> Call:

@@ -73,7 +73,7 @@ def _await(function: str, args: Sequence[Expr], kwargs: list[tuple[str, Expr]]) 
 
 def aio_actions_view(project: ir.Project, resource: ir.Resource) -> AioActionsView:
     log = project.event_log(resource.events.event_log) if resource.events else None
-    sync = resource_view(resource, log)
+    sync = resource_view(resource, log, project)
     context = call_context(resource)
     actions = []
     for view in sync.actions:

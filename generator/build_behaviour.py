@@ -17,6 +17,7 @@ from .ir import (
     Default,
     Embedded,
     Events,
+    Manage,
     TypeRef,
     Upcaster,
     UpcastStep,
@@ -86,7 +87,26 @@ def action(name: str, raw: Raw, origin: Origin, names: Names) -> Action:
         validations=_validations(raw.get("validations", []), origin.at("validations")),
         upsert_identity=raw["upsert"]["identity"] if "upsert" in raw else None,
         soft_attribute=raw["soft"]["attribute"] if "soft" in raw else None,
+        manages=tuple(
+            _manage(n, m, origin.at("manage_relationships", n), names)
+            for n, m in raw.get("manage_relationships", {}).items()
+        ),
         require_actor=raw.get("require_actor"),
+        description=raw.get("description", ""),
+    )
+
+
+def _manage(name: str, raw: Raw, origin: Origin, names: Names) -> Manage:
+    names.identifier(name, "argument", origin, "action input class", inputs=True)
+    return Manage(
+        argument=name,
+        relationship=raw.get("relationship", name),
+        type=raw["type"],
+        origin=origin,
+        identity=raw.get("identity"),
+        create_action=raw.get("create_action", "create"),
+        update_action=raw.get("update_action", "update"),
+        destroy_action=raw.get("destroy_action", "destroy"),
         description=raw.get("description", ""),
     )
 

@@ -238,6 +238,32 @@ CODES = (
     ),
     ("ES293", "An embedded spec's or field's name collides in the generated code."),
     ("ES295", "An array of arrays or of enums: array items must be a scalar type or a map."),
+    ("ES350", "`manage_relationships` on an action that is not a create or an update."),
+    (
+        "ES351",
+        "A managed relationship that does not exist, or a strategy its kind cannot have.",
+    ),
+    (
+        "ES352",
+        "A managed relationship's create, update or destroy action that is missing or of "
+        "another type.",
+    ),
+    ("ES353", "A managed relationship's action does not accept the foreign key it sets."),
+    ("ES354", "A managed relationship's identity is unknown, or given to the create type."),
+    (
+        "ES355",
+        "A managed relationship's input name is also an accepted attribute or argument, or the "
+        "action accepts the belongs_to foreign key it sets.",
+    ),
+    (
+        "ES357",
+        "Unrelating (remove, append_and_remove) would set a foreign key to null that cannot be.",
+    ),
+    (
+        "ES356",
+        "A managed belongs_to on an action whose events replay `as_arguments` (replay would "
+        "not set the foreign key).",
+    ),
 )
 
 

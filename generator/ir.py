@@ -20,6 +20,7 @@ from .ir_types import DataSubject as DataSubject
 from .ir_types import Default as Default
 from .ir_types import Embedded as Embedded
 from .ir_types import EmbeddedField as EmbeddedField
+from .ir_types import Manage as Manage
 from .ir_types import ReplayStrategy as ReplayStrategy
 from .ir_types import ScalarType as ScalarType
 from .ir_types import TypeRef as TypeRef
@@ -132,6 +133,7 @@ class Action:
     validations: tuple[Validation, ...] = ()
     upsert_identity: str | None = None  # create only
     soft_attribute: str | None = None  # destroy only: soft destroy sets this attribute to now
+    manages: tuple[Manage, ...] = ()  # create/update only: nested writes (manage_relationships)
     require_actor: bool | None = None  # None: as the event log says
     description: str = ""
 

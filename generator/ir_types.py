@@ -132,6 +132,25 @@ def _next_is_lower(name: str, i: int) -> bool:
     return i + 1 < len(name) and name[i + 1].islower()
 
 
+ManageType = Literal["create", "upsert", "direct_control", "append", "remove", "append_and_remove"]
+
+
+@dataclass(frozen=True)
+class Manage:
+    """A managed relationship of an action (``manage_relationships``): the caller passes a list
+    of dicts under ``argument``; each is written through the destination's own actions."""
+
+    argument: str
+    relationship: str
+    type: ManageType
+    origin: Origin = field(compare=False, repr=False)
+    identity: str | None = None  # None: items are matched by the destination's primary key
+    create_action: str = "create"
+    update_action: str = "update"
+    destroy_action: str = "destroy"
+    description: str = ""
+
+
 @dataclass(frozen=True)
 class DataSubject:
     """Whose personal data a resource's ``personal`` fields are: the record itself, the actor,

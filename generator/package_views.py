@@ -47,7 +47,7 @@ def actions_module_view(project: ir.Project, resource: ir.Resource) -> ActionsMo
         header=header(resource),
         resource=resource,
         log=log,
-        view=resource_view(resource, log),
+        view=resource_view(resource, log, project),
         imports=tuple(sorted(user_modules(resource))),
     )
 

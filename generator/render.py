@@ -37,6 +37,7 @@ RUNTIME_MODULES = (
     "_events.py",
     "_fold.py",
     "_locks.py",
+    "_manage.py",
     "_rehearse.py",
     "_replay.py",
     "_rules.py",

@@ -59,3 +59,14 @@ def _validation_refs(validations: Iterable[ir.Validation]) -> Iterable[str]:
         if validation.kind == "call":
             yield ref_module(str(validation.option("call")))
         yield from _validation_refs(validation.where)
+
+
+def article(word: str) -> str:
+    """The indefinite article of ``word`` (a class name), by how it is usually spoken: "an Event",
+    "an Item", "an Update", but "a User", "a Unit", "a Euro", "a OneTimeCode"."""
+    head = word.lower()
+    if head.startswith(("eu", "one", "uni")) or head[:1] not in "aeiou":
+        return "a"
+    if head[:1] == "u" and len(head) > 2 and head[1] not in "aeiou" and head[2] in "aeiou":
+        return "a"  # User, Usage, Utility; but an Update, an Umbrella
+    return "an"

@@ -79,7 +79,15 @@ FEATURES = ROOT / "tests" / "golden" / "features"
 UPCASTING = ROOT / "tests" / "golden" / "upcasting"
 ALLTYPES = ROOT / "tests" / "golden" / "alltypes"  # its package is at the project's root
 PRIVACY = ROOT / "tests" / "golden" / "privacy"
-for _src in (EXAMPLE / "src", FEATURES / "src", UPCASTING / "src", ALLTYPES, PRIVACY / "src"):
+NESTED = ROOT / "tests" / "golden" / "nested"
+for _src in (
+    EXAMPLE / "src",
+    FEATURES / "src",
+    UPCASTING / "src",
+    ALLTYPES,
+    NESTED / "src",
+    PRIVACY / "src",
+):
     if str(_src) not in sys.path:
         sys.path.insert(0, str(_src))
 

@@ -10,6 +10,7 @@ CASES = {
     "alltypes": ROOT / "tests" / "golden" / "alltypes",
     "features": ROOT / "tests" / "golden" / "features",
     "minimal": ROOT / "tests" / "golden" / "minimal",
+    "nested": ROOT / "tests" / "golden" / "nested",
     "privacy": ROOT / "tests" / "golden" / "privacy",
     "upcasting": ROOT / "tests" / "golden" / "upcasting",
 }

@@ -51,6 +51,16 @@ valid_addresses = st.one_of(
 )
 addresses = st.one_of(valid_addresses, st.sampled_from(BAD_ADDRESSES))
 org_create = st.tuples(st.just("org_create"), NAMES, addresses)
+# Org.found: an org and its first users in one call (nested writes through Org.users).
+first_users = st.lists(
+    st.tuples(
+        st.sampled_from(EMAILS),
+        st.sampled_from(["member", "owner"]),
+        st.one_of(st.none(), st.text(min_size=1, max_size=8)),
+    ),
+    max_size=3,
+)
+org_found = st.tuples(st.just("org_found"), NAMES, addresses, first_users)
 # A history opens with a create into empty tables: it cannot be refused, so one operation applies.
 opening = st.one_of(
     st.tuples(st.just("org_create"), NAMES, valid_addresses),
@@ -61,6 +71,7 @@ opening = st.one_of(
 operations = st.lists(
     st.one_of(
         org_create,
+        org_found,
         st.tuples(st.just("org_rename"), index, NAMES),
         st.tuples(st.just("org_destroy"), index),
         st.tuples(st.just("org_move"), index, addresses),
@@ -120,6 +131,11 @@ def prepare(
         if args[1] in BAD_ADDRESSES:  # checked before the insert could clash
             return call, ValidationError
         return call, IntegrityError if clash else None
+    if kind == "org_found":
+        name, office, first = args
+        items = [{"email": e, "role": r, "password": p} for e, r, p in first]
+        call = partial(orgs.found, session, name=name, head_office=office, users=items, actor=actor)
+        return call, _found_refusal(session, name, office, first)
     if kind == "user_create":
         email, org_i, role, password = args
         org = pick(session, Org, org_i) if org_i is not None else None
@@ -175,6 +191,25 @@ def prepare(
         users.destroy(session, user, actor=actor)
 
     return destroy, None
+
+
+def _found_refusal(
+    session: Session, name: str, office: Any, first: list[tuple[str, str, str | None]]
+) -> Refusal:
+    """What Org.found raises: the org's own refusals first, then its users' in order (each
+    written by User.create after the org); any of them leaves none of the writes."""
+    if office in BAD_ADDRESSES:
+        return ValidationError
+    if exists(session, Org.name == name):
+        return IntegrityError
+    emails: set[str] = set()
+    for email, _role, password in first:
+        if has_nul(password):
+            return ValidationError
+        if email in emails or exists(session, User.email == email):
+            return IntegrityError
+        emails.add(email)
+    return None
 
 
 def reset(engine: Engine) -> None:

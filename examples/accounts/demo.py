@@ -86,9 +86,10 @@ def run_actions(engine: Engine) -> tuple[dict[str, uuid.UUID], dt.datetime, Snap
     row("actor", "action", "what happened", header=True)
     provisioning = SystemActor("provisioning")
 
-    # Monday: a provisioning job creates the org and its owner; the owner adds a colleague.
+    # Monday: a provisioning job creates the org with its owner, in one call (a nested write);
+    # the owner adds a colleague.
     with Session(engine) as session, session.begin():
-        acme = org.create(
+        acme = org.found(
             session,
             name="Acme",
             head_office={
@@ -96,21 +97,20 @@ def run_actions(engine: Engine) -> tuple[dict[str, uuid.UUID], dt.datetime, Snap
                 "postal_code": "1015 CJ",
                 "city": "Amsterdam",
             },
+            users=[
+                {
+                    "email": "ann@acme.test",
+                    "given_name": "Ann",
+                    "password": "correct horse",
+                    "role": "owner",
+                }
+            ],
             actor=provisioning,
             metadata={"source": "provisioning"},
         )
-        row("system:provisioning", "Org.create", "Acme, its head office an embedded Address")
-        ann = user.create(
-            session,
-            email="ann@acme.test",
-            given_name="Ann",
-            password="correct horse",
-            role="owner",
-            org_id=acme.id,
-            actor=provisioning,
-            metadata={"source": "provisioning"},
-        )
-        row("system:provisioning", "User.create", "ann@acme.test; its hook grants role owner")
+        row("system:provisioning", "Org.found", "Acme (head office an embedded Address) + Ann")
+        row("system:provisioning", "User.create", "ann@acme.test, nested; its hook grants owner")
+        ann = session.scalars(select(User).where(User.org_id == acme.id)).one()
         ids = {"acme": acme.id, "ann": ann.id}
     with Session(engine) as session, session.begin():
         ann = session.get_one(User, ids["ann"])

@@ -35,6 +35,7 @@ Codes (ES201-ES203 are checked while the IR is built, see ``build_checks.py``):
   outside the enum; ES282 an enum value PostgreSQL refuses or given twice (see ``values.py``)
 * ES290 unknown embedded spec; ES291 an embedded spec containing itself; ES292 an embedded type
   where it cannot be used; ES293 an embedded spec's or field's name colliding (see ``embedded.py``)
+* ES350-ES355 managed relationships (see ``manage.py``)
 * ES295 an array of arrays or of enums
 * ES298 tenant attribute of a type no tenant can have
 * ES320-ES325 personal data: encrypted log, data_subject, erasable attributes (see
@@ -54,6 +55,7 @@ from . import (
     event_logs,
     events,
     identifiers,
+    manage,
     names,
     privacy,
     references,
@@ -78,6 +80,7 @@ RULES: tuple[Rule, ...] = (
     *upcasters.RULES,
     *values.RULES,
     *embedded.RULES,
+    *manage.RULES,
     *privacy.RULES,
 )
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from ..diagnostics import Diagnostic, Origin, at
 from ..ir import EventLog, Project, Resource, Validation, snake_case
+from ..manage_views import item_class_name
 from ..reserved import generated_names, module_key
 from ..symbols import ref_module, typed_dict_name
 from .references import reference_problem
@@ -88,6 +89,14 @@ def _resource_module(project: Project, resource: Resource) -> Iterator[Bound]:
             action.origin,
             key=True,
         )
+        for manage in action.manages:
+            yield Bound(
+                item_class_name(action, manage),
+                f"the item class of input '{manage.argument}' of {label}",
+                (*thing, "item", manage.argument),
+                manage.origin,
+                key=True,
+            )
         for index, change in enumerate(action.changes):
             if change.ref:
                 yield from _refs([change.ref], action.origin.at("changes", index), label)

@@ -187,6 +187,9 @@ class ArgumentDef:
     personal: bool = False
     item: str | None = None
     values: tuple[str, ...] = ()
+    # A managed relationship (``_manage.Managed``): its items are checked and written by the
+    # related resource's actions, and the parent's event does not record it.
+    nested: Any = None
     make_default: Callable[[], Any] | None = field(init=False, repr=False, compare=False)
     check: Checker = field(init=False, repr=False, compare=False)
     decode: Decoder | None = field(init=False, repr=False, compare=False)
@@ -196,6 +199,10 @@ class ArgumentDef:
         if make_default is None and self.default is not None:
             make_default = _value_function(self.default)
         object.__setattr__(self, "make_default", make_default)
+        if self.nested is not None:
+            object.__setattr__(self, "check", self.nested.check)
+            object.__setattr__(self, "decode", None)
+            return
         object.__setattr__(self, "check", checker(self.kind, self.item, self.values))
         object.__setattr__(self, "decode", decoder(self.kind, self.item))
 
@@ -286,6 +293,11 @@ class ActionDef(Generic[M]):
     def __post_init__(self) -> None:
         arguments = {name: replace(arg, name=name) for name, arg in self.arguments.items()}
         object.__setattr__(self, "arguments", arguments)
+        # Managed relationships come first: the parent's own changes and hooks see what they
+        # wrote. Replay does not run them (see _manage.py).
+        nested = [a.nested.step(n) for n, a in arguments.items() if a.nested is not None]
+        if nested:
+            object.__setattr__(self, "changes", (*nested, *self.changes))
         specs: dict[str, AttributeDef | ArgumentDef] = {
             name: self.resource.attributes[name] for name in self.accept
         }

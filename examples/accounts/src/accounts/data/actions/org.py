@@ -12,6 +12,7 @@ import accounts.changes
 
 from .. import _bulk as bulk
 from .. import _engine as engine
+from .. import _manage as manage
 from .. import _rules as rules
 from ..embedded import Address
 from ..event_logs import EVENT
@@ -72,6 +73,68 @@ def create_many(
 ) -> list[Org]:
     """`create` for many records in one SAVEPOINT: all are written, or none."""
     return bulk.run_create_many(session, CREATE, inputs, actor=actor, metadata=metadata)
+
+
+class FoundUsersItem(TypedDict, total=False):
+    """An item of `users`: a User that `Org.found` creates."""
+
+    email: Required[str]
+    given_name: str | None
+    role: str | None
+    password: str | None
+
+
+class FoundInput(TypedDict, total=False):
+    """Inputs of `Org.found`."""
+
+    name: Required[str]
+    head_office: Address | None
+    users: list[FoundUsersItem]
+
+
+FOUND = engine.ActionDef(
+    resource=RESOURCE,
+    name="found",
+    type="create",
+    accept=frozenset({"head_office", "name"}),
+    arguments={
+        "users": manage.relationship(
+            "has_many",
+            "User",
+            "user",
+            "create",
+            foreign_key="org_id",
+            source_attribute="id",
+            create="create",
+        ),
+    },
+    changes=(rules.ChangeDef("change", accounts.changes.slugify_name),),
+)
+
+
+def found(
+    session: Session,
+    *,
+    actor: object = None,
+    metadata: Mapping[str, Any] | None = None,
+    **params: Unpack[FoundInput],
+) -> Org:
+    """Create an Org: writes an Event event, version 1.
+
+    An org with its first users, in one call (each user through User.create).
+    """
+    return engine.run_create(session, FOUND, params, actor=actor, metadata=metadata)
+
+
+def found_many(
+    session: Session,
+    inputs: Iterable[FoundInput],
+    *,
+    actor: object = None,
+    metadata: Mapping[str, Any] | None = None,
+) -> list[Org]:
+    """`found` for many records in one SAVEPOINT: all are written, or none."""
+    return bulk.run_create_many(session, FOUND, inputs, actor=actor, metadata=metadata)
 
 
 class RenameInput(TypedDict, total=False):
@@ -188,6 +251,7 @@ def destroy_many(
 
 ACTIONS: dict[tuple[str, str], engine.ActionDef] = {
     ("Org", "create"): CREATE,
+    ("Org", "found"): FOUND,
     ("Org", "rename"): RENAME,
     ("Org", "move"): MOVE,
     ("Org", "destroy"): DESTROY,

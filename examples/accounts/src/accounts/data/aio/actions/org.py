@@ -14,7 +14,7 @@ from typing import Any, Unpack
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ...actions import org as sync
-from ...actions.org import CreateInput, MoveInput, RenameInput
+from ...actions.org import CreateInput, FoundInput, MoveInput, RenameInput
 from ...models import Org
 
 
@@ -38,6 +38,31 @@ async def create_many(
 ) -> list[Org]:
     """`create` for many records in one SAVEPOINT: all are written, or none."""
     return await session.run_sync(sync.create_many, inputs, actor=actor, metadata=metadata)
+
+
+async def found(
+    session: AsyncSession,
+    *,
+    actor: object = None,
+    metadata: Mapping[str, Any] | None = None,
+    **params: Unpack[FoundInput],
+) -> Org:
+    """Create an Org: writes an Event event, version 1.
+
+    An org with its first users, in one call (each user through User.create).
+    """
+    return await session.run_sync(sync.found, **params, actor=actor, metadata=metadata)
+
+
+async def found_many(
+    session: AsyncSession,
+    inputs: Iterable[FoundInput],
+    *,
+    actor: object = None,
+    metadata: Mapping[str, Any] | None = None,
+) -> list[Org]:
+    """`found` for many records in one SAVEPOINT: all are written, or none."""
+    return await session.run_sync(sync.found_many, inputs, actor=actor, metadata=metadata)
 
 
 async def rename(
