@@ -120,6 +120,10 @@ def _resource_def(resource: ir.Resource, log: ir.EventLog | None) -> Call:
         kwargs.append(("update_timestamp", py(events.update_timestamp)))
     if resource.multitenancy:
         kwargs.append(("tenant_attribute", py(resource.multitenancy.attribute)))
+    if resource.data_subject is not None:
+        kwargs.append(("data_subject", py(resource.data_subject.kind)))
+        if resource.data_subject.attribute is not None:
+            kwargs.append(("subject_attribute", py(resource.data_subject.attribute)))
     return Call("engine.ResourceDef", kwargs=kwargs)
 
 
@@ -129,6 +133,8 @@ def _attribute(attr: ir.Attribute) -> Call:
     kwargs: list[tuple[str, Expr]] = []
     if attr.sensitive:
         kwargs.append(("sensitive", "True"))
+    if attr.personal:
+        kwargs.append(("personal", "True"))
     for bound in ("max_length", "min_length", "min", "max"):
         value = getattr(attr.constraints, bound)
         if value is not None and not (bound == "max_length" and attr.type.name == "string"):
@@ -296,6 +302,8 @@ def _argument_def(arg: ir.Argument, needs: Needs) -> Call:
         kwargs.append(("default", _value(arg.default.value, arg.type, needs)))
     if arg.sensitive:
         kwargs.append(("sensitive", "True"))
+    if arg.personal:
+        kwargs.append(("personal", "True"))
     kwargs += type_details(arg.type)
     return Call("engine.ArgumentDef", [py(type_kind(arg.type))], kwargs)
 

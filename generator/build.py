@@ -19,6 +19,7 @@ from .ir import (
     ActorKey,
     Attribute,
     Constraints,
+    DataSubject,
     EventLog,
     Identity,
     LeftOut,
@@ -33,6 +34,7 @@ from .ir import (
     plural,
     snake_case,
 )
+from .personal import has_personal
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,8 @@ def build_project(
     logs = [_event_log(s, primary_keys, names) for s in specs if s.kind == "event_log"]
     embedded = EmbeddedSpecs([(s.value, s.origin) for s in specs if s.kind == "embedded"], names)
     resources = [_resource(s, primary_keys, names, embedded.lookup) for s in raw_resources]
+    personal_logs = {r.events.event_log for r in resources if r.events and has_personal(r)}
+    logs = [replace(log, personal_data=log.name in personal_logs) for log in logs]
     project = Project(
         package=str(settings["package"]),
         root=root,
@@ -216,7 +220,16 @@ def _resource(
         else None,
         description=raw.get("description", ""),
         renamed_from=raw.get("renamed_from"),
+        data_subject=_data_subject(raw.get("data_subject"), origin.at("data_subject")),
     )
+
+
+def _data_subject(raw: Any, origin: Origin) -> DataSubject | None:
+    if raw is None:
+        return None
+    if isinstance(raw, dict):
+        return DataSubject("attribute", origin, str(raw["attribute"]))
+    return DataSubject(cast(Any, raw), origin)
 
 
 def _attribute(name: str, raw: Any, origin: Origin, names: Names, lookup: Lookup) -> Attribute:
@@ -234,6 +247,7 @@ def _attribute(name: str, raw: Any, origin: Origin, names: Names, lookup: Lookup
         update_default=parse_default(raw.get("update_default")),
         writable=raw.get("writable", True),
         sensitive=raw.get("sensitive", False),
+        personal=raw.get("personal", False),
         constraints=Constraints(**constraints),
         description=raw.get("description", ""),
         renamed_from=raw.get("renamed_from"),

@@ -65,6 +65,7 @@ def _argument(name: str, raw: Any, origin: Origin, names: Names) -> Argument:
         allow_nil=raw.get("allow_nil", True),
         default=parse_default(raw.get("default")),
         sensitive=raw.get("sensitive", False),
+        personal=raw.get("personal", False),
         description=raw.get("description", ""),
     )
 

@@ -348,6 +348,33 @@ def partitions(
 @main.command()
 @config_option
 @database_option
+@event_log_option("Which event log (default: the one holding personal data).")
+@click.option("--subject", required=True, help="The data subject, e.g. a user's id.")
+@click.option("--reason", required=True, help="Why: recorded in the erase event's metadata.")
+@click.option("--by", metavar="WHO", help="Who asked; recorded as erased_by.")
+def erase(
+    config_path: Path,
+    database_url: str | None,
+    event_log: str | None,
+    subject: str,
+    reason: str,
+    by: str | None,
+) -> None:
+    """Erase a data subject: destroy its key, so its personal values become unreadable.
+
+    Nulls the personal attributes of its records and writes an erase event, in one transaction;
+    then purges old copies of the bytes (SQLite WAL checkpoint, PostgreSQL VACUUM). The events
+    stay, and replay rebuilds the subject's records with null personal attributes.
+    See docs/privacy.md.
+    """
+    from .commands import erase as command
+
+    command.run(config_path, database_url, event_log, subject, reason, by)
+
+
+@main.command()
+@config_option
+@database_option
 @click.option("--json", "as_json", is_flag=True, help="Print the checks as a JSON list.")
 def doctor(config_path: Path, database_url: str | None, as_json: bool) -> None:
     """Check a deployed project: the specs, the generated code, the database and its events.

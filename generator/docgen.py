@@ -197,6 +197,20 @@ CODES = (
         "A `partitioning` option of the other key: `interval` with `by: id`, `size` with "
         "`by: occurred_at`.",
     ),
+    ("ES320", "A `personal` attribute or argument where no encrypted event log records it."),
+    ("ES321", "A resource with `personal` fields and no `data_subject`."),
+    ("ES322", "A `data_subject` on a resource without `personal` fields."),
+    (
+        "ES323",
+        "`data_subject.attribute` names an unknown attribute, a personal one, or one of a type "
+        "that cannot name a subject.",
+    ),
+    ("ES324", "`data_subject: actor` where the event log declares no actor types."),
+    (
+        "ES325",
+        "A `personal` attribute that cannot be erased to null: not nullable, a primary or "
+        "foreign key, the tenant attribute, or part of an identity.",
+    ),
     ("ES270", "A name Python reads as another one (not NFKC-normalised, e.g. `ﬁeld`)."),
     (
         "ES271",

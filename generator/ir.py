@@ -16,6 +16,7 @@ from .ir_types import TIMESTAMP_TYPES as TIMESTAMP_TYPES
 from .ir_types import VALIDATION_KINDS as VALIDATION_KINDS
 from .ir_types import ActionType as ActionType
 from .ir_types import Constraints as Constraints
+from .ir_types import DataSubject as DataSubject
 from .ir_types import Default as Default
 from .ir_types import Embedded as Embedded
 from .ir_types import EmbeddedField as EmbeddedField
@@ -40,6 +41,7 @@ class Attribute:
     update_default: Default | None = None
     writable: bool = True
     sensitive: bool = False
+    personal: bool = False  # erasable personal data of the resource's data_subject
     constraints: Constraints = field(default_factory=Constraints)
     description: str = ""
     renamed_from: str | None = None
@@ -96,6 +98,7 @@ class Argument:
     allow_nil: bool = True
     default: Default | None = None
     sensitive: bool = False
+    personal: bool = False
     description: str = ""
 
 
@@ -204,6 +207,7 @@ class Resource:
     multitenancy: Multitenancy | None = None
     description: str = ""
     renamed_from: str | None = None  # previous table name, for migrations
+    data_subject: DataSubject | None = None
 
     @property
     def module(self) -> str:
@@ -309,6 +313,7 @@ class EventLog:
     require_actor: bool = False  # every tracked action refuses actor=None, unless it says otherwise
     description: str = ""
     partitioning: Partitioning | None = None  # PostgreSQL range partitions of the event table
+    personal_data: bool = False  # has personal fields: a subject column and keys (privacy.md)
 
     @property
     def encrypted(self) -> bool:

@@ -182,3 +182,13 @@ class Partitioning:
     interval: Literal["day", "month", "year"] = "month"  # by occurred_at
     size: int = 1_000_000  # by id: ids per partition
     ahead: int = 3  # partitions kept ready after the current one
+
+
+@dataclass(frozen=True)
+class DataSubject:
+    """Whose personal data a resource's ``personal`` fields are: the record itself, the actor,
+    or the value of ``attribute`` (see docs/privacy.md)."""
+
+    kind: Literal["record", "actor", "attribute"]
+    origin: Origin = field(compare=False, repr=False)
+    attribute: str | None = None

@@ -10,6 +10,7 @@ from .filters import statement
 from .printer import py
 from .pyfmt import Call, Dict, Expr, Seq
 from .symbols import header, ref_expr, ref_module
+from .tables import subject_key_class
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,9 @@ def event_logs_view(project: ir.Project) -> EventLogsView:
             kwargs.append(("lock_generator", ref_expr(log.advisory_lock_key_generator)))
         if log.encrypted:
             kwargs.append(("encrypted", "True"))
+        if log.personal_data:
+            models.add(subject_key_class(log))
+            kwargs.append(("subject_keys", subject_key_class(log)))
         definitions.append(statement(log.name.upper(), Call("engine.EventLogDef", kwargs=kwargs)))
     return EventLogsView(
         header=header(*project.event_logs),

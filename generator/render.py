@@ -24,6 +24,7 @@ from .log_views import event_logs_view, replay_view
 from .package_views import actions_module_view, clear_records_view, package_view
 from .partition_views import partitions_files
 from .printer import comment, docstring, py
+from .privacy_views import privacy_files
 from .render_models import models_view
 from .symbols import HEADER, ref_expr
 from .testing_views import helpers_view
@@ -54,6 +55,7 @@ RUNTIME_MODULES = (
     "_actors.py",
     "_follow.py",
     "_partitions.py",
+    "_privacy.py",
 )
 
 # What templates may call; everything else reaches them formatted, inside their views.
@@ -132,6 +134,7 @@ OUTPUTS: tuple[Output, ...] = (
     ),
     Output("log.py.j2", follow_files),
     Output("partitions.py.j2", partitions_files),
+    Output("privacy.py.j2", privacy_files),
 )
 
 

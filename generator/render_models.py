@@ -20,6 +20,7 @@ from .tables import (
     event_log_table,
     followed_logs,
     resource_table,
+    subject_keys_table,
 )
 from .typemap import Import
 
@@ -66,6 +67,13 @@ def models_view(project: ir.Project) -> ModelsView:
         table = event_log_table(log)
         body = _table_lines(table, imports) + _public_lines(log, imports)
         models.append(_view(table, log.description, "Event log", body))
+        if log.personal_data:
+            table = subject_keys_table(log)
+            text = f"The data subjects' keys of ``{log.name}``, wrapped by its master key."
+            lines = tuple(_table_lines(table, imports))
+            models.append(
+                ModelView(table.class_name, table.name, "    " + docstring(text, 1), lines)
+            )
     if followed_logs(project):
         table = checkpoint_table()
         text = "Checkpoints of ``.log.consume``: the id of the last event each consumer handled."

@@ -99,6 +99,7 @@ def table_defs(project: ir.Project) -> tuple[TableDef, ...]:
     """Every table of the project (resources, event logs, checkpoints), sorted by table name."""
     tables = [resource_table(project, r) for r in project.resources]
     tables += [event_log_table(log) for log in project.event_logs]
+    tables += [subject_keys_table(log) for log in project.event_logs if log.personal_data]
     if followed_logs(project):
         tables.append(checkpoint_table())
     return tuple(sorted(tables, key=lambda t: t.name))
@@ -231,6 +232,17 @@ def event_log_table(log: ir.EventLog) -> TableDef:
         IndexDef(f"ix_{table}_occurred_at", ("occurred_at",)),
     ]
     indexes += [IndexDef(f"ix_{table}_{a.name}", (a.name,)) for a in log.actors]
+    if log.personal_data:  # whose key encrypted the event's personal values (docs/privacy.md)
+        columns.append(
+            ColumnDef(
+                "subject",
+                "subject",
+                column_type(ir.TypeRef("string"), table=table, column="subject"),
+                nullable=True,
+            )
+        )
+        # Covering what erase reads: the records an erased subject's events touched.
+        indexes.append(IndexDef(f"ix_{table}_subject", ("subject", "resource", "record_id")))
     return TableDef(
         name=table,
         class_name=log.name,
@@ -238,6 +250,47 @@ def event_log_table(log: ir.EventLog) -> TableDef:
         indexes=tuple(indexes),
         source=log.origin.source.name,
         partitioning=log.partitioning,
+    )
+
+
+# --- subject keys (crypto-shredding) ------------------------------------------------------------
+
+
+def subject_keys_name(log: ir.EventLog) -> str:
+    return f"{log.table}_subject_keys"
+
+
+def subject_key_class(log: ir.EventLog) -> str:
+    return f"{log.name}SubjectKey"
+
+
+def subject_keys_table(log: ir.EventLog) -> TableDef:
+    """``<events>_subject_keys``: one key per data subject, wrapped by the log's master key;
+    erasing the subject sets ``wrapped_key`` to null (see docs/privacy.md)."""
+    name = subject_keys_name(log)
+
+    def column(key: str, type_name: str, nullable: bool = True, **extra: object) -> ColumnDef:
+        ctype = column_type(ir.TypeRef(type_name), table=name, column=key)
+        return ColumnDef(key, key, ctype, nullable=nullable, **extra)  # type: ignore[arg-type]
+
+    return TableDef(
+        name=name,
+        class_name=subject_key_class(log),
+        columns=(
+            column("subject", "string", nullable=False, primary_key=True),
+            column("wrapped_key", "binary"),
+            column(
+                "created_at",
+                "utc_datetime_usec",
+                nullable=False,
+                default="utcnow",
+                imports=frozenset({(SUPPORT, "utcnow")}),
+            ),
+            column("erased_at", "utc_datetime_usec"),
+            column("erased_by", "string"),
+            column("reason", "text"),
+        ),
+        source=log.origin.source.name,
     )
 
 

@@ -78,6 +78,7 @@ EXAMPLE = ROOT / "examples" / "accounts"
 FEATURES = ROOT / "tests" / "golden" / "features"
 UPCASTING = ROOT / "tests" / "golden" / "upcasting"
 ALLTYPES = ROOT / "tests" / "golden" / "alltypes"  # its package is at the project's root
+PRIVACY = ROOT / "tests" / "golden" / "privacy"
 NESTED = ROOT / "tests" / "golden" / "nested"
 for _src in (
     EXAMPLE / "src",
@@ -85,6 +86,7 @@ for _src in (
     UPCASTING / "src",
     ALLTYPES,
     NESTED / "src",
+    PRIVACY / "src",
 ):
     if str(_src) not in sys.path:
         sys.path.insert(0, str(_src))

@@ -12,5 +12,6 @@ CASES = {
     "minimal": ROOT / "tests" / "golden" / "minimal",
     "nested": ROOT / "tests" / "golden" / "nested",
     "partitioned": ROOT / "tests" / "golden" / "partitioned",
+    "privacy": ROOT / "tests" / "golden" / "privacy",
     "upcasting": ROOT / "tests" / "golden" / "upcasting",
 }

@@ -87,6 +87,8 @@ def run(
     masked = not show_sensitive and any(name in _MASKED_MAPS for name in fields)
     # Masking needs to know whose event a row is, shown or not; upcasting reads what replay reads.
     extra = [*(_UPCAST_READS if upcast else ()), *(("resource", "action") if masked else ())]
+    if log.personal_data and any(name in _MASKED_MAPS for name in fields):
+        extra.append("subject")  # whose key opens the personal values (docs/privacy.md)
     needed = [*fields, *dict.fromkeys(name for name in extra if name not in fields)]
     query = select(*(log_table.c[name] for name in needed))
     for name, compare, value in conditions:
@@ -102,6 +104,8 @@ def run(
             mark = follow_mark(project, session, log, models)
             query = query.where(log_table.c.id <= (mark or 0))
         rows = [dict(row._mapping) for row in session.execute(query)]
+        if "subject" in needed:
+            rows = _revealed(project, log, session, rows)
     more = limit is not None and len(rows) > limit
     if limit is not None:
         rows = rows[:limit][::-1]
@@ -189,6 +193,18 @@ def _with_upcast(
         if name in _UPCAST_SHOWN:
             out.append(f"replay_{name}")
     return out
+
+
+def _revealed(
+    project: ir.Project, log: ir.EventLog, session: Any, rows: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Personal values opened with their subject's key, ``<erased>`` where it was erased."""
+    privacy = import_generated(project, "_privacy")
+    definition = getattr(import_generated(project, "event_logs"), log.name.upper())
+    return list(privacy.reveal_rows(privacy.SubjectKeys(definition.table, session), rows, ERASED))
+
+
+ERASED = "<erased>"
 
 
 # --- sensitive values -------------------------------------------------------------------------

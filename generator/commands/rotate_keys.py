@@ -61,18 +61,29 @@ def run(
             )
         with click.progressbar(length=total, label="re-encrypting", file=sys.stderr) as bar:
             result = _rotate(session, table, names, keyring, batch_size, dry_run, errors, bar)
+        rewrapped = _rewrap(project, log, session) if log.personal_data and not dry_run else 0
     verb = "would re-encrypt" if dry_run else "re-encrypted"
     click.echo(
         f"{log.name}: {verb} {result.reencrypted} event{'s' if result.reencrypted != 1 else ''}, "
         f"{result.current} already under key {keyring.current_key_id}, in {result.batches} "
         f"batch{'es' if result.batches != 1 else ''} of up to {batch_size}"
     )
+    if log.personal_data and not dry_run:
+        click.echo(f"{log.name}: rewrapped {rewrapped} data subject key(s) with the current key")
     if not dry_run and len(keys) > 1:
         others = "the other key" if len(keys) == 2 else f"the other {len(keys) - 1} keys"
         click.echo(
             f"every event now decrypts with the first key alone: {others} can be removed from "
             f"{log.encryption_key_env}"
         )
+
+
+def _rewrap(project: ir.Project, log: ir.EventLog, session: Any) -> int:
+    """Rewrap the data subjects' keys (docs/privacy.md): their values need no re-encryption."""
+    definition = getattr(import_generated(project, "event_logs"), log.name.upper())
+    with session.begin():
+        rewrapped: int = import_generated(project, "_privacy").rewrap(session, definition)
+    return rewrapped
 
 
 def _encrypted_log(project: ir.Project, name: str | None) -> ir.EventLog:

@@ -87,6 +87,8 @@ def connection_for(session: Session, action: ActionDef) -> Connection | None:
     """The session's connection when the action may be sent to the driver, else ``None``."""
     if action.upsert_keys or action.soft_attribute is not None:
         return None
+    if action.resource.data_subject is not None:
+        return None  # the subject's key is read, or made, inside the SAVEPOINT (_privacy.py)
     if any(change.kind != "change" for change in action.changes):
         return None  # a hook expects the unit of work (as _engine._direct)
     if observe.watching():

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from . import _locks, observe
 from ._direct import insert_statement
+from ._privacy import seal_row
 from ._support import to_json, utcnow
 from .changeset import Changeset
 
@@ -55,6 +56,8 @@ def event_row(
     for actor in log.actors:
         if isinstance(cs.actor, actor.actor_class):
             row[actor.column] = getattr(cs.actor, actor.key)
+    if resource.data_subject is not None:
+        seal_row(cs, action, value_of, row)
     return row
 
 

@@ -41,6 +41,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from ._locks import HORIZON_KEY
+from ._privacy import SubjectKeys, holds_personal_data, reveal_rows
 from ._support import utcnow
 
 E = TypeVar("E")
@@ -117,7 +118,19 @@ def read_rows_after(
     make: Callable[[Iterable[Any]], R] = getattr(row, "_make")  # noqa: B009
     query = select(*(columns[name] for name in fields))
     result = session.connection().execute(query.where(*bounds).order_by(table.c.id).limit(limit))
-    return list(map(make, result))
+    rows = list(map(make, result))
+    if holds_personal_data(table):  # values, not objects: personal values can be opened here
+        opened = reveal_rows(SubjectKeys(table, session), [_maps(row) for row in rows])
+        rows = [
+            getattr(row, "_replace")(**maps)  # noqa: B009 (R is any NamedTuple)
+            for row, maps in zip(rows, opened, strict=True)
+        ]
+    return rows
+
+
+def _maps(row: Any) -> dict[str, Any]:
+    """What ``_privacy.reveal_rows`` reads of an event and replaces."""
+    return {name: getattr(row, name) for name in ("subject", "data", "changed_attributes")}
 
 
 def _page(

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Row, func, select, true
+from sqlalchemy import ColumnElement, Connection, Row, and_, func, select, true
 from sqlalchemy.orm import Session
 
 from ._clear import blocked_clear
@@ -24,6 +24,7 @@ from ._engine import (
     run_update,
 )
 from ._fold import Routed, eligible, fold_page, not_found, replay_input, touched_records
+from ._privacy import ERASE_ACTION, SubjectKeys, reveal_page
 from ._upcast import Upcasters, upcast_page
 from .errors import ReplayError
 
@@ -98,7 +99,12 @@ def run_replay(
         cutoff = table.c.occurred_at <= point_in_time
     else:
         cutoff = true()
+    keys = None
+    if log.subject_keys is not None:  # erase events change no record (_privacy.py)
+        cutoff = and_(cutoff, table.c.action_type != ERASE_ACTION)
     reader = session if source is None else source
+    if log.subject_keys is not None:
+        keys = SubjectKeys(log.table, reader)
     total = reader.scalar(select(func.count()).select_from(table).where(cutoff)) or 0
     models = {action.resource.model for action in actions.values()}
     targets = [*actions.values(), *(t for route in routes for t in route.targets)]
@@ -111,7 +117,9 @@ def run_replay(
         _forget(session, models)
         for stored in _pages(reader, log, cutoff, batch_size):
             # Upcasting comes first: routes match the version the upcasters reached.
-            page = upcast_page(stored, upcasters or {})
+            page = upcast_page(
+                stored if keys is None else reveal_page(keys, stored), upcasters or {}
+            )
             routed = [(event, _route(event, actions, routes)) for event in page]
             try:
                 with session.begin_nested():
@@ -247,6 +255,8 @@ def _pages(
     table = log.table
     # What replay reads of an event: not its metadata or actor, which it does not apply.
     columns = [table.c[name] for name in _EVENT_COLUMNS]
+    if log.subject_keys is not None:
+        columns.append(table.c.subject)
     after: Any = None
     while True:
         query = select(*columns).where(cutoff).order_by(table.c.id).limit(batch_size)

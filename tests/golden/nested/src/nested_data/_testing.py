@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Table, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from . import observe
 from ._compare import RowDiff, TableReport, compare_rows, find_last_events
 from ._engine import ActionDef, EventLogDef
+from ._privacy import ERASED, SubjectKeys
 from ._replay import ReplayResult
 from ._support import to_json
 from ._verify import VerifyResult
@@ -188,9 +189,10 @@ class _Asked:
                 if to_json(got) != to_json(expected):
                     out.append(f"actor {column}: expected {expected!r}, got {got!r}")
         hidden = sensitive_names(entry.actions, event.resource, event.action) | asked
+        data, changed = _opened(event, entry.log)
         for label, wanted, stored in (
-            ("data", self.data, event.data),
-            ("changed_attributes", self.changed, event.changed_attributes),
+            ("data", self.data, data),
+            ("changed_attributes", self.changed, changed),
             ("metadata", self.metadata, event.metadata_),
         ):
             mask = hidden if label != "metadata" else frozenset()
@@ -225,6 +227,20 @@ class _Asked:
         if self.metadata is not None:
             parts.append(f"metadata containing {dict(self.metadata)!r}")
         return ", ".join(parts) or "anything"
+
+
+def _opened(event: Any, log: EventLogDef) -> tuple[Any, Any]:
+    """The event's data and changed attributes, personal values opened (``ERASED`` when erased;
+    see _privacy.py) when the event is in a session to read its subject's key through."""
+    session = object_session(event)
+    subject = getattr(event, "subject", None)
+    if log.subject_keys is None or subject is None or session is None:
+        return event.data, event.changed_attributes
+    keys = SubjectKeys(log.table, session)
+    return (
+        keys.reveal(subject, event.data or {}, ERASED),
+        keys.reveal(subject, event.changed_attributes or {}, ERASED),
+    )
 
 
 def _actor_columns(actor: Any, log: EventLogDef) -> dict[str, Any]:

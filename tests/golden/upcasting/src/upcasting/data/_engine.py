@@ -77,6 +77,7 @@ class Attribute:
 
     kind: str  # the spec type ("uuid", "utc_datetime_usec", "array", ...)
     sensitive: bool = False
+    personal: bool = False  # sealed with the data subject's key in events (_privacy.py)
     max_length: int | None = None  # of a text; a string's is its column's length
     min_length: int | None = None
     min: float | None = None
@@ -93,6 +94,7 @@ class AttributeDef:
     default: Callable[[], Any] | None = None
     update_default: Callable[[], Any] | None = None
     sensitive: bool = False
+    personal: bool = False
     foreign_key: bool = False
     primary_key: bool = False
     generated: bool = False  # the database assigns it (integer primary keys)
@@ -123,6 +125,7 @@ class AttributeDef:
             default=_default_function(column.default),
             update_default=_default_function(column.onupdate),
             sensitive=spec.sensitive,
+            personal=spec.personal,
             foreign_key=bool(column.foreign_keys),
             primary_key=column.primary_key,
             generated=(
@@ -181,6 +184,7 @@ class ArgumentDef:
     default: Any = None
     default_factory: Callable[[], Any] | None = None
     sensitive: bool = False
+    personal: bool = False
     item: str | None = None
     values: tuple[str, ...] = ()
     # A managed relationship (``_manage.Managed``): its items are checked and written by the
@@ -220,6 +224,7 @@ class EventLogDef:
     lock_default: LockKey = 2147483647
     lock_generator: LockKeyGenerator | None = None
     encrypted: bool = False
+    subject_keys: type[Any] | None = None  # the model of its data subjects' keys (_privacy.py)
 
     @property
     def table(self) -> Table:
@@ -239,6 +244,10 @@ class ResourceDef(Generic[M]):
     create_timestamp: str | None = None
     update_timestamp: str | None = None
     tenant_attribute: str | None = None
+    # Whose personal data its personal fields are: "record", "actor" or "attribute" (the value
+    # of ``subject_attribute``); see _privacy.py.
+    data_subject: Literal["record", "actor", "attribute"] | None = None
+    subject_attribute: str | None = None
     attributes: Mapping[str, AttributeDef] = field(init=False)
     primary_key: str = field(init=False)
     decoders: Mapping[str, Decoder | None] = field(init=False, repr=False, compare=False)
@@ -319,6 +328,7 @@ class Replaying:
 
     record_id: Any
     changed_attributes: dict[str, Any]
+    erased: bool = False  # a personal value of the event was erased (see _privacy.py)
 
 
 # --- the pipeline ------------------------------------------------------------------------------
@@ -526,7 +536,9 @@ def prepare(cs: Changeset, action: ActionDef, replay: Replaying | None, *, defau
     if replay is not None and defaults == "create":
         cs.attributes[resource.primary_key] = replay.record_id
     # Validations judge the request against the record as it is; changes then build the write.
-    for check in action.validations:
+    # An event whose personal values were erased was valid when written: its checks are not
+    # run again on what is left of it.
+    for check in () if replay is not None and replay.erased else action.validations:
         _validate(cs, check)
     # Changes run on replay too (AshEvents does the same); only hooks are skipped there.
     for change in action.changes:
@@ -603,7 +615,7 @@ def _check_attributes(cs: Changeset, action: ActionDef, defaults: str) -> None:
     for arg in action.arguments.values():
         # Plain logs store sensitive input as null; replay restores its effect from
         # changed_attributes, so a redacted required argument is not an error there.
-        if cs.replaying and arg.sensitive:
+        if cs.replaying and (arg.sensitive or arg.personal):
             continue
         if not arg.allow_nil and cs.arguments.get(arg.name) is None:
             raise ValidationError(arg.name, "is required")

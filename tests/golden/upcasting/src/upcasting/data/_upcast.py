@@ -112,6 +112,7 @@ class UpcastEvent:
     record_id: Any
     data: dict[str, Any]
     changed_attributes: dict[str, Any]
+    erased: bool = False  # see _privacy.RevealedEvent
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +162,7 @@ class Upcasters:
             event.record_id,
             work["data"],
             work["changed_attributes"],
+            getattr(event, "erased", False),
         )
 
 
