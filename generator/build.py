@@ -141,6 +141,7 @@ def _event_log(
         ),
         require_actor=raw.get("require_actor", False),
         description=raw.get("description", ""),
+        archive=raw.get("archive", False),
     )
 
 

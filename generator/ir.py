@@ -326,6 +326,7 @@ class EventLog:
     replay_overrides: tuple[ReplayOverride, ...] = ()
     require_actor: bool = False  # every tracked action refuses actor=None, unless it says otherwise
     description: str = ""
+    archive: bool = False  # snapshot tables, and `eventspec archive` (docs/retention.md)
 
     @property
     def encrypted(self) -> bool:

@@ -20,6 +20,7 @@ from .tables import (
     event_log_table,
     followed_logs,
     resource_table,
+    snapshot_tables,
 )
 from .typemap import Import
 
@@ -66,6 +67,13 @@ def models_view(project: ir.Project) -> ModelsView:
         table = event_log_table(log)
         body = _table_lines(table, imports) + _public_lines(log, imports)
         models.append(_view(table, log.description, "Event log", body))
+    for log in (log for log in project.event_logs if log.archive):
+        for table in snapshot_tables(log):
+            text = f"Snapshots of ``{log.name}``, from {table.source} (``eventspec archive``)."
+            lines = tuple(_table_lines(table, imports))
+            models.append(
+                ModelView(table.class_name, table.name, "    " + docstring(text, 1), lines)
+            )
     if followed_logs(project):
         table = checkpoint_table()
         text = "Checkpoints of ``.log.consume``: the id of the last event each consumer handled."
