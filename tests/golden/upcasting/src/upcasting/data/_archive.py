@@ -31,6 +31,7 @@ from sqlalchemy import (
     LargeBinary,
     func,
     select,
+    true,
     type_coerce,
 )
 from sqlalchemy.engine import Dialect
@@ -210,28 +211,29 @@ def _span(
     table = log.table
     with live.connect() as connection:
         previous = _snapshots.boundary(connection, snapshots)
+        # min() and max() of a uuid do not exist on PostgreSQL: the first and last by ORDER BY.
         if isinstance(before, dt.datetime):
             if before.tzinfo is None:
                 raise ArchiveError("--before: give the instant a timezone (or Z)")
             late = connection.scalar(
-                select(func.min(table.c.id)).where(table.c.occurred_at >= before)
+                select(table.c.id)
+                .where(table.c.occurred_at >= before)
+                .order_by(table.c.id)
+                .limit(1)
             )
-            cut: ColumnElement[bool] = (
-                table.c.id < late if late is not None else table.c.id.is_not(None)
-            )
+            cut: ColumnElement[bool] = table.c.id < late if late is not None else true()
         else:
             cut = table.c.id < before
-        row = connection.execute(
-            select(
-                func.count(),
-                func.min(table.c.id),
-                func.max(table.c.id),
-                func.max(table.c.occurred_at),
-            ).where(cut)
+        count, occurred = connection.execute(
+            select(func.count(), func.max(table.c.occurred_at)).where(cut)
         ).one()
-    count, first, last, occurred = row
+        ends = [
+            connection.scalar(select(table.c.id).where(cut).order_by(order).limit(1))
+            for order in (table.c.id, table.c.id.desc())
+        ]
     if not count:
         raise ArchiveError(f"no event of {log.name} before {before}: nothing to archive")
+    first, last = ends
     if previous is not None:
         occurred = max(occurred, previous.last_occurred_at)
     return _Range(first, last, count, occurred, previous)
