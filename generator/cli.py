@@ -132,6 +132,14 @@ def init(directory: Path, package: str | None) -> None:
 )
 @click.option("--json", "as_json", is_flag=True, help="With --verify: print the report as JSON.")
 @click.option(
+    "--from-archive",
+    "archives",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Start from the events of this archive file (repeat: every file of the log), "
+    "not from the latest snapshot.",
+)
+@click.option(
     "--max-rows",
     type=click.IntRange(min=0),
     default=10,
@@ -149,6 +157,7 @@ def replay(
     into: str | None,
     verify: bool,
     as_json: bool,
+    archives: tuple[Path, ...],
     max_rows: int,
 ) -> None:
     """Delete the tracked records and rebuild them from the event log.
@@ -161,6 +170,8 @@ def replay(
     from .commands import replay as command
 
     if verify:
+        if archives:
+            raise click.UsageError("--from-archive cannot be combined with --verify")
         command.verify(
             config_path,
             database_url,
@@ -184,10 +195,35 @@ def replay(
         yes,
         into,
         show_traceback=show_traceback,
+        archives=archives,
     )
 
 
 @main.command()
+@config_option
+@database_option
+@click.option("--before", required=True, metavar="ID|INSTANT", help="An event id or ISO instant.")
+@click.option(
+    "--to", required=True, type=click.Path(dir_okay=False, path_type=Path), help="New file."
+)
+@event_log_option("Which event log (default: the one with archive: true).")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--traceback", "show_traceback", is_flag=True, help=errors.TRACEBACK_HELP)
+def archive(
+    config_path: Path, database_url: str | None, before: str, to: Path, **options: Any
+) -> None:
+    """Move the events before an event id or instant to a gzip JSON Lines archive file.
+
+    First a snapshot of the state they built is stored, where replay starts from then; then the
+    file is written, read back and checked; only then are the events deleted. On any failure
+    nothing is deleted. Keep the file: it is the only copy of those events
+    (`eventspec replay --from-archive FILE` replays from it).
+    """
+    from .commands import archive as command
+
+    command.run(config_path, database_url, before, to, **options)
+
+
 @config_option
 @database_option
 @event_log_option()

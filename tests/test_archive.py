@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
+from eventspec.cli import main
 from features.data import _archive
 from features.data.actions import account as accounts
 from features.data.actions import article as articles
@@ -48,7 +50,7 @@ from sqlalchemy import Engine, func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from tests.conftest import POSTGRES_URL
+from tests.conftest import FEATURES, POSTGRES_URL
 from tests.engines import create_engine
 
 EVENT_TRACKED = (Article, Document, Member)
@@ -337,3 +339,52 @@ def test_refusals_change_nothing(features: Engine, tmp_path: Path) -> None:
         pytest.raises(ArchiveError, match=r"not an eventspec archive|not a complete gzip"),
     ):
         replay_event(session, archives=[taken])
+
+
+def cli(*args: str) -> Any:
+    config = ["--config", str(FEATURES / "eventspec.yaml"), "--event-log", "Event"]
+    return CliRunner().invoke(main, [args[0], *config, *args[1:]], catch_exceptions=False)
+
+
+def test_archive_and_replay_from_archive_on_the_command_line(
+    features: Engine, database_url: str, tmp_path: Path
+) -> None:
+    write_history(features, 4)
+    every = ids(features, Event)
+    live = rows(features, EVENT_TRACKED)
+    path = tmp_path / "cli.jsonl.gz"
+    url = ["--database-url", database_url]
+    unconfirmed = cli("archive", *url, "--before", str(every[10]), "--to", str(path))
+    assert unconfirmed.exit_code == 2 and "--yes" in unconfirmed.output
+    nonsense = cli("archive", *url, "--before", "soon", "--to", str(path), "--yes")
+    assert nonsense.exit_code == 2 and "neither an event id of Event nor" in nonsense.output
+    assert ids(features, Event) == every
+    done = cli("archive", *url, "--before", str(every[10]), "--to", str(path), "--yes")
+    assert done.exit_code == 0, done.output
+    assert "archived 10 events of Event (ids 1 to 10)" in done.output
+    header = json.loads(gzip.decompress(path.read_bytes()).splitlines()[0])
+    assert header["event_schema_lock"]["Member"]["create"]  # the log's entry of the lock
+    again = cli("archive", *url, "--before", str(every[12]), "--to", str(path), "--yes")
+    assert again.exit_code == 2 and "never overwritten" in again.output
+    early = cli("replay", *url, "--last-event-id", str(every[3]), "--yes")
+    assert early.exit_code == 1
+    assert early.output.startswith("error: replay failed before its first event")
+    assert "--from-archive" in early.output and "Traceback" not in early.output
+    into = f"sqlite:///{tmp_path / 'into.db'}"
+    rebuilt = cli("replay", *url, "--from-archive", str(path), "--into", into)
+    assert rebuilt.exit_code == 0, rebuilt.output
+    assert f"replayed {len(every)} events" in rebuilt.output
+    target = create_engine(into)
+    try:
+        assert rows(target, EVENT_TRACKED) == live
+    finally:
+        target.dispose()
+    in_place = cli("replay", *url, "--from-archive", str(path), "--yes")
+    assert in_place.exit_code == 0, in_place.output
+    assert rows(features, EVENT_TRACKED) == live
+    plain = CliRunner().invoke(
+        main,
+        ["archive", "--config", str(FEATURES / "eventspec.yaml"), *url, "--before", "1"],
+        catch_exceptions=False,
+    )
+    assert plain.exit_code == 2 and "--to" in plain.output
