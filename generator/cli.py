@@ -224,6 +224,7 @@ def archive(
     command.run(config_path, database_url, before, to, **options)
 
 
+@main.command()
 @config_option
 @database_option
 @event_log_option()

@@ -191,6 +191,12 @@ CODES = (
         "ES318",
         "A table named `eventspec_checkpoints`: the consumers' checkpoint table is named so.",
     ),
+    (
+        "ES330",
+        "`archive: true` on an event log whose snapshot tables (`<table>_snapshots`, "
+        "`<table>_snapshot_rows`) or model classes (`<Log>Snapshot`, `<Log>SnapshotRow`) are "
+        "already a resource's or event log's.",
+    ),
     ("ES270", "A name Python reads as another one (not NFKC-normalised, e.g. `ﬁeld`)."),
     (
         "ES271",

@@ -282,7 +282,8 @@ def snapshot_tables(log: ir.EventLog) -> tuple[TableDef, TableDef]:
         ),
         source=log.origin.source.name,
     )
-    reference = ForeignKeyDef(f"fk_{rows}_snapshot_id_{headers}", headers, "id", "CASCADE")
+    # No foreign key to the header: only the runtime writes and deletes these rows, each time
+    # with their header, and its derived name would be over PostgreSQL's 63 bytes for most logs.
     row_key = column_type(ir.TypeRef("big_integer"), table=rows, column="snapshot_id")
     body = next(c for c in events.columns if c.name == "data")
     row = TableDef(
@@ -295,7 +296,6 @@ def snapshot_tables(log: ir.EventLog) -> tuple[TableDef, TableDef]:
                 row_key,
                 nullable=False,
                 primary_key=True,
-                foreign_key=reference,
             ),
             ColumnDef(
                 "position",

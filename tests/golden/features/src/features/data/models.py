@@ -198,9 +198,7 @@ class EventSnapshotRow(Base):
 
     __tablename__ = "events_snapshot_rows"
 
-    snapshot_id: Mapped[int] = mapped_column(
-        BigInteger(), ForeignKey("events_snapshots.id", ondelete="CASCADE"), primary_key=True
-    )
+    snapshot_id: Mapped[int] = mapped_column(BigInteger(), primary_key=True)
     position: Mapped[int] = mapped_column(BigInteger(), primary_key=True)
     table_name: Mapped[str] = mapped_column(String())
     row: Mapped[dict[str, Any]] = mapped_column(JSONMap)
@@ -284,9 +282,7 @@ class LedgerSnapshotRow(Base):
 
     __tablename__ = "ledger_events_snapshot_rows"
 
-    snapshot_id: Mapped[int] = mapped_column(
-        BigInteger(), ForeignKey("ledger_events_snapshots.id", ondelete="CASCADE"), primary_key=True
-    )
+    snapshot_id: Mapped[int] = mapped_column(BigInteger(), primary_key=True)
     position: Mapped[int] = mapped_column(BigInteger(), primary_key=True)
     table_name: Mapped[str] = mapped_column(String())
     row: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON("FEATURES_LEDGER_KEYS"))
