@@ -8,6 +8,7 @@ and PostgreSQL.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import gzip
 import json
@@ -388,3 +389,33 @@ def test_archive_and_replay_from_archive_on_the_command_line(
         catch_exceptions=False,
     )
     assert plain.exit_code == 2 and "--to" in plain.output
+
+
+def test_the_async_replay_starts_from_the_snapshot_or_the_archive(
+    features: Engine, database_url: str, tmp_path: Path
+) -> None:
+    from features.data.aio.replay import replay_event as replay_async
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from tests.engines import create_async_engine
+
+    write_history(features, 3)
+    path = tmp_path / "a.jsonl.gz"
+    archive_event(features, before=ids(features, Event)[7], to=path)
+    live = rows(features, EVENT_TRACKED)
+
+    async def main() -> list[int]:
+        engine = create_async_engine(database_url)
+        applied = []
+        try:
+            for archives in ((), (path,)):
+                async with AsyncSession(engine) as session, session.begin():
+                    result = await replay_async(session, archives=archives)
+                    applied.append(result.applied)
+        finally:
+            await engine.dispose()
+        return applied
+
+    total = len(ids(features, Event))
+    assert asyncio.run(main()) == [total, total + 7]
+    assert rows(features, EVENT_TRACKED) == live

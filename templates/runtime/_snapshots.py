@@ -12,11 +12,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, Table, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from ._engine import ResourceDef
@@ -39,6 +39,10 @@ class SnapshotTables:
             if resource.model.__table__.name == table_name:
                 return resource
         raise ArchiveError(f"a snapshot of {self.log} holds rows of {table_name}, not tracked")
+
+    def decoders(self) -> dict[str, ResourceDef[Any]]:
+        """The resource of each tracked table, by table name."""
+        return {resource.model.__table__.name: resource for resource in self.resources}
 
     def tables(self) -> list[Table]:
         """The tracked tables, parents first (the order rows are stored and loaded in)."""
@@ -130,12 +134,14 @@ def load(
         .order_by(rows.c.position)
         .execution_options(yield_per=1000)
     )
+    resources = snapshots.decoders()
     for name, raw in reader.execute(query):
         if name != current or len(batch) >= 1000:
             if batch and current is not None:
                 session.execute(insert(tables[current]), batch)
             batch, current = [], name
-        batch.append(decode_attributes(snapshots.resource(name), raw))
+        resource = resources.get(name) or snapshots.resource(name)
+        batch.append(decode_attributes(resource, raw))
         written += 1
     if batch and current is not None:
         session.execute(insert(tables[current]), batch)
@@ -269,14 +275,3 @@ def mark_archived(
     )
     older = select(headers.c.id).where(headers.c.last_event_id < snapshot.last_event_id)
     connection.execute(delete(rows).where(rows.c.snapshot_id.in_(older)))
-
-
-def counts(reader: Session | Connection, snapshots: SnapshotTables) -> Sequence[Any]:
-    """How many snapshots the log has and how many rows they hold (for reports)."""
-    headers, rows = snapshots.headers, snapshots.rows
-    return reader.execute(
-        select(
-            select(func.count()).select_from(headers).scalar_subquery(),
-            select(func.count()).select_from(rows).scalar_subquery(),
-        )
-    ).one()
