@@ -419,3 +419,27 @@ def test_the_async_replay_starts_from_the_snapshot_or_the_archive(
     total = len(ids(features, Event))
     assert asyncio.run(main()) == [total, total + 7]
     assert rows(features, EVENT_TRACKED) == live
+
+
+def test_an_event_committed_below_the_cut_meanwhile_stops_the_delete(
+    features: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A uuidv7 id is made by its writer: a slow transaction may commit one below the cut after
+    the snapshot was taken. The delete counts again, sees it, and deletes nothing."""
+    write_history(features, 3)
+    every = ids(features, Ledger)
+    check = _archive._check_against
+
+    def late_writer(*args: Any) -> None:
+        check(*args)
+        with Session(features) as session, session.begin():
+            late = session.get(Ledger, every[0])
+            assert late is not None
+            values = {c.key: getattr(late, c.key) for c in Ledger.__mapper__.column_attrs}
+            session.add(Ledger(**{**values, "id": uuid.UUID(int=every[0].int - 1)}))
+
+    monkeypatch.setattr(_archive, "_check_against", late_writer)
+    with pytest.raises(ArchiveError, match="written meanwhile; run it again; nothing was deleted"):
+        archive_ledger(features, before=every[-1], to=tmp_path / "l.jsonl.gz")
+    assert ids(features, Ledger)[1:] == every
+    assert not (tmp_path / "l.jsonl.gz").exists()
