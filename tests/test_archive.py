@@ -443,3 +443,15 @@ def test_an_event_committed_below_the_cut_meanwhile_stops_the_delete(
         archive_ledger(features, before=every[-1], to=tmp_path / "l.jsonl.gz")
     assert ids(features, Ledger)[1:] == every
     assert not (tmp_path / "l.jsonl.gz").exists()
+
+
+def test_a_consumer_behind_the_archived_events_is_named(features: Engine, tmp_path: Path) -> None:
+    from features.data.log import consume
+
+    write_history(features, 2)
+    every = ids(features, Event)
+    with Session(features) as session, session.begin():
+        consume(session, "mailer", lambda _session, _events: None, limit=3)
+    result = archive_event(features, before=every[5], to=tmp_path / "a.jsonl.gz")
+    assert result.behind == (("mailer", every[2]),)
+    assert f"consumer 'mailer' had handled events up to {every[2]} only" in str(result)

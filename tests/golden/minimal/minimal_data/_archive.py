@@ -48,6 +48,7 @@ from .errors import ArchiveError
 FORMAT = "eventspec-archive"
 VERSION = 1
 _INTACT = "nothing was deleted: the log is intact"
+CHECKPOINTS = "eventspec_checkpoints"  # the consumers' table (``log.consume``)
 Rehearse = Callable[..., ReplayResult]
 
 
@@ -64,14 +65,22 @@ class ArchiveResult:
     snapshot_rows: int
     sha256: str
     elapsed: float
+    # Named consumers (``log.consume``) whose checkpoint is before the last archived event.
+    behind: tuple[tuple[str, int], ...] = ()
 
     def __str__(self) -> str:
-        return (
+        lines = [
             f"archived {self.count} events of {self.log} (ids {self.first_event_id} to "
-            f"{self.last_event_id}) to {self.path} in {self.elapsed:.2f}s\n"
+            f"{self.last_event_id}) to {self.path} in {self.elapsed:.2f}s",
             f"  snapshot {self.snapshot_id} ({self.snapshot_rows} rows) is where replay starts; "
-            "keep the file: it is the only copy of these events"
-        )
+            "keep the file: it is the only copy of these events",
+        ]
+        lines += [
+            f"  warning: consumer {name!r} had handled events up to {position} only: it will not "
+            "see the archived events after that (unless it consumes another log)"
+            for name, position in self.behind
+        ]
+        return "\n".join(lines)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +111,7 @@ def run_archive(
     if path.exists():
         raise ArchiveError(f"{path} exists: an archive file is never overwritten")
     span = _span(live, log, snapshots, before)
+    behind = _behind(live, log, span.last)
     snapshot: _snapshots.Snapshot | None = None
     tmp = path.with_name(path.name + ".tmp")
     written: list[Path] = []
@@ -171,7 +181,19 @@ def run_archive(
         snapshot.row_count,
         digest,
         time.perf_counter() - started,
+        behind,
     )
+
+
+def _behind(live: Engine, log: EventLogDef, last: Any) -> tuple[tuple[str, int], ...]:
+    """The consumers whose checkpoint is below ``last`` (checkpoints are shared by the logs
+    with integer ids, so one may be another log's)."""
+    checkpoints = log.table.metadata.tables.get(CHECKPOINTS)
+    if checkpoints is None or not isinstance(last, int):
+        return ()
+    query = select(checkpoints.c.name, checkpoints.c.position).where(checkpoints.c.position < last)
+    with live.connect() as connection:
+        return tuple((name, position) for name, position in connection.execute(query))
 
 
 def delete_archived(
