@@ -205,6 +205,10 @@ def test_an_encrypted_logs_archive_holds_ciphertext_only(features: Engine, tmp_p
     header = json.loads(content.splitlines()[0])
     assert header["columns"]["data"] == "ciphertext"
     assert header["log"] == "Ledger" and header["count"] == len(every) - 1
+    with features.connect() as connection:  # the snapshot's rows are encrypted as the events
+        stored = connection.exec_driver_sql("SELECT row FROM ledger_events_snapshot_rows").all()
+    assert len(stored) == 3
+    assert all(b"Quentin" not in bytes(row) and b"secret" not in bytes(row) for (row,) in stored)
 
 
 def test_a_failure_between_the_archive_and_the_delete_leaves_the_log_intact(
