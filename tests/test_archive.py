@@ -443,7 +443,7 @@ def test_an_event_committed_below_the_cut_meanwhile_stops_the_delete(
             session.add(Ledger(**{**values, "id": uuid.UUID(int=every[0].int - 1)}))
 
     monkeypatch.setattr(_archive, "_check_against", late_writer)
-    with pytest.raises(ArchiveError, match="written meanwhile; run it again; nothing was deleted"):
+    with pytest.raises(ArchiveError, match=r"written meanwhile; run it again; nothing was deleted"):
         archive_ledger(features, before=every[-1], to=tmp_path / "l.jsonl.gz")
     assert ids(features, Ledger)[1:] == every
     assert not (tmp_path / "l.jsonl.gz").exists()
@@ -459,3 +459,24 @@ def test_a_consumer_behind_the_archived_events_is_named(features: Engine, tmp_pa
     result = archive_event(features, before=every[5], to=tmp_path / "a.jsonl.gz")
     assert result.behind == (("mailer", every[2]),)
     assert f"consumer 'mailer' had handled events up to {every[2]} only" in str(result)
+
+
+def test_a_delete_that_may_have_committed_keeps_the_file(
+    features: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A connection lost at COMMIT: the events may be gone, so the file is kept."""
+    write_history(features, 3)
+    every = ids(features, Event)
+    live = rows(features, EVENT_TRACKED)
+    delete = _archive.delete_archived
+
+    def lost_at_commit(*args: Any) -> None:
+        delete(*args)
+        raise ConnectionError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(_archive, "delete_archived", lost_at_commit)
+    path = tmp_path / "a.jsonl.gz"
+    with pytest.raises(ArchiveError, match=r"keep .*a\.jsonl\.gz, it may be their only copy"):
+        archive_event(features, before=every[6], to=path)
+    assert path.exists() and ids(features, Event) == every[6:]
+    assert replayed(features, replay_event, EVENT_TRACKED) == live

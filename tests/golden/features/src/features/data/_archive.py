@@ -105,16 +105,23 @@ def run_archive(
     batch_size: int = 1000,
     delete: Callable[..., None] | None = None,
 ) -> ArchiveResult:
-    """Snapshot, write and check the file, then delete the events it holds (see the module)."""
+    """Snapshot, write and check the file, then delete the events it holds (see the module).
+    ``delete`` is the step deleting them, ``delete_archived`` unless given."""
     started = time.perf_counter()
     path = Path(to)
+    tmp = path.with_name(path.name + ".tmp")
     if path.exists():
         raise ArchiveError(f"{path} exists: an archive file is never overwritten")
+    if tmp.exists():
+        raise ArchiveError(
+            f"{tmp} exists: another archive run is writing it, or one was interrupted (then "
+            "remove it)"
+        )
     span = _span(live, log, snapshots, before)
     behind = _behind(live, log, span.last)
     snapshot: _snapshots.Snapshot | None = None
-    tmp = path.with_name(path.name + ".tmp")
     written: list[Path] = []
+    deleting = False
     try:
         with scratch_database(live) as scratch:
             replayed = rehearse(
@@ -159,9 +166,17 @@ def run_archive(
         os.replace(tmp, path)
         written[:] = [path]
         _sync_folder(path.parent)
+        deleting = True
         (delete or delete_archived)(live, log, snapshots, snapshot, path.name)
         written.clear()  # from here on the file is the only copy of the events
     except BaseException as error:
+        if deleting and not _intact(live, log, span):
+            # The delete may have committed (a connection lost at COMMIT): keep everything.
+            raise ArchiveError(
+                f"archiving {log.name} failed while deleting the archived events, and the log "
+                f"no longer holds all of them: keep {path}, it may be their only copy "
+                f"({_summary(error)})"
+            ) from error
         for leftover in written:
             leftover.unlink(missing_ok=True)
         if snapshot is not None:
@@ -194,6 +209,17 @@ def _behind(live: Engine, log: EventLogDef, last: Any) -> tuple[tuple[str, int],
     query = select(checkpoints.c.name, checkpoints.c.position).where(checkpoints.c.position < last)
     with live.connect() as connection:
         return tuple((name, position) for name, position in connection.execute(query))
+
+
+def _intact(live: Engine, log: EventLogDef, span: _Range) -> bool:
+    """Whether the log still holds every event of ``span`` (false when it cannot tell)."""
+    try:
+        with live.connect() as connection:
+            cut = log.table.c.id <= span.last
+            held = connection.scalar(select(func.count()).select_from(log.table).where(cut))
+    except Exception:
+        return False
+    return held is not None and held >= span.count  # more: a late writer; none deleted
 
 
 def delete_archived(
