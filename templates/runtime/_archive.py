@@ -34,6 +34,7 @@ from sqlalchemy import (
     type_coerce,
 )
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.types import TypeDecorator
 
 from . import _snapshots
@@ -69,14 +70,20 @@ class ArchiveResult:
 
     def __str__(self) -> str:
         lines = [
-            f"archived {self.count} events of {self.log} (ids {self.first_event_id} to "
-            f"{self.last_event_id}) to {self.path} in {self.elapsed:.2f}s",
-            f"  snapshot {self.snapshot_id} ({self.snapshot_rows} rows) is where replay starts; "
-            "keep the file: it is the only copy of these events",
+            (
+                f"archived {self.count} events of {self.log} (ids {self.first_event_id} to "
+                f"{self.last_event_id}) to {self.path} in {self.elapsed:.2f}s"
+            ),
+            (
+                f"  snapshot {self.snapshot_id} ({self.snapshot_rows} rows) is where replay "
+                "starts; keep the file: it is the only copy of these events"
+            ),
         ]
         lines += [
-            f"  warning: consumer {name!r} had handled events up to {position} only: it will not "
-            "see the archived events after that (unless it consumes another log)"
+            (
+                f"  warning: consumer {name!r} had handled events up to {position} only: it will "
+                "not see the archived events after that (unless it consumes another log)"
+            )
             for name, position in self.behind
         ]
         return "\n".join(lines)
@@ -216,7 +223,7 @@ def _intact(live: Engine, log: EventLogDef, span: _Range) -> bool:
         with live.connect() as connection:
             cut = log.table.c.id <= span.last
             held = connection.scalar(select(func.count()).select_from(log.table).where(cut))
-    except Exception:
+    except SQLAlchemyError:
         return False
     return held is not None and held >= span.count  # more: a late writer; none deleted
 
