@@ -64,6 +64,7 @@ class AioReplayView:
     logs: tuple[AioReplayLog, ...]
     uses_uuid: bool
     all_definition: str
+    uses_archive: bool = False
 
 
 def _await(function: str, args: Sequence[Expr], kwargs: list[tuple[str, Expr]]) -> str:
@@ -119,6 +120,8 @@ def aio_replay_view(project: ir.Project) -> AioReplayView:
         names = ("last_event_id", "point_in_time", "on_progress", "batch_size")
         kwargs: list[tuple[str, Expr]] = [(name, name) for name in names]
         kwargs.append(("source", "_sync_source(source)"))
+        if entry.archive:
+            kwargs.append(("archives", "archives"))
         text = (
             f"Rebuild the tables tracked by {entry.log.name} from its events: the sync "
             f"`{entry.function}`, awaited.\n\n`source` (another database) may be an "
@@ -130,5 +133,6 @@ def aio_replay_view(project: ir.Project) -> AioReplayView:
         header=sync.header,
         logs=tuple(logs),
         uses_uuid=sync.uses_uuid,
+        uses_archive=sync.uses_archive,
         all_definition=statement("__all__", Seq("[", [py(n) for n in public])),
     )

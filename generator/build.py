@@ -147,6 +147,7 @@ def _event_log(
         require_actor=raw.get("require_actor", False),
         description=raw.get("description", ""),
         partitioning=_partitioning(raw["partitioning"]) if "partitioning" in raw else None,
+        archive=raw.get("archive", False),
     )
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from . import cli_data
 from .commands import errors, schema
 from .options import config_option, database_option, event_log_option
 
@@ -132,6 +133,14 @@ def init(directory: Path, package: str | None) -> None:
 )
 @click.option("--json", "as_json", is_flag=True, help="With --verify: print the report as JSON.")
 @click.option(
+    "--from-archive",
+    "archives",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Start from the events of this archive file (repeat: every file of the log), "
+    "not from the latest snapshot.",
+)
+@click.option(
     "--max-rows",
     type=click.IntRange(min=0),
     default=10,
@@ -149,6 +158,7 @@ def replay(
     into: str | None,
     verify: bool,
     as_json: bool,
+    archives: tuple[Path, ...],
     max_rows: int,
 ) -> None:
     """Delete the tracked records and rebuild them from the event log.
@@ -161,6 +171,8 @@ def replay(
     from .commands import replay as command
 
     if verify:
+        if archives:
+            raise click.UsageError("--from-archive cannot be combined with --verify")
         command.verify(
             config_path,
             database_url,
@@ -184,6 +196,7 @@ def replay(
         yes,
         into,
         show_traceback=show_traceback,
+        archives=archives,
     )
 
 
@@ -288,90 +301,6 @@ def events(
     )
 
 
-@main.command("rotate-keys")
-@config_option
-@database_option
-@event_log_option("Which event log (default: the encrypted one).")
-@click.option(
-    "--batch-size",
-    type=click.IntRange(min=1),
-    metavar="N",
-    default=500,
-    show_default=True,
-    help="Events per transaction.",
-)
-@click.option("--dry-run", is_flag=True, help="Count what would be re-encrypted; change nothing.")
-@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-def rotate_keys(
-    config_path: Path,
-    database_url: str | None,
-    event_log: str | None,
-    batch_size: int,
-    dry_run: bool,
-    yes: bool,
-) -> None:
-    """Re-encrypt every event of an encrypted log with the current (first) key.
-
-    \b
-    1. Put the new key first in the log's key variable and keep the old ones after it:
-       NEW,OLD. Give every process that reads or writes the log this list.
-    2. Run `eventspec rotate-keys`.
-    3. Remove the old keys from the variable.
-
-    Each batch is committed on its own; events already under the current key are skipped, so
-    an interrupted run is finished by running it again.
-    """
-    from .commands import rotate_keys as command
-
-    command.run(config_path, database_url, event_log, batch_size, dry_run, yes)
-
-
-@main.command()
-@config_option
-@database_option
-@click.option("--ahead", type=click.IntRange(min=0), metavar="N", help="Partitions to keep ready.")
-@click.option("--through", metavar="ISO|ID", help="Also cover this instant (or id, by id).")
-def partitions(
-    config_path: Path, database_url: str | None, ahead: int | None, through: str | None
-) -> None:
-    """Create the missing partitions of every partitioned event log (PostgreSQL).
-
-    Each log gets N partitions (default: its spec's `ahead`) after the one holding now (or its
-    highest id). Run it on a schedule, more often than that: an event past the last partition
-    is refused. Prints what it created and how far each log's partitions reach.
-    """
-    from .commands import partitions as command
-
-    command.run(config_path, database_url, ahead, through)
-
-
-@main.command()
-@config_option
-@database_option
-@event_log_option("Which event log (default: the one holding personal data).")
-@click.option("--subject", required=True, help="The data subject, e.g. a user's id.")
-@click.option("--reason", required=True, help="Why: recorded in the erase event's metadata.")
-@click.option("--by", metavar="WHO", help="Who asked; recorded as erased_by.")
-def erase(
-    config_path: Path,
-    database_url: str | None,
-    event_log: str | None,
-    subject: str,
-    reason: str,
-    by: str | None,
-) -> None:
-    """Erase a data subject: destroy its key, so its personal values become unreadable.
-
-    Nulls the personal attributes of its records and writes an erase event, in one transaction;
-    then purges old copies of the bytes (SQLite WAL checkpoint, PostgreSQL VACUUM). The events
-    stay, and replay rebuilds the subject's records with null personal attributes.
-    See docs/privacy.md.
-    """
-    from .commands import erase as command
-
-    command.run(config_path, database_url, event_log, subject, reason, by)
-
-
 @main.command()
 @config_option
 @database_option
@@ -398,3 +327,7 @@ def doctor(config_path: Path, database_url: str | None, as_json: bool) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+for _command in cli_data.COMMANDS:
+    main.add_command(_command)

@@ -211,6 +211,17 @@ CODES = (
         "A `personal` attribute that cannot be erased to null: not nullable, a primary or "
         "foreign key, the tenant attribute, or part of an identity.",
     ),
+    (
+        "ES326",
+        "`archive: true` on an event log holding personal data (its snapshots would copy "
+        "personal values out of an erase's reach).",
+    ),
+    (
+        "ES330",
+        "`archive: true` on an event log whose snapshot tables (`<table>_snapshots`, "
+        "`<table>_snapshot_rows`) or model classes (`<Log>Snapshot`, `<Log>SnapshotRow`) are "
+        "already a resource's or event log's.",
+    ),
     ("ES270", "A name Python reads as another one (not NFKC-normalised, e.g. `ﬁeld`)."),
     (
         "ES271",

@@ -314,6 +314,7 @@ class EventLog:
     description: str = ""
     partitioning: Partitioning | None = None  # PostgreSQL range partitions of the event table
     personal_data: bool = False  # has personal fields: a subject column and keys (privacy.md)
+    archive: bool = False  # snapshot tables, and `eventspec archive` (docs/retention.md)
 
     @property
     def encrypted(self) -> bool:

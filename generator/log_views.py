@@ -10,7 +10,7 @@ from .filters import statement
 from .printer import py
 from .pyfmt import Call, Dict, Expr, Seq
 from .symbols import header, ref_expr, ref_module
-from .tables import subject_key_class
+from .tables import snapshot_table_names, subject_key_class
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,9 @@ class ReplayLog:
     rehearse: str  # "rehearse", or "rehearse_<log>"
     verify: str  # "verify", or "verify_<log>"
     tracked_definition: str  # "<LOG>_TRACKED = (Base.metadata.tables[...], ...)"
+    archive: str = ""  # "archive" or "archive_<log>" when the log is archived (``archive: true``)
+    snapshots_definition: str = ""  # "<LOG>_SNAPSHOTS = _snapshots.SnapshotTables(...)"
+    archived_argument: str = ""  # "archived=_archive.archived(...)", formatted at its indent
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,7 @@ class ReplayView:
     log_constants: tuple[str, ...]
     all_definition: str  # "__all__ = [...]"
     log_tables_definition: str  # "EVENT_LOG_TABLES = (...)"
+    uses_archive: bool = False
 
 
 def replay_function(project: ir.Project, log: ir.EventLog) -> str:
@@ -62,14 +66,44 @@ def rehearse_function(project: ir.Project, log: ir.EventLog) -> str:
     return "rehearse" if len(project.event_logs) == 1 else f"rehearse_{log.module}"
 
 
+def archive_function(project: ir.Project, log: ir.EventLog) -> str:
+    """``archive`` for a project with one event log; ``archive_<log>`` for each of several."""
+    return "archive" if len(project.event_logs) == 1 else f"archive_{log.module}"
+
+
 def public_names(project: ir.Project) -> list[str]:
     """What the generated ``replay`` module exports: the result type, each log's functions."""
-    functions = (
+    functions = [
         f(project, log)
         for log in project.event_logs
         for f in (replay_function, rehearse_function, verify_function)
-    )
-    return ["ReplayResult", "VerifyResult", *sorted(functions)]
+    ]
+    archived = [archive_function(project, log) for log in project.event_logs if log.archive]
+    results = ["ArchiveResult"] if archived else []
+    return [*results, "ReplayResult", "VerifyResult", *sorted(functions + archived)]
+
+
+def _snapshots_definition(project: ir.Project, log: ir.EventLog) -> str:
+    """``<LOG>_SNAPSHOTS``: the snapshot tables of an archived log and the resources they hold."""
+    if not log.archive:
+        return ""
+    headers, rows = snapshot_table_names(log)
+    resources = [f"{r.module}.RESOURCE" for r in sorted(project.resources_of(log), key=_module)]
+    tables = [f"Base.metadata.tables[{py(name)}]" for name in (headers, rows)]
+    call = Call("_snapshots.SnapshotTables", [py(log.name), *tables, Seq("(", resources)])
+    return statement(f"{log.name.upper()}_SNAPSHOTS", call)
+
+
+def _archived_argument(log: ir.EventLog) -> str:
+    if not log.archive:
+        return ""
+    constant = log.name.upper()
+    arguments = ["session", "source", constant, f"{constant}_SNAPSHOTS", "archives"]
+    return statement("archived", Call("_archive.archived", arguments), indent=2, operator="=")
+
+
+def _module(resource: ir.Resource) -> str:
+    return resource.module
 
 
 def tables_definition(target: str, names: list[str]) -> str:
@@ -127,6 +161,9 @@ def replay_view(project: ir.Project) -> ReplayView:
             tracked_definition=tables_definition(
                 f"{log.name.upper()}_TRACKED", sorted(r.table for r in project.resources_of(log))
             ),
+            archive=archive_function(project, log) if log.archive else "",
+            snapshots_definition=_snapshots_definition(project, log),
+            archived_argument=_archived_argument(log),
         )
         for log in project.event_logs
     )
@@ -148,9 +185,16 @@ def replay_view(project: ir.Project) -> ReplayView:
         clear_names=tuple(sorted(f"clear_{log.module}" for log in project.event_logs)),
         log_constants=tuple(sorted(log.name.upper() for log in project.event_logs)),
         all_definition=statement("__all__", Seq("[", [py(n) for n in public_names(project)])),
+        # An archived log's snapshot tables go with it: a rehearsal neither copies nor clears them.
         log_tables_definition=tables_definition(
-            "EVENT_LOG_TABLES", sorted(log.table for log in project.event_logs)
+            "EVENT_LOG_TABLES",
+            sorted(
+                name
+                for log in project.event_logs
+                for name in (log.table, *(snapshot_table_names(log) if log.archive else ()))
+            ),
         ),
+        uses_archive=any(log.archive for log in project.event_logs),
     )
 
 

@@ -30,6 +30,7 @@ from .symbols import HEADER, ref_expr
 from .testing_views import helpers_view
 
 RUNTIME_MODULES = (
+    "_archive.py",
     "_bulk.py",
     "_clear.py",
     "_compare.py",
@@ -43,6 +44,7 @@ RUNTIME_MODULES = (
     "_replay.py",
     "_rules.py",
     "_scratch.py",
+    "_snapshots.py",
     "_support.py",
     "_upcast.py",
     "_types.py",

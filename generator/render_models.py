@@ -20,6 +20,7 @@ from .tables import (
     event_log_table,
     followed_logs,
     resource_table,
+    snapshot_tables,
     subject_keys_table,
 )
 from .typemap import Import
@@ -70,6 +71,13 @@ def models_view(project: ir.Project) -> ModelsView:
         if log.personal_data:
             table = subject_keys_table(log)
             text = f"The data subjects' keys of ``{log.name}``, wrapped by its master key."
+            lines = tuple(_table_lines(table, imports))
+            models.append(
+                ModelView(table.class_name, table.name, "    " + docstring(text, 1), lines)
+            )
+    for log in (log for log in project.event_logs if log.archive):
+        for table in snapshot_tables(log):
+            text = f"Snapshots of ``{log.name}``, from {table.source} (``eventspec archive``)."
             lines = tuple(_table_lines(table, imports))
             models.append(
                 ModelView(table.class_name, table.name, "    " + docstring(text, 1), lines)

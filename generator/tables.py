@@ -100,6 +100,7 @@ def table_defs(project: ir.Project) -> tuple[TableDef, ...]:
     tables = [resource_table(project, r) for r in project.resources]
     tables += [event_log_table(log) for log in project.event_logs]
     tables += [subject_keys_table(log) for log in project.event_logs if log.personal_data]
+    tables += [table for log in project.event_logs if log.archive for table in snapshot_tables(log)]
     if followed_logs(project):
         tables.append(checkpoint_table())
     return tuple(sorted(tables, key=lambda t: t.name))
@@ -292,6 +293,78 @@ def subject_keys_table(log: ir.EventLog) -> TableDef:
         ),
         source=log.origin.source.name,
     )
+
+
+# --- snapshots of archived logs ------------------------------------------------------------------
+
+
+def snapshot_table_names(log: ir.EventLog) -> tuple[str, str]:
+    """The tables of an archived log's snapshots: the headers, and their rows."""
+    return (f"{log.table}_snapshots", f"{log.table}_snapshot_rows")
+
+
+def snapshot_class_names(log: ir.EventLog) -> tuple[str, str]:
+    return (f"{log.name}Snapshot", f"{log.name}SnapshotRow")
+
+
+def snapshot_tables(log: ir.EventLog) -> tuple[TableDef, TableDef]:
+    """``<events>_snapshots``: one row per state snapshot, the state after ``last_event_id``;
+    ``<events>_snapshot_rows``: its rows, one JSON object per tracked record (encrypted with the
+    log's keys when the log is encrypted, as its events are)."""
+    headers, rows = snapshot_table_names(log)
+    header_class, row_class = snapshot_class_names(log)
+    events = event_log_table(log)
+
+    def typed(table: str, name: str, type_name: str, nullable: bool = False) -> ColumnDef:
+        ctype = column_type(ir.TypeRef(type_name), table=table, column=name)
+        return ColumnDef(name, name, ctype, nullable=nullable)
+
+    key_type = column_type(ir.TypeRef("big_integer"), table=headers, column="id", primary_key=True)
+    event_id = events.columns[0]
+    header = TableDef(
+        name=headers,
+        class_name=header_class,
+        columns=(
+            ColumnDef("id", "id", key_type, nullable=False, primary_key=True, autoincrement=True),
+            ColumnDef("last_event_id", "last_event_id", event_id.type, nullable=False),
+            typed(headers, "last_occurred_at", "utc_datetime_usec"),
+            typed(headers, "event_count", "big_integer"),
+            typed(headers, "row_count", "big_integer"),
+            typed(headers, "checksum", "string"),
+            typed(headers, "taken_at", "utc_datetime_usec"),
+            typed(headers, "archived_at", "utc_datetime_usec", nullable=True),
+            typed(headers, "archive", "string", nullable=True),
+        ),
+        source=log.origin.source.name,
+    )
+    # No foreign key to the header: only the runtime writes and deletes these rows, each time
+    # with their header, and its derived name would be over PostgreSQL's 63 bytes for most logs.
+    row_key = column_type(ir.TypeRef("big_integer"), table=rows, column="snapshot_id")
+    body = next(c for c in events.columns if c.name == "data")
+    row = TableDef(
+        name=rows,
+        class_name=row_class,
+        columns=(
+            ColumnDef(
+                "snapshot_id",
+                "snapshot_id",
+                row_key,
+                nullable=False,
+                primary_key=True,
+            ),
+            ColumnDef(
+                "position",
+                "position",
+                column_type(ir.TypeRef("big_integer"), table=rows, column="position"),
+                nullable=False,
+                primary_key=True,
+            ),
+            typed(rows, "table_name", "string"),
+            ColumnDef("row", "row", body.type, nullable=False, imports=body.imports),
+        ),
+        source=log.origin.source.name,
+    )
+    return header, row
 
 
 # --- consumer checkpoints -----------------------------------------------------------------------

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import sys
 import traceback
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,7 @@ import click
 
 from .. import ir
 from ..log_views import rehearse_function, replay_function, verify_function
+from .archive import archived_log
 from .database import (
     import_generated,
     load,
@@ -37,16 +40,19 @@ def replay(
     into: str | None = None,
     *,
     show_traceback: bool = False,
+    archives: Sequence[Path] = (),
 ) -> None:
     """Replay in place: clear the tracked tables and rebuild them, in one transaction. With
-    ``into``: rebuild them into that database instead, from a snapshot of the live one."""
+    ``into``: rebuild them into that database instead, from a snapshot of the live one. With
+    ``archives``: start from the events of those archive files."""
     project = load(config_path)
-    log = pick_log(project, event_log)
+    log = archived_log(project, event_log) if archives else pick_log(project, event_log)
     url = resolve_database_url(project, database_url)
     last_id = parse_event_id(log, last_event_id) if last_event_id else None
     instant: dt.datetime | None = parse_instant(point_in_time) if point_in_time else None
+    extra = {"archives": list(archives)} if archives else {}
     if into is not None:
-        rehearse(project, log, url, into, last_id, instant, yes, show_traceback)
+        rehearse(project, log, url, into, last_id, instant, yes, show_traceback, extra)
         return
     if not yes:
         _confirm(f"Replay {log.name} into {redact(url)}? Tracked tables are cleared first.")
@@ -58,7 +64,13 @@ def replay(
         progress() as on_progress,
         session.begin(),
     ):
-        result = run(session, last_event_id=last_id, point_in_time=instant, on_progress=on_progress)
+        result = run(
+            session,
+            last_event_id=last_id,
+            point_in_time=instant,
+            on_progress=on_progress,
+            **extra,
+        )
     click.echo(str(result))
 
 
@@ -71,14 +83,18 @@ def rehearse(
     instant: dt.datetime | None,
     yes: bool,
     show_traceback: bool = False,
+    extra: Mapping[str, Any] | None = None,
 ) -> None:
     """Rebuild the log's tables into ``into`` from a read-only snapshot of ``url``; confirm first
-    when the target already holds rows that the rebuild replaces."""
+    when the target already holds rows that the rebuild replaces. ``extra``: more arguments of
+    the replay (the archive files to start from)."""
     from sqlalchemy import create_engine
     from sqlalchemy.exc import ArgumentError
 
     module = import_generated(project, "replay")
     run: Any = getattr(module, rehearse_function(project, log))
+    if extra:
+        run = _rehearsal(project, log, module, extra)
     logs = {table.key for table in module.EVENT_LOG_TABLES}
     replaced = [t for t in module.Base.metadata.sorted_tables if t.key not in logs]
     try:
@@ -102,6 +118,28 @@ def rehearse(
         live.dispose()
         target.dispose()
     click.echo(str(result))
+
+
+def _rehearsal(
+    project: ir.Project, log: ir.EventLog, module: Any, extra: Mapping[str, Any]
+) -> Callable[..., Any]:
+    """The generated ``rehearse`` function of ``log``, its replay given ``extra`` arguments."""
+    steps = import_generated(project, "_rehearse")
+    replay = functools.partial(getattr(module, replay_function(project, log)), **extra)
+
+    def run(live: Any, target: Any, **options: Any) -> Any:
+        with steps.snapshot(live) as source:
+            return steps.rebuild(
+                source,
+                target,
+                replay=replay,
+                metadata=module.Base.metadata,
+                tracked=getattr(module, f"{log.name.upper()}_TRACKED"),
+                event_logs=module.EVENT_LOG_TABLES,
+                **options,
+            )
+
+    return run
 
 
 def _confirm(question: str) -> None:

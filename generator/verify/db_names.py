@@ -13,7 +13,13 @@ from dataclasses import dataclass, replace
 
 from ..diagnostics import Diagnostic, Origin, at
 from ..ir import EventLog, Project, Resource
-from ..tables import NAMING_CONVENTION, TableDef, event_log_table, resource_table
+from ..tables import (
+    NAMING_CONVENTION,
+    TableDef,
+    event_log_table,
+    resource_table,
+    snapshot_tables,
+)
 from .common import Rule, node_at
 
 PG_MAX_IDENTIFIER = 63  # bytes: PostgreSQL's NAMEDATALEN - 1
@@ -43,6 +49,19 @@ def _db_names(project: Project) -> Iterator[DbName]:
         table = _table_def(project, unit)
         if table is not None:
             yield from (replace(n, table=table.name) for n in _table_names(unit, table))
+    for log in (log for log in project.event_logs if log.archive):
+        headers, rows = snapshot_tables(log)
+        for table in (headers, rows):
+            for name in _table_names(log, table):
+                if not name.what.startswith("sequence of"):  # as the log's id: not for these
+                    yield replace(name, table=table.name)
+        yield DbName(
+            f"{headers.name}_id_seq",
+            f"sequence of column '{headers.name}.id'",
+            *_table_origin(log),
+            namespace="relation",
+            table=headers.name,
+        )
 
 
 def _table_names(unit: Resource | EventLog, table: TableDef) -> Iterator[DbName]:

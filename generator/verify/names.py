@@ -7,7 +7,8 @@ from typing import TypeAlias
 
 from ..diagnostics import Diagnostic, Origin, at
 from ..ir import EventLog, Project, Resource, snake_case
-from ..tables import CHECKPOINTS_TABLE
+from ..tables import CHECKPOINTS_TABLE, snapshot_table_names
+from ..tables import snapshot_class_names as snapshot_class_names_of
 from .common import Rule, node_at
 
 Unit: TypeAlias = Resource | EventLog
@@ -57,6 +58,26 @@ def reserved_table_names(project: Project) -> Iterator[Diagnostic]:
             yield at(unit.origin, "ES318", message, step, hint="choose another table name")
 
 
+def snapshot_names(project: Project) -> Iterator[Diagnostic]:
+    """ES330: the tables and model classes of an archived log's snapshots take names of their
+    own."""
+    units = _units(project)
+    classes = {unit.name.casefold(): unit for unit in units}
+    tables = {unit.table.casefold(): unit for unit in units}
+    for log in (log for log in project.event_logs if log.archive):
+        derived = [(name, classes, "model class") for name in snapshot_class_names_of(log)]
+        derived += [(name, tables, "table") for name in snapshot_table_names(log)]
+        for name, taken, what in derived:
+            other = taken.get(name.casefold())
+            if other is None and what == "table" and name.casefold() == CHECKPOINTS_TABLE:
+                other = log
+            if other is not None:
+                message = f"'archive: true' makes a {what} '{name}' for the snapshots of "
+                message += f"'{log.name}', which '{other.name}' ({_where(other.origin)}) has"
+                hint = f"rename '{other.name}', or the event log or its table"
+                yield at(log.origin, "ES330", message, "archive", hint=hint)
+
+
 def unique_module_names(project: Project) -> Iterator[Diagnostic]:
     first: dict[str, Unit] = {}
     for unit in _units(project):
@@ -96,6 +117,7 @@ RULES: tuple[Rule, ...] = (
     unique_class_names,
     unique_table_names,
     reserved_table_names,
+    snapshot_names,
     unique_module_names,
     bulk_variants,
     resource_member_names,

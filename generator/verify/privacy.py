@@ -9,6 +9,7 @@
 * ES324 ``data_subject: actor`` where the event log declares no actor types
 * ES325 a personal attribute that cannot be erased: not nullable, a primary key, a foreign key,
   a tenant attribute or part of an identity (erased values are null)
+* ES326 ``archive: true`` on a log holding personal data (snapshots would copy it out of reach)
 """
 
 from __future__ import annotations
@@ -146,7 +147,19 @@ def erasable_attributes(project: Project) -> Iterator[Diagnostic]:
                 )
 
 
+def archived_personal(project: Project) -> Iterator[Diagnostic]:
+    """ES326: snapshot rows and archive files would hold values an erase cannot reach."""
+    for log in project.event_logs:
+        if log.archive and log.personal_data:
+            message = f"event log '{log.name}' holds personal data and has archive: true; "
+            message += "its snapshots would keep the personal values of the records they copy, "
+            message += "out of an erase's reach (not supported yet)"
+            hint = "archive a log without personal data, or drop archive: true"
+            yield at(log.origin, "ES326", message, "archive", hint=hint)
+
+
 RULES = (
+    archived_personal,
     unencrypted_personal,
     subject_declared,
     subject_attribute,

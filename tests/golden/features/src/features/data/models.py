@@ -39,8 +39,12 @@ __all__ = [
     "Base",
     "Document",
     "Event",
+    "EventSnapshot",
+    "EventSnapshotRow",
     "EventspecCheckpoint",
     "Ledger",
+    "LedgerSnapshot",
+    "LedgerSnapshotRow",
     "Member",
 ]
 
@@ -171,6 +175,35 @@ class Event(Base):
         }
 
 
+class EventSnapshot(Base):
+    """Snapshots of ``Event``, from specs/logs.yaml (``eventspec archive``)."""
+
+    __tablename__ = "events_snapshots"
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+    )
+    last_event_id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"))
+    last_occurred_at: Mapped[datetime.datetime] = mapped_column(UTCDateTime())
+    event_count: Mapped[int] = mapped_column(BigInteger())
+    row_count: Mapped[int] = mapped_column(BigInteger())
+    checksum: Mapped[str] = mapped_column(String())
+    taken_at: Mapped[datetime.datetime] = mapped_column(UTCDateTime())
+    archived_at: Mapped[datetime.datetime | None] = mapped_column(UTCDateTime())
+    archive: Mapped[str | None] = mapped_column(String())
+
+
+class EventSnapshotRow(Base):
+    """Snapshots of ``Event``, from specs/logs.yaml (``eventspec archive``)."""
+
+    __tablename__ = "events_snapshot_rows"
+
+    snapshot_id: Mapped[int] = mapped_column(BigInteger(), primary_key=True)
+    position: Mapped[int] = mapped_column(BigInteger(), primary_key=True)
+    table_name: Mapped[str] = mapped_column(String())
+    row: Mapped[dict[str, Any]] = mapped_column(JSONMap)
+
+
 class EventspecCheckpoint(Base):
     """Checkpoints of ``.log.consume``: the id of the last event each consumer handled."""
 
@@ -224,6 +257,35 @@ class Ledger(Base):
             "resource": self.resource,
             "action": self.action,
         }
+
+
+class LedgerSnapshot(Base):
+    """Snapshots of ``Ledger``, from specs/logs.yaml (``eventspec archive``)."""
+
+    __tablename__ = "ledger_events_snapshots"
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+    )
+    last_event_id: Mapped[uuid.UUID] = mapped_column(Uuid())
+    last_occurred_at: Mapped[datetime.datetime] = mapped_column(UTCDateTime())
+    event_count: Mapped[int] = mapped_column(BigInteger())
+    row_count: Mapped[int] = mapped_column(BigInteger())
+    checksum: Mapped[str] = mapped_column(String())
+    taken_at: Mapped[datetime.datetime] = mapped_column(UTCDateTime())
+    archived_at: Mapped[datetime.datetime | None] = mapped_column(UTCDateTime())
+    archive: Mapped[str | None] = mapped_column(String())
+
+
+class LedgerSnapshotRow(Base):
+    """Snapshots of ``Ledger``, from specs/logs.yaml (``eventspec archive``)."""
+
+    __tablename__ = "ledger_events_snapshot_rows"
+
+    snapshot_id: Mapped[int] = mapped_column(BigInteger(), primary_key=True)
+    position: Mapped[int] = mapped_column(BigInteger(), primary_key=True)
+    table_name: Mapped[str] = mapped_column(String())
+    row: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON("FEATURES_LEDGER_KEYS"))
 
 
 class Member(Base):

@@ -90,3 +90,8 @@ def _summary(error: BaseException) -> str:
 
 class ConfigurationError(EventspecError):
     """The generated package is misconfigured at run time (a key, a lock generator, ...)."""
+
+
+class ArchiveError(EventspecError):
+    """Archiving an event log, or reading an archive file, failed. An archive run that raises
+    deleted no event: the log is as it was (the message says so)."""

@@ -4,16 +4,18 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement, Connection, Row, and_, func, select, true
 from sqlalchemy.orm import Session
 
+from . import _snapshots
 from ._clear import blocked_clear
 from ._engine import (
     ActionDef,
@@ -41,6 +43,17 @@ _EVENT_COLUMNS = (
     "data",
     "changed_attributes",
 )
+
+
+class Archived(Protocol):
+    """Events read from archive files (``_archive``), replayed before the log's own."""
+
+    last_event_id: Any  # the last archived event: the log's events after it follow
+    count: int
+
+    def pages(
+        self, last_event_id: Any, point_in_time: dt.datetime | None, batch_size: int
+    ) -> Iterator[Sequence[Row[Any]]]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,10 +97,16 @@ def run_replay(
     logger: logging.Logger | None = None,
     upcasters: Mapping[tuple[str, str], Upcasters] | None = None,
     source: Session | Connection | None = None,
+    snapshots: _snapshots.SnapshotTables | None = None,
+    archived: Archived | None = None,
 ) -> ReplayResult:
     """Rebuild the tables of ``log`` from its events; the events are read through ``source``
     (another database, see ``_rehearse``) when given, else through ``session``, which every
-    write goes through."""
+    write goes through.
+
+    With ``snapshots`` (an archived log), replay starts from the latest snapshot of archived
+    events and applies the events after it. With ``archived`` (a replay from archive files), it
+    starts from nothing and applies the archived events, then the log's events after them."""
     started = time.perf_counter()
     logger = logger or LOGGER
     result = ReplayResult()
@@ -105,7 +124,18 @@ def run_replay(
     reader = session if source is None else source
     if log.subject_keys is not None:
         keys = SubjectKeys(log.table, reader)
+    start = None
+    if archived is not None:
+        cutoff = cutoff & (table.c.id > archived.last_event_id)
+    elif snapshots is not None:
+        start = _snapshots.start(reader, snapshots, last_event_id, point_in_time)
+        if start is not None:
+            cutoff = cutoff & (table.c.id > start.last_event_id)
     total = reader.scalar(select(func.count()).select_from(table).where(cutoff)) or 0
+    pages: Iterable[Sequence[Row[Any]]] = _pages(reader, log, cutoff, batch_size)
+    if archived is not None:
+        total += archived.count
+        pages = itertools.chain(archived.pages(last_event_id, point_in_time, batch_size), pages)
     models = {action.resource.model for action in actions.values()}
     targets = [*actions.values(), *(t for route in routes for t in route.targets)]
     # Fold pages in memory and write them with executemany, unless something would notice that
@@ -115,7 +145,9 @@ def run_replay(
     with atomic(session):
         _clear(session, log, clear, models)
         _forget(session, models)
-        for stored in _pages(reader, log, cutoff, batch_size):
+        if start is not None and snapshots is not None:
+            _snapshots.load(session, reader, snapshots, start)
+        for stored in pages:
             # Upcasting comes first: routes match the version the upcasters reached.
             page = upcast_page(
                 stored if keys is None else reveal_page(keys, stored), upcasters or {}

@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import datetime
+import os
 import uuid
+from collections.abc import Sequence
 
 from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -31,6 +33,7 @@ async def replay_event(
     on_progress: ProgressFn | None = None,
     batch_size: int = 1000,
     source: AsyncSession | AsyncConnection | None = None,
+    archives: Sequence[str | os.PathLike[str]] = (),
 ) -> ReplayResult:
     """Rebuild the tables tracked by Event from its events: the sync `replay_event`, awaited.
 
@@ -43,6 +46,7 @@ async def replay_event(
         on_progress=on_progress,
         batch_size=batch_size,
         source=_sync_source(source),
+        archives=archives,
     )
 
 
@@ -54,6 +58,7 @@ async def replay_ledger(
     on_progress: ProgressFn | None = None,
     batch_size: int = 1000,
     source: AsyncSession | AsyncConnection | None = None,
+    archives: Sequence[str | os.PathLike[str]] = (),
 ) -> ReplayResult:
     """Rebuild the tables tracked by Ledger from its events: the sync `replay_ledger`, awaited.
 
@@ -66,4 +71,5 @@ async def replay_ledger(
         on_progress=on_progress,
         batch_size=batch_size,
         source=_sync_source(source),
+        archives=archives,
     )
