@@ -339,6 +339,7 @@ def render(
         "|---|---|---|---:|---:|---:|---:|---:|---|",
         *(_row(row) for row in rows),
         "",
+        *_separately(),
         "## How it is measured",
         "",
         *METHOD,
@@ -346,6 +347,16 @@ def render(
     if notes:
         lines += ["", "## Notes from this run", "", *(f"- {note}" for note in notes)]
     return "\n".join(lines) + "\n"
+
+
+SEPARATELY = Path(__file__).resolve().parent / "separately.md"
+
+
+def _separately() -> list[str]:
+    """The measurements too long for a run (``bench/separately.md``), as they are written."""
+    if not SEPARATELY.exists():
+        return []
+    return [*SEPARATELY.read_text(encoding="utf-8").rstrip("\n").splitlines(), ""]
 
 
 METHOD = [
