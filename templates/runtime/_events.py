@@ -91,9 +91,9 @@ def _event_data(cs: Changeset, action: ActionDef, encrypted: bool) -> dict[str, 
     attributes = action.resource.attributes
     data: dict[str, Any] = {}
     for name, value in cs.params.items():
-        spec = attributes.get(name) if name in action.accept else action.arguments.get(name)
-        if getattr(spec, "nested", None) is not None:
+        if name in action.managed:
             continue  # a managed relationship: each nested write records its own input
+        spec = attributes.get(name) if name in action.accept else action.arguments.get(name)
         sensitive = spec is not None and spec.sensitive
         data[name] = None if sensitive and not encrypted else to_json(value)
     return data

@@ -416,6 +416,12 @@ class EmbeddedDef:
                 out[name] = spec.checked(item)
             except Refused as refused:
                 raise refused.within(f".{name}") from None
+        if self.validations:
+            self._validate(out)
+        return out
+
+    def _validate(self, out: dict[str, Any]) -> None:
+        """The spec's validations of the whole (checked) value; a failure names its field."""
         fields = _Fields(out)
         for check in self.validations:
             if not all(condition.test(fields) is None for condition in check.where):
@@ -424,7 +430,6 @@ class EmbeddedDef:
             if failure is not None:
                 name, message = failure
                 raise Refused(check.message or message, f".{name}" if name else "")
-        return out
 
     def decode(self, value: Any) -> dict[str, Any]:
         """A recorded (JSON) value back to what was written (unknown keys are kept: replay's

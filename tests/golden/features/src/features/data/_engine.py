@@ -289,6 +289,9 @@ class ActionDef(Generic[M]):
     # Only eventspec's own code runs before the write (no hook, no ``call``): nothing there can
     # touch the database, and its changeset need not be watched (_action_savepoint).
     own_code_only: bool = field(init=False, repr=False, compare=False)
+    # Managed relationships' inputs (``_manage.py``): each nested write records its own input,
+    # so the action's event does not.
+    managed: frozenset[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         arguments = {name: replace(arg, name=name) for name, arg in self.arguments.items()}
@@ -296,6 +299,8 @@ class ActionDef(Generic[M]):
         # Managed relationships come first: the parent's own changes and hooks see what they
         # wrote. Replay does not run them (see _manage.py).
         nested = [a.nested.step(n) for n, a in arguments.items() if a.nested is not None]
+        managed = frozenset(n for n, a in arguments.items() if a.nested is not None)
+        object.__setattr__(self, "managed", managed)
         if nested:
             object.__setattr__(self, "changes", (*nested, *self.changes))
         specs: dict[str, AttributeDef | ArgumentDef] = {
