@@ -16,6 +16,7 @@ from bench import (
     s_bulk,
     s_concurrency,
     s_create,
+    s_destroy,
     s_follow,
     s_generate,
     s_memory,
@@ -49,6 +50,8 @@ def _scenarios(
         yield "1-2 create", lambda: s_create.run(backend, n, repeats)
     if "update" in wanted:
         yield "3 update", lambda: s_update.run(backend, n, repeats)
+    if "destroy" in wanted:
+        yield s_destroy.SCENARIO, lambda: s_destroy.run(backend, n, repeats)
     if "bulk" in wanted:
         yield "4 bulk", lambda: s_bulk.run(backend, n, repeats, config.batch)
     if "replay" in wanted:

@@ -14,6 +14,7 @@ BACKENDS = ("sqlite", "postgresql")
 SCENARIOS = (
     "create",
     "update",
+    "destroy",
     "bulk",
     "replay",
     "memory",

@@ -372,7 +372,8 @@ METHOD = [
     "- Scenarios 1-3 open a new `Session` (or `engine.begin()`) per transaction, as a request "
     "handler would. The Core baseline computes the same id, default and timestamps in Python.",
     "- Update (3): the generated action, the ORM and Continuum first load the row with "
-    "`session.get`; the Core baseline updates by primary key without reading it.",
+    "`session.get`; the Core baseline updates by primary key without reading it. Destroy (3b) "
+    "likewise: `session.get`, then the action or `session.delete`; the baseline deletes by key.",
     "- SQLAlchemy-Continuum runs with default options; the listeners `make_versioned` puts on "
     "every Engine, Mapper and Session are moved onto Continuum's own engine, model and Session "
     "subclass so they do not slow the other contenders.",

@@ -34,8 +34,8 @@ from features.data.actions import document as documents
 from features.data.actions import member as members
 from features.data.models import Document, Event, Member
 from psycopg import pq
-from sqlalchemy import Engine, create_engine, event, func, select, text
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy import Engine, create_engine, event, func, inspect, select, text
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SAWarning
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -311,7 +311,7 @@ def test_the_actions_that_can_are_written_straight_to_the_driver(
     features: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sent: list[str] = []
-    for name in ("create", "update"):
+    for name in ("create", "update", "destroy"):
         original = getattr(wire, name)
         monkeypatch.setattr(wire, name, _spy(original, name, sent))
     with session_of(features) as session, session.begin():
@@ -319,8 +319,67 @@ def test_the_actions_that_can_are_written_straight_to_the_driver(
         members.bump(session, member, by=1)  # a call change
         members.rename(session, member, handle="ida2")  # one that uses the session
         documents.create(session, title="Doc", tenant=uuid.uuid4())  # a call validation
-        members.destroy(session, member)  # destroys take the unit of work
-    assert sent == ["create", "update", "update", "create"]
+        members.destroy(session, member)
+        members.destroy_many(session, [members.create(session, handle="jo")])  # one SAVEPOINT
+    assert sent == ["create", "update", "update", "create", "destroy", "create"]
+
+
+# --- destroy ------------------------------------------------------------------------------------
+
+
+@POSTGRESQL
+def test_a_destroy_is_one_round_trip(features: Engine) -> None:
+    with session_of(features) as session, session.begin():
+        member = members.create(session, handle="kim")
+        with round_trips(session) as destroy:
+            members.destroy(session, member)
+    assert destroy() == 1  # SAVEPOINT, lock, DELETE, the event's INSERT, RELEASE
+    with session_of(features) as session:
+        assert session.get(Member, member.id) is None
+        assert [e.action for e in events_of(session)] == ["create", "destroy"]
+
+
+def test_a_destroyed_object_leaves_the_session_as_a_flush_leaves_it(features: Engine) -> None:
+    with session_of(features) as session, session.begin():
+        member = members.create(session, handle="lea")
+    with session_of(features) as session:
+        member = session.get_one(Member, member.id)
+        members.destroy(session, member)
+        assert inspect(member).deleted and member not in session
+        assert session.get(Member, member.id) is None
+        session.rollback()  # the caller's rollback puts it back, with its row
+        assert inspect(member).persistent and session.get(Member, member.id) is member
+        members.destroy(session, member)
+        session.commit()
+        assert inspect(member).was_deleted and not inspect(member).persistent
+        assert session.get(Member, member.id) is None
+        assert [e.action for e in events_of(session)] == ["create", "destroy"]
+
+
+def test_a_failed_destroy_leaves_its_record_and_no_event(features: Engine) -> None:
+    refuse_marked_events(features)
+    with session_of(features) as session, session.begin():
+        member = members.create(session, handle="max")
+        with pytest.raises(DBAPIError, match="event refused") as refused:
+            members.destroy(session, member, metadata=REFUSE)
+        assert str(refused.value.statement).startswith("INSERT INTO events")
+        assert inspect(member).persistent and not session.deleted and ghosts(session) == []
+        assert session.scalars(select(Member.handle)).all() == ["max"]
+        members.destroy(session, member)  # the transaction goes on
+    with session_of(features) as session:
+        assert session.scalars(select(Member.handle)).all() == []
+        assert [e.action for e in events_of(session)] == ["create", "destroy"]
+
+
+def test_a_row_gone_before_its_destroy_warns_as_the_unit_of_work_does(features: Engine) -> None:
+    with session_of(features) as session, session.begin():
+        member = members.create(session, handle="ned")
+    with session_of(features) as session, session.begin():
+        member = session.get_one(Member, member.id)
+        session.execute(text("DELETE FROM members"))
+        with pytest.warns(SAWarning, match="expected to delete 1 row"):
+            members.destroy(session, member)
+        assert inspect(member).deleted
 
 
 # --- create_many --------------------------------------------------------------------------------

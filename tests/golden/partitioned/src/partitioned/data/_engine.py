@@ -452,11 +452,17 @@ def run_destroy(
     if replaying is None:
         check_actor(action, actor)
     _check_tenant(resource, record, tenant, replaying)
-    cs = make_changeset(session, action, record, params, actor, metadata, tenant, replaying)
-    with secrets_kept(action, [params, cs.attributes]), _savepoint(session):
+    cs = make_changeset(
+        session, action, record, params, actor, metadata, tenant, replaying, changeset_class(action)
+    )
+    wire = _wired(session, action, record, replaying)
+    with secrets_kept(action, [params, cs.attributes]), _action_savepoint(cs, wire) as sends_own:
         prepare(cs, action, replaying, defaults="destroy")
         before, after = _split_hooks(cs, action)
         _run_before(cs, action, before, record, "destroy")
+        if wire is not None:  # the lock, the DELETE and its event straight to the driver
+            _wire.destroy(session, wire, action, record, cs, savepoint=sends_own())
+            return record
         if action.soft_attribute is not None:
             for name, value in cs.attributes.items():
                 setattr(record, name, value)

@@ -33,6 +33,7 @@ from ._engine import (
     prepare,
 )
 from ._types import Decoder
+from ._upcast import was_erased
 from .changeset import Changeset
 from .errors import ReplayError
 
@@ -359,8 +360,7 @@ def replay_input(event: Row[Any], target: ActionDef) -> tuple[dict[str, Any], Re
     changed = dict(event.changed_attributes or {})
     # Replay forces the event's record_id as the key: the recorded one is not decoded twice.
     forced = {k: v for k, v in changed.items() if k != resource.primary_key}
-    erased = getattr(event, "erased", False)
-    replaying = Replaying(event.record_id, decode_attributes(resource, forced), erased)
+    replaying = Replaying(event.record_id, decode_attributes(resource, forced), was_erased(event))
     if event.action_type == "destroy":
         return {}, replaying  # destroy arguments are not replayed (AshEvents does the same)
     raw = dict(event.data or {})

@@ -13,8 +13,10 @@ validation) asks the changeset for its session, SQLAlchemy opens the SAVEPOINT t
 A batch of creates (``create_many``, from ``_bulk.py``) goes the same way: the lock once per
 distinct key, then the records and the events, on PostgreSQL each as one multi-row INSERT (with
 PostgreSQL's numbered placeholders, so that psycopg parses no query of thousands of them; split
-only past the protocol's 65,535 parameters), on SQLite each as one executemany. Destroys are not
-sent here: the unit of work's DELETE of a row already gone only warns, and writes the event.
+only past the protocol's 65,535 parameters), on SQLite each as one executemany. A hard destroy
+sends its DELETE and its event; the object then leaves the session as a flush of
+``session.delete`` leaves it (deleted, restored by a rollback), and a row already gone only
+warns, as the unit of work does.
 
 The guarantees are the unit of work's: the statements are the ones SQLAlchemy compiles for these
 tables, with the parameters its types process and the Python-side defaults it fills in; a failure
@@ -41,6 +43,7 @@ import functools
 import itertools
 import logging
 import re
+import warnings
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -50,12 +53,13 @@ from sqlalchemy import (
     Dialect,
     Table,
     bindparam,
+    delete,
     insert,
     inspect,
     literal_column,
     select,
 )
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, SAWarning
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -91,6 +95,8 @@ def connection_for(session: Session, action: ActionDef) -> Connection | None:
         return None  # the subject's key is read, or made, inside the SAVEPOINT (_privacy.py)
     if any(change.kind != "change" for change in action.changes):
         return None  # a hook expects the unit of work (as _engine._direct)
+    if action.type == "destroy" and _cascades(action.resource.model):
+        return None  # session.delete() would delete related objects too
     if observe.watching():
         return None  # a callback may fail the action after its event: it needs the SAVEPOINT
     resource = action.resource
@@ -110,6 +116,19 @@ def connection_for(session: Session, action: ActionDef) -> Connection | None:
     if dialect.dispatch.handle_error:
         return None
     return connection  # the caller checked what any Core write needs (_engine._direct)
+
+
+_CASCADES: dict[type[Any], bool] = {}
+
+
+def _cascades(model: type[Any]) -> bool:
+    """Whether deleting a ``model`` object cascades to related objects (the generated
+    relationships do not: ``passive_deletes="all"``, the database's foreign keys decide)."""
+    found = _CASCADES.get(model)
+    if found is None:
+        relationships = inspect(model).relationships
+        found = _CASCADES[model] = any(r.cascade.delete for r in relationships)
+    return found
 
 
 def create(
@@ -242,6 +261,42 @@ def update(
     if values:
         remember(session, [record], inserted=False)
         settle(record, values)
+
+
+def destroy(
+    session: Session,
+    connection: Connection,
+    action: ActionDef,
+    record: Any,
+    cs: Changeset,
+    *,
+    savepoint: bool,
+) -> None:
+    """DELETE the record's row and insert its event; then the object is deleted in the session,
+    as a flush of ``session.delete(record)`` leaves it."""
+    table: Table = record.__table__
+    dialect = connection.dialect
+    state = inspect(record)
+    keys = state.identity or ()
+    steps = [_Step(_delete_sql(dialect, table), {f"_k_{i}": k for i, k in enumerate(keys)})]
+    if action.writes_events:
+        log = _log_table(action)
+        event = with_defaults(log, event_row(cs, action, functools.partial(getattr, record), None))
+        steps.append(_Step(_event_sql(dialect, log, _keys(event), None), event))
+    if not savepoint:
+        session.flush()  # what the user's code added goes first, as the unit of work would
+    locks = _wanted([cs], action, connection)
+    counts = _send(session, connection, locks, steps, savepoint=savepoint)
+    if counts[0] != 1:  # the unit of work's words, and as there only a warning: the row is gone
+        warnings.warn(
+            f"DELETE statement on table '{table.name}' expected to delete 1 row(s); "
+            f"{counts[0]} were matched.",
+            SAWarning,
+            stacklevel=2,
+        )
+    # What the unit of work does after its DELETE (and the ORM's own bulk DELETE with
+    # synchronize_session): the object is deleted, in the transaction's snapshot for a rollback.
+    session._remove_newly_deleted([state])
 
 
 # --- statements ---------------------------------------------------------------------------------
@@ -390,6 +445,12 @@ def _update_sql(dialect: Dialect, table: Table, names: tuple[str, ...]) -> _Comp
 
 
 @functools.lru_cache(maxsize=512)
+def _delete_sql(dialect: Dialect, table: Table) -> _Compiled:
+    where = [column == bindparam(f"_k_{i}") for i, column in enumerate(table.primary_key)]
+    return _compiled(delete(table).where(*where), dialect, ())
+
+
+@functools.lru_cache(maxsize=512)
 def _event_sql(
     dialect: Dialect,
     table: Table,
@@ -440,9 +501,10 @@ def _send(
     steps: list[_Step],
     *,
     savepoint: bool,
-) -> None:
+) -> list[int]:
     """The locks and ``steps``; with ``savepoint``, between a SAVEPOINT and its RELEASE, rolled
-    back on failure (else the caller's SAVEPOINT is, as SQLAlchemy's)."""
+    back on failure (else the caller's SAVEPOINT is, as SQLAlchemy's). Returns each step's row
+    count."""
     driver: Any = connection.connection.driver_connection
     dbapi = connection.dialect.loaded_dbapi
     name = f"eventspec_{next(_names)}" if savepoint else None
@@ -473,6 +535,7 @@ def _send(
     for step, count in zip(steps, counts, strict=True):
         if step.stale is not None and count != 1:  # PostgreSQL: the CTE wrote no event either
             raise _stale(step.stale, count)
+    return counts
 
 
 class _Sent:
