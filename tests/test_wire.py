@@ -21,6 +21,7 @@ import importlib
 import itertools
 import logging
 import tempfile
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -35,7 +36,7 @@ from features.data.actions import member as members
 from features.data.models import Document, Event, Member
 from psycopg import pq
 from sqlalchemy import Engine, create_engine, event, func, inspect, select, text
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SAWarning
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -362,7 +363,7 @@ def test_a_failed_destroy_leaves_its_record_and_no_event(features: Engine) -> No
         member = members.create(session, handle="max")
         with pytest.raises(DBAPIError, match="event refused") as refused:
             members.destroy(session, member, metadata=REFUSE)
-        assert str(refused.value.statement).startswith("INSERT INTO events")
+        assert "INSERT INTO events" in str(refused.value.statement)  # PostgreSQL: from the DELETE
         assert inspect(member).persistent and not session.deleted and ghosts(session) == []
         assert session.scalars(select(Member.handle)).all() == ["max"]
         members.destroy(session, member)  # the transaction goes on
@@ -371,15 +372,69 @@ def test_a_failed_destroy_leaves_its_record_and_no_event(features: Engine) -> No
         assert [e.action for e in events_of(session)] == ["create", "destroy"]
 
 
-def test_a_row_gone_before_its_destroy_warns_as_the_unit_of_work_does(features: Engine) -> None:
+@pytest.mark.parametrize("path", ["driver", "unit of work"])
+def test_a_row_gone_before_its_destroy_writes_no_event(features: Engine, path: str) -> None:
+    """Two transactions destroying one record: the second is refused, as an update of a row
+    gone is, instead of recording a destroy that did not happen (the unit of work only warns)."""
+    listening = path == "unit of work"
+    if listening:  # a mapper listener: the action goes through session.delete() and a flush
+        event.listen(Member, "before_delete", _noticed)
+    try:
+        with session_of(features) as session, session.begin():
+            ann = members.create(session, handle="ann")
+            bob = members.create(session, handle="bob")
+        with session_of(features) as session, session.begin():
+            ann = session.get_one(Member, ann.id)
+            session.execute(text("DELETE FROM members WHERE handle = 'ann'"))
+            before = event_count(session)
+            with pytest.raises(StaleDataError, match="expected to delete 1 row"):
+                members.destroy(session, ann)
+            assert event_count(session) == before and inspect(ann).persistent
+            assert not session.deleted  # ann stays as the session knew her: expire to see
+            members.destroy(session, session.get_one(Member, bob.id))  # the transaction goes on
+        with session_of(features) as session:
+            assert session.scalars(select(Member.handle)).all() == []
+            assert [e.action for e in events_of(session)] == ["create", "create", "destroy"]
+    finally:
+        if listening:
+            event.remove(Member, "before_delete", _noticed)
+
+
+@POSTGRESQL
+def test_of_two_transactions_destroying_one_record_the_second_is_refused(
+    features: Engine,
+) -> None:
     with session_of(features) as session, session.begin():
-        member = members.create(session, handle="ned")
-    with session_of(features) as session, session.begin():
-        member = session.get_one(Member, member.id)
-        session.execute(text("DELETE FROM members"))
-        with pytest.warns(SAWarning, match="expected to delete 1 row"):
-            members.destroy(session, member)
-        assert inspect(member).deleted
+        member = members.create(session, handle="ora")
+    first, second = session_of(features), session_of(features)
+    outcome: list[BaseException | None] = []
+    with first, second:
+        first.begin()
+        members.destroy(first, first.get_one(Member, member.id))  # holds the row and the lock
+        second.begin()
+        loaded = second.get_one(Member, member.id)
+
+        def destroy() -> None:
+            try:
+                members.destroy(second, loaded)
+                outcome.append(None)
+            except BaseException as error:  # handed to the test's thread
+                outcome.append(error)
+
+        waiting = threading.Thread(target=destroy)
+        waiting.start()
+        waiting.join(0.5)
+        assert waiting.is_alive()  # it waits for the first to end
+        first.commit()
+        waiting.join(10)
+        assert isinstance(outcome[0], StaleDataError)
+        second.rollback()
+    with session_of(features) as session:
+        assert [e.action for e in events_of(session)] == ["create", "destroy"]
+
+
+def _noticed(*_: Any) -> None:
+    pass
 
 
 # --- create_many --------------------------------------------------------------------------------

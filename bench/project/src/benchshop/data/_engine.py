@@ -28,6 +28,7 @@ from sqlalchemy import (
     Table,
     and_,
     inspect,
+    literal_column,
     select,
 )
 from sqlalchemy.exc import StatementError
@@ -36,7 +37,7 @@ from typing_extensions import TypeVar
 
 from . import _locks, _wire
 from ._actors import check_actor
-from ._direct import insert_record, settle, unobserved, update_record
+from ._direct import insert_record, settle, stale_row, unobserved, update_record
 from ._events import as_written, write_event
 from ._locks import LockKey
 from ._rules import ChangeDef, Check
@@ -466,16 +467,30 @@ def run_destroy(
         if action.soft_attribute is not None:
             for name, value in cs.attributes.items():
                 setattr(record, name, value)
+        elif inspect(record).pending:
+            session.flush()  # created earlier in a batch: it must exist to be deleted
+        elif replaying is None:
+            _lock_row(session, record)
         if replaying is None and action.writes_events:
             write_event(cs, action, partial(getattr, record), None)
         if action.soft_attribute is None:
-            if inspect(record).pending:
-                session.flush()  # created earlier in a batch: it must exist to be deleted
             session.delete(record)
         _flush(session, action, after)
         for hook in after:
             hook(cs, record)
     return record
+
+
+def _lock_row(session: Session, record: Any) -> None:
+    """Lock the row a destroy deletes (PostgreSQL: ``FOR UPDATE``), or raise ``StaleDataError``
+    when it is gone: the unit of work's DELETE of a missing row only warns, and the event would
+    record a destroy that did not happen (two transactions destroying one record)."""
+    table: Table = record.__table__
+    keys = inspect(record).identity or ()
+    where = [column == key for column, key in zip(table.primary_key, keys, strict=True)]
+    query = select(literal_column("1")).select_from(table).where(*where).with_for_update()
+    if session.connection().execute(query).first() is None:
+        raise stale_row("DELETE", table.name, 0)
 
 
 def make_changeset(

@@ -101,11 +101,18 @@ def update_record(session: Session, record: Any, values: Mapping[str, Any]) -> N
     params.update((f"_v_{name}", value) for name, value in values.items())
     result = session.connection().execute(update_statement(table, tuple(values)), params)
     if result.rowcount != 1:
-        raise StaleDataError(
-            f"UPDATE statement on table '{table.name}' expected to update 1 row(s); "
-            f"{result.rowcount} were matched."
-        )
+        raise stale_row("UPDATE", table.name, result.rowcount)
     remember(session, [record], inserted=False)
+
+
+def stale_row(statement: str, table: str, count: int) -> StaleDataError:
+    """The error for an UPDATE or DELETE that matched ``count`` rows instead of its record's
+    one, worded as the unit of work words it."""
+    verb = statement.lower()
+    return StaleDataError(
+        f"{statement} statement on table '{table}' expected to {verb} 1 row(s); "
+        f"{count} were matched."
+    )
 
 
 def loaded(model: type[Any], row: Mapping[str, Any]) -> Any:

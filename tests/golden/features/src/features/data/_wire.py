@@ -15,17 +15,16 @@ distinct key, then the records and the events, on PostgreSQL each as one multi-r
 PostgreSQL's numbered placeholders, so that psycopg parses no query of thousands of them; split
 only past the protocol's 65,535 parameters), on SQLite each as one executemany. A hard destroy
 sends its DELETE and its event; the object then leaves the session as a flush of
-``session.delete`` leaves it (deleted, restored by a rollback), and a row already gone only
-warns, as the unit of work does.
+``session.delete`` leaves it (deleted, restored by a rollback).
 
 The guarantees are the unit of work's: the statements are the ones SQLAlchemy compiles for these
 tables, with the parameters its types process and the Python-side defaults it fills in; a failure
 rolls back to the SAVEPOINT (the transaction stays usable) and is raised as the exception
 SQLAlchemy would raise (for a batch, as for an executemany: the one-row statement and every row's
 parameters); the objects join the session only once everything is written. A row already gone
-when it is updated writes no event and raises ``StaleDataError``, as the unit of work does (on
-PostgreSQL the event is inserted from the UPDATE's row, a data-modifying CTE; SQLite checks the
-UPDATE's row count first).
+when it is updated or destroyed writes no event and raises ``StaleDataError``, as the unit of
+work does for an UPDATE (on PostgreSQL the event is inserted from the row the UPDATE or DELETE
+returns, a data-modifying CTE; SQLite checks the statement's row count first).
 
 It is used only where nothing could tell (:func:`connection_for`): a connection of psycopg 3
 (sync, or async under an ``AsyncSession``, awaited from SQLAlchemy's greenlet) or of the stdlib
@@ -43,13 +42,13 @@ import functools
 import itertools
 import logging
 import re
-import warnings
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     ClauseElement,
     Connection,
+    Delete,
     Dialect,
     Table,
     bindparam,
@@ -59,7 +58,7 @@ from sqlalchemy import (
     literal_column,
     select,
 )
-from sqlalchemy.exc import DBAPIError, SAWarning
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -72,6 +71,7 @@ from ._direct import (
     loaded,
     remember,
     settle,
+    stale_row,
     update_statement,
     with_defaults,
 )
@@ -246,10 +246,11 @@ def update(
     if event is not None and values and dialect.name == "postgresql":
         # One statement: the event is inserted from the UPDATE's row, exactly when it matched.
         sql = _event_sql(dialect, _log_table(action), _keys(event), (table, names))
-        steps.append(_Step(sql, {**event, **params}, stale=table.name))
+        steps.append(_Step(sql, {**event, **params}, stale=("UPDATE", table.name)))
     else:
         if values:
-            steps.append(_Step(_update_sql(dialect, table, names), params, stale=table.name))
+            stale = ("UPDATE", table.name)
+            steps.append(_Step(_update_sql(dialect, table, names), params, stale=stale))
         if event is not None:
             sql = _event_sql(dialect, _log_table(action), _keys(event), None)
             steps.append(_Step(sql, event))
@@ -273,27 +274,30 @@ def destroy(
     savepoint: bool,
 ) -> None:
     """DELETE the record's row and insert its event; then the object is deleted in the session,
-    as a flush of ``session.delete(record)`` leaves it."""
+    as a flush of ``session.delete(record)`` leaves it. A row already gone raises
+    ``StaleDataError`` and writes no event (see ``_engine.run_destroy``)."""
     table: Table = record.__table__
     dialect = connection.dialect
     state = inspect(record)
     keys = state.identity or ()
-    steps = [_Step(_delete_sql(dialect, table), {f"_k_{i}": k for i, k in enumerate(keys)})]
+    params = {f"_k_{i}": key for i, key in enumerate(keys)}
+    gone = ("DELETE", table.name)
+    event: dict[str, Any] | None = None
     if action.writes_events:
-        log = _log_table(action)
-        event = with_defaults(log, event_row(cs, action, functools.partial(getattr, record), None))
-        steps.append(_Step(_event_sql(dialect, log, _keys(event), None), event))
+        value_of = functools.partial(getattr, record)
+        event = with_defaults(_log_table(action), event_row(cs, action, value_of, None))
+    if event is not None and dialect.name == "postgresql":
+        # One statement: the event is inserted from the DELETE's row, exactly when it matched.
+        sql = _event_sql(dialect, _log_table(action), _keys(event), (table, None))
+        steps = [_Step(sql, {**event, **params}, stale=gone)]
+    else:
+        steps = [_Step(_delete_sql(dialect, table), params, stale=gone)]
+        if event is not None:
+            steps.append(_Step(_event_sql(dialect, _log_table(action), _keys(event), None), event))
     if not savepoint:
         session.flush()  # what the user's code added goes first, as the unit of work would
     locks = _wanted([cs], action, connection)
-    counts = _send(session, connection, locks, steps, savepoint=savepoint)
-    if counts[0] != 1:  # the unit of work's words, and as there only a warning: the row is gone
-        warnings.warn(
-            f"DELETE statement on table '{table.name}' expected to delete 1 row(s); "
-            f"{counts[0]} were matched.",
-            SAWarning,
-            stacklevel=2,
-        )
+    _send(session, connection, locks, steps, savepoint=savepoint)
     # What the unit of work does after its DELETE (and the ORM's own bulk DELETE with
     # synchronize_session): the object is deleted, in the transaction's snapshot for a rollback.
     session._remove_newly_deleted([state])
@@ -333,12 +337,15 @@ class _Compiled:
 
 # A statement as a failure names it: SQL, parameters, and whether they are many rows' (executemany).
 _Shown = tuple[str, Any, bool]
+# The statement (UPDATE or DELETE) and table of a step that must match exactly one row.
+_Target = tuple[str, str]
 
 
 class _Step:
-    """One statement: SQL as the driver takes it and its processed parameters; for an UPDATE the
-    table whose row it must match (else the row is stale). ``many``: an executemany, ``params``
-    a list of rows; ``raw``: PostgreSQL's own ``$n`` placeholders (psycopg's ``RawCursor``).
+    """One statement: SQL as the driver takes it and its processed parameters; for an UPDATE or
+    a DELETE, ``stale``: the statement and table whose one row it must match (else the row is
+    stale). ``many``: an executemany, ``params`` a list of rows; ``raw``: PostgreSQL's own ``$n``
+    placeholders (psycopg's ``RawCursor``).
     ``shown`` is the statement and parameters a failure names, as SQLAlchemy would."""
 
     __slots__ = ("many", "params", "raw", "shown", "sql", "stale")
@@ -347,7 +354,7 @@ class _Step:
         self,
         compiled: _Compiled,
         values: Mapping[str, Any],
-        stale: str | None = None,
+        stale: _Target | None = None,
     ) -> None:
         self.sql = compiled.sql
         self.params: Any = compiled.params(values)
@@ -446,8 +453,13 @@ def _update_sql(dialect: Dialect, table: Table, names: tuple[str, ...]) -> _Comp
 
 @functools.lru_cache(maxsize=512)
 def _delete_sql(dialect: Dialect, table: Table) -> _Compiled:
+    return _compiled(_delete_statement(table), dialect, ())
+
+
+def _delete_statement(table: Table) -> Delete:
+    """``DELETE FROM table WHERE primary key``, its key values named as ``update_statement``'s."""
     where = [column == bindparam(f"_k_{i}") for i, column in enumerate(table.primary_key)]
-    return _compiled(delete(table).where(*where), dialect, ())
+    return delete(table).where(*where)
 
 
 @functools.lru_cache(maxsize=512)
@@ -455,14 +467,17 @@ def _event_sql(
     dialect: Dialect,
     table: Table,
     keys: tuple[str, ...],
-    updated: tuple[Table, tuple[str, ...]] | None,
+    written: tuple[Table, tuple[str, ...] | None] | None,
 ) -> _Compiled:
-    """The event's INSERT of its values; with ``updated``, inserted from the record's UPDATE (a
-    data-modifying CTE, PostgreSQL), so that it is written exactly when the UPDATE matched."""
+    """The event's INSERT of its values; with ``written`` (the record's table, and the columns
+    its UPDATE sets or ``None`` for its DELETE), inserted from the row that statement returns (a
+    data-modifying CTE, PostgreSQL), so that it is written exactly when the record's row matched."""
     columns = tuple(name for name in keys if name in table.c)
-    if updated is None:
+    if written is None:
         return _compiled(insert(table).values({n: bindparam(n) for n in columns}), dialect, ())
-    changed = update_statement(*updated).returning(literal_column("1")).cte("changed")
+    record, names = written
+    statement = _delete_statement(record) if names is None else update_statement(record, names)
+    changed = statement.returning(literal_column("1")).cte("changed")
     source = select(*(bindparam(n, type_=table.c[n].type) for n in columns)).select_from(changed)
     return _compiled(insert(table).from_select(columns, source), dialect, ())
 
@@ -487,11 +502,11 @@ def _compiled(statement: ClauseElement, dialect: Dialect, keys: tuple[str, ...])
 
 
 class _Stale(Exception):
-    """An UPDATE matched no row (SQLite, where the statements go one by one)."""
+    """An UPDATE or DELETE matched no row (SQLite, where the statements go one by one)."""
 
-    def __init__(self, table: str, count: int) -> None:
-        super().__init__(table, count)
-        self.table, self.count = table, count
+    def __init__(self, target: _Target, count: int) -> None:
+        super().__init__(target, count)
+        self.target, self.count = target, count
 
 
 def _send(
@@ -523,7 +538,7 @@ def _send(
             with contextlib.suppress(Exception):  # a lost connection: the cause is what counts
                 _release(driver, name, awaited=awaited)
         if isinstance(error, _Stale):
-            raise _stale(error.table, error.count) from None
+            raise _stale(error.target, error.count) from None
         if not isinstance(error, dbapi.Error):
             raise
         sql, params, many = _failed(sent, pipelined)
@@ -639,7 +654,6 @@ def _failed(sent: list[_Sent], pipelined: bool) -> _Shown:
     return sent[-1].shown if sent else ("SAVEPOINT", None, False)
 
 
-def _stale(table: str, count: int) -> StaleDataError:
-    return StaleDataError(  # as the unit of work words it
-        f"UPDATE statement on table '{table}' expected to update 1 row(s); {count} were matched."
-    )
+def _stale(target: _Target, count: int) -> StaleDataError:
+    verb, table = target
+    return stale_row(verb, table, count)
