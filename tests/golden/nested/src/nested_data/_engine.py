@@ -28,7 +28,6 @@ from sqlalchemy import (
     Table,
     and_,
     inspect,
-    literal_column,
     select,
 )
 from sqlalchemy.exc import StatementError
@@ -488,7 +487,7 @@ def _lock_row(session: Session, record: Any) -> None:
     table: Table = record.__table__
     keys = inspect(record).identity or ()
     where = [column == key for column, key in zip(table.primary_key, keys, strict=True)]
-    query = select(literal_column("1")).select_from(table).where(*where).with_for_update()
+    query = select(*table.primary_key).where(*where).with_for_update()
     if session.connection().execute(query).first() is None:
         raise stale_row("DELETE", table.name, 0)
 
