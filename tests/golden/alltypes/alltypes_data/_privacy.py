@@ -23,7 +23,17 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
-from sqlalchemy import ColumnElement, Connection, Table, func, insert, or_, select, text, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Table,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from ._support import EncryptedJSON, Keyring, to_json, utcnow
@@ -481,27 +491,26 @@ def _drop(
         return {}
     connection = session.connection()
     tables = {resource.model.__table__: ids for resource, ids in dropping.values()}
-    names = {resource.model.__table__.name: name for name, (resource, _) in dropping.items()}
+    some = next(iter(dropping.values()))[0].model
+    names = {mapper.local_table: mapper.class_.__name__ for mapper in some.registry.mappers}
     for table, ids in tables.items():
         for referencing in table.metadata.tables.values():
             for fk in referencing.foreign_key_constraints:
                 if fk.referred_table is not table:
                     continue
                 column = fk.columns[0]
-                target = fk.elements[0].column
-                values = _referred(connection, table, target, ids)
+                values = _referred(connection, table, fk.elements[0].column, ids)
                 query = select(func.count()).select_from(referencing).where(column.in_(values))
                 if referencing in tables:  # those dropped too do not count
-                    own = _key(referencing)
-                    query = query.where(own.not_in(tables[referencing]))
+                    query = query.where(_key(referencing).not_in(tables[referencing]))
                 if connection.execute(query).scalar():
-                    holder = names.get(referencing.name, referencing.name)
+                    holder = names.get(referencing, referencing.name)
                     raise ValidationError(
                         "subject",
-                        f"erasing drops records of {names.get(table.name, table.name)}, but "
-                        f"records of {holder} ({referencing.name}.{column.name}) still "
-                        "reference them: nothing was erased; drop or detach those first, or "
-                        f"give {holder} on_erase: drop too",
+                        f"erasing drops records of {names.get(table, table.name)} (on_erase: "
+                        f"drop), but records of {holder} ({referencing.name}.{column.name}) "
+                        "still reference them: nothing was erased; delete those records or "
+                        "clear their reference first",
                     )
     _delete(session, tables)
     _evict(session, list(dropping.values()))
