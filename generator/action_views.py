@@ -9,6 +9,7 @@ from . import ir
 from .defaults import default_source, is_typed, literal
 from .filters import layout, statement
 from .manage_views import argument_def, item_class
+from .personal import subject_arguments
 from .printer import docstring, expr, py
 from .pyfmt import Call, Dict, Expr, Seq
 from .symbols import article, ref_expr, typed_dict_name
@@ -120,10 +121,7 @@ def _resource_def(resource: ir.Resource, log: ir.EventLog | None) -> Call:
         kwargs.append(("update_timestamp", py(events.update_timestamp)))
     if resource.multitenancy:
         kwargs.append(("tenant_attribute", py(resource.multitenancy.attribute)))
-    if resource.data_subject is not None:
-        kwargs.append(("data_subject", py(resource.data_subject.kind)))
-        if resource.data_subject.attribute is not None:
-            kwargs.append(("subject_attribute", py(resource.data_subject.attribute)))
+    kwargs += subject_arguments(resource)
     return Call("engine.ResourceDef", kwargs=kwargs)
 
 

@@ -222,6 +222,7 @@ def _resource(
         description=raw.get("description", ""),
         renamed_from=raw.get("renamed_from"),
         data_subject=_data_subject(raw.get("data_subject"), origin.at("data_subject")),
+        on_erase=raw.get("on_erase", "null"),
     )
 
 

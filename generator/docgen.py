@@ -212,9 +212,9 @@ CODES = (
         "foreign key, the tenant attribute, or part of an identity.",
     ),
     (
-        "ES326",
-        "`archive: true` on an event log holding personal data (its snapshots would copy "
-        "personal values out of an erase's reach).",
+        "ES358",
+        "`on_erase` on a resource with no `personal` attribute or no `data_subject`: erasing "
+        "never reaches its records.",
     ),
     (
         "ES330",

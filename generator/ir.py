@@ -208,6 +208,7 @@ class Resource:
     description: str = ""
     renamed_from: str | None = None  # previous table name, for migrations
     data_subject: DataSubject | None = None
+    on_erase: Literal["null", "drop"] = "null"  # what erasing the subject does to its records
 
     @property
     def module(self) -> str:

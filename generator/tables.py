@@ -308,7 +308,10 @@ def snapshot_tables(log: ir.EventLog) -> tuple[TableDef, TableDef]:
             ),
             typed(rows, "table_name", "string"),
             ColumnDef("row", "row", body.type, nullable=False, imports=body.imports),
+            # Whose key sealed the row's personal values: how an erase finds archived records.
+            *([typed(rows, "subject", "string", nullable=True)] if log.personal_data else []),
         ),
+        indexes=(IndexDef(f"ix_{rows}_subject", ("subject",)),) if log.personal_data else (),
         source=log.origin.source.name,
     )
     return header, row

@@ -43,8 +43,13 @@ def run(
         with session.get_bind().connect() as connection:
             purge(connection)
     cleared = ", ".join(f"{n} {name}" for name, n in done.records.items()) or "no records"
+    cleared += " cleared"
+    dropped = getattr(done, "dropped", {})  # a package generated before on_erase has none
+    if dropped:
+        deleted = ", ".join(f"{len(ids)} {name}" for name, ids in dropped.items())
+        cleared += f"; {deleted} deleted"
     click.echo(
-        f"{log.name}: erased subject {done.subject} ({cleared} cleared); its personal values "
+        f"{log.name}: erased subject {done.subject} ({cleared}); its personal values "
         "in every event are now unreadable"
     )
 

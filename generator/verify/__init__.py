@@ -39,8 +39,8 @@ Codes (ES201-ES203 are checked while the IR is built, see ``build_checks.py``):
 * ES350-ES357 managed relationships (see ``manage.py``)
 * ES295 an array of arrays or of enums
 * ES298 tenant attribute of a type no tenant can have
-* ES320-ES325 personal data: encrypted log, data_subject, erasable attributes (see
-  ``privacy.py``)
+* ES320-ES325, ES358 personal data: encrypted log, data_subject, erasable attributes,
+  on_erase (see ``privacy.py``)
 * ES310-ES313 upcasters (see ``upcasters.py``); ES300-ES308, the event-schema lock, are checked
   after these rules (see ``eventspec.contracts``)
 * ES340 partitioning by id of a uuidv7 log; ES341 a partitioning option of the other key (see

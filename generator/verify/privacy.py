@@ -9,7 +9,7 @@
 * ES324 ``data_subject: actor`` where the event log declares no actor types
 * ES325 a personal attribute that cannot be erased: not nullable, a primary key, a foreign key,
   a tenant attribute or part of an identity (erased values are null)
-* ES326 ``archive: true`` on a log holding personal data (snapshots would copy it out of reach)
+* ES358 ``on_erase`` on a resource with no personal attribute or no ``data_subject``
 """
 
 from __future__ import annotations
@@ -147,22 +147,32 @@ def erasable_attributes(project: Project) -> Iterator[Diagnostic]:
                 )
 
 
-def archived_personal(project: Project) -> Iterator[Diagnostic]:
-    """ES326: snapshot rows and archive files would hold values an erase cannot reach."""
-    for log in project.event_logs:
-        if log.archive and log.personal_data:
-            message = f"event log '{log.name}' holds personal data and has archive: true; "
-            message += "its snapshots would keep the personal values of the records they copy, "
-            message += "out of an erase's reach (not supported yet)"
-            hint = "archive a log without personal data, or drop archive: true"
-            yield at(log.origin, "ES326", message, "archive", hint=hint)
+def erase_policy(project: Project) -> Iterator[Diagnostic]:
+    """ES358: ``on_erase`` says what erasing a subject does to records that hold its data."""
+    for resource in project.resources:
+        if resource.on_erase == "null":
+            continue
+        personal = any(attribute.personal for attribute in resource.attributes)
+        if personal and resource.data_subject is not None:
+            continue
+        lacks = "no personal attribute" if not personal else "no data_subject"
+        yield at(
+            resource.origin,
+            "ES358",
+            f"{resource.name} has on_erase: {resource.on_erase} but {lacks}: erasing a data "
+            "subject never reaches its records",
+            "on_erase",
+            key=True,
+            hint="mark its personal attributes with personal: true and give it a data_subject, "
+            "or remove on_erase",
+        )
 
 
 RULES = (
-    archived_personal,
     unencrypted_personal,
     subject_declared,
     subject_attribute,
     actor_subject,
     erasable_attributes,
+    erase_policy,
 )

@@ -567,6 +567,7 @@ class ArchiveSet:
                         event["record_id"],
                         event["data"],
                         event["changed_attributes"],
+                        subject=event.get("subject"),
                     )
                 )
                 if len(page) >= batch_size:

@@ -248,6 +248,8 @@ class ResourceDef(Generic[M]):
     # of ``subject_attribute``); see _privacy.py.
     data_subject: Literal["record", "actor", "attribute"] | None = None
     subject_attribute: str | None = None
+    # What erasing its data subject does to a record: "null" its personal attributes, or "drop" it.
+    on_erase: Literal["null", "drop"] = "null"
     attributes: Mapping[str, AttributeDef] = field(init=False)
     primary_key: str = field(init=False)
     decoders: Mapping[str, Decoder | None] = field(init=False, repr=False, compare=False)

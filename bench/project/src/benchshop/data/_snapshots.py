@@ -6,6 +6,11 @@ A row is stored as JSON, each attribute encoded as events encode it (``_support.
 decoded with the attribute's own decoder, so every type comes back exactly. Only a snapshot whose
 events were archived (``archived_at`` set) is used by replay: the events after it are replayed on
 top of it, and a cut before it is refused, since its events are no longer in the log.
+
+On a log holding personal data (docs/privacy.md) a row's personal values are stored sealed with
+its data subject's key, the same envelope as in events, and the row's ``subject`` column names
+the subject: erasing the subject destroys the key, so the row reads back with them null, and the
+stored bytes (and the checksum over them) never change.
 """
 
 from __future__ import annotations
@@ -17,11 +22,12 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, delete, insert, select, update
+from sqlalchemy import Connection, Engine, Table, delete, insert, null, select, update
 from sqlalchemy.orm import Session
 
 from ._engine import ResourceDef
 from ._fold import decode_attributes
+from ._privacy import ERASE_ACTION, SubjectKeys, is_sealed, key_for_snapshot, seal
 from ._support import to_json, utcnow
 from .errors import ArchiveError, ReplayError
 
@@ -49,6 +55,12 @@ class SnapshotTables:
         """The tracked tables, parents first (the order rows are stored and loaded in)."""
         names = {resource.model.__table__.name for resource in self.resources}
         return [t for t in self.headers.metadata.sorted_tables if t.name in names]
+
+    def events(self) -> Table | None:
+        """The log's event table when the rows seal personal values (they have a ``subject``)."""
+        if "subject" not in self.rows.c:
+            return None
+        return next((r.log.table for r in self.resources if r.log is not None), None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,19 +141,25 @@ def load(
     written = 0
     batch: list[dict[str, Any]] = []
     current: str | None = None
+    events = snapshots.events()
+    # Sealed personal values open with their subject's key; an erased subject's read as null.
+    keys = None if events is None else SubjectKeys(events, reader)
+    subject = rows.c.subject if keys is not None else null()
     query = (
-        select(rows.c.table_name, rows.c.row)
+        select(rows.c.table_name, rows.c.row, subject)
         .where(rows.c.snapshot_id == snapshot.id)
         .order_by(rows.c.position)
         .execution_options(yield_per=1000)
     )
     resources = snapshots.decoders()
-    for name, raw in reader.execute(query):
+    for name, raw, owner in reader.execute(query):
         if name != current or len(batch) >= 1000:
             if batch and current is not None:
                 session.execute(insert(tables[current]), batch)
             batch, current = [], name
         resource = resources.get(name) or snapshots.resource(name)
+        if keys is not None:
+            raw = keys.reveal(owner, raw, None)
         batch.append(decode_attributes(resource, raw))
         written += 1
     if batch and current is not None:
@@ -159,8 +177,11 @@ def load(
 
 def canonical(snapshots: SnapshotTables, table_name: str, raw: Mapping[str, Any]) -> bytes:
     """A row as the checksum reads it: decoded and encoded again, so that what the database
-    normalises (a JSONB number, key order) does not count, and every value does."""
-    row = to_json(decode_attributes(snapshots.resource(table_name), raw))
+    normalises (a JSONB number, key order) does not count, and every value does. A sealed
+    personal value counts as stored."""
+    plain = {name: value for name, value in raw.items() if not is_sealed(value)}
+    row = to_json(decode_attributes(snapshots.resource(table_name), plain))
+    row.update({name: value for name, value in raw.items() if is_sealed(value)})
     return json.dumps([table_name, row], sort_keys=True, separators=(",", ":")).encode() + b"\n"
 
 
@@ -201,11 +222,14 @@ def write(
             },
         ).scalar_one()
         batch: list[dict[str, Any]] = []
+        events = snapshots.events()
+        sealer = None if events is None else _Sealer(connection, snapshots, events, last_event_id)
         for name, row in state:
+            item: dict[str, Any] = {"snapshot_id": snapshot_id, "position": count}
+            if sealer is not None:
+                row, item["subject"] = sealer.seal(snapshots.resource(name), row)
             digest.update(canonical(snapshots, name, row))
-            batch.append(
-                {"snapshot_id": snapshot_id, "position": count, "table_name": name, "row": row}
-            )
+            batch.append({**item, "table_name": name, "row": row})
             count += 1
             if len(batch) >= 1000:
                 connection.execute(insert(rows), batch)
@@ -220,6 +244,85 @@ def write(
     stored = read(engine, snapshots, snapshot_id)
     check(engine, snapshots, stored)
     return stored
+
+
+class _Sealer:
+    """Seals the personal values of the rows of a snapshot being written, through the live
+    database's connection (the subject keys, and the events naming the subjects)."""
+
+    def __init__(
+        self, connection: Connection, snapshots: SnapshotTables, events: Table, last_event_id: Any
+    ) -> None:
+        self.connection = connection
+        self.snapshots = snapshots
+        self.events = events
+        self.last_event_id = last_event_id
+        self.keys: dict[str, bytes | None] = {}
+        self.latest: dict[str, dict[str, str]] = {}
+
+    def seal(self, resource: ResourceDef[Any], row: dict[str, Any]) -> tuple[dict[str, Any], Any]:
+        """The row with its non-null personal values sealed (null when the subject was erased),
+        and its subject."""
+        personal = [n for n, a in resource.attributes.items() if a.personal and n in row]
+        if not personal or resource.data_subject is None:
+            return row, None
+        subject = self.subject(resource, row)
+        present = [name for name in personal if row[name] is not None]
+        if not present:
+            return row, subject
+        if subject is None:
+            raise ArchiveError(
+                f"{resource.name} {row[resource.primary_key]} holds personal values but no "
+                "event names its data subject: its snapshot row cannot be sealed"
+            )
+        if subject not in self.keys:
+            self.keys[subject] = key_for_snapshot(self.connection, self.events, subject)
+        key = self.keys[subject]
+        sealed = dict(row)
+        for name in present:
+            sealed[name] = None if key is None else seal(key, subject, row[name])
+        return sealed, subject
+
+    def subject(self, resource: ResourceDef[Any], row: Mapping[str, Any]) -> str | None:
+        """``record``: the key; ``{attribute: x}``: x; ``actor`` (or an x that is null): the
+        subject of the latest event of the record that has one."""
+        kind = resource.data_subject
+        name = resource.primary_key if kind == "record" else resource.subject_attribute
+        value = row.get(name) if name is not None and kind != "actor" else None
+        if value is not None:
+            return str(value)
+        return self._latest(resource).get(str(row[resource.primary_key]))
+
+    def _latest(self, resource: ResourceDef[Any]) -> dict[str, str]:
+        if resource.name in self.latest:
+            return self.latest[resource.name]
+        found: dict[str, str] = {}
+        table = resource.model.__table__.name
+        previous = boundary(self.connection, self.snapshots)
+        if previous is not None:  # records whose events an earlier archive moved out
+            rows = self.snapshots.rows
+            query = select(rows.c.row, rows.c.subject).where(
+                rows.c.snapshot_id == previous.id,
+                rows.c.table_name == table,
+                rows.c.subject.is_not(None),
+            )
+            for raw, subject in self.connection.execute(query):
+                found[str(raw[resource.primary_key])] = subject
+        events = self.events
+        query = (
+            select(events.c.record_id, events.c.subject)
+            .where(
+                events.c.resource == resource.name,
+                events.c.action_type != ERASE_ACTION,
+                events.c.subject.is_not(None),
+                events.c.id <= self.last_event_id,
+            )
+            .order_by(events.c.id)
+        )
+        for record_id, subject in self.connection.execute(query):
+            found[str(to_json(record_id))] = subject
+        self.latest[resource.name] = found
+        return found
 
 
 def read(engine: Engine, snapshots: SnapshotTables, snapshot_id: int) -> Snapshot:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, Connection, Row, and_, func, select, true
+from sqlalchemy import ColumnElement, Connection, Row, func, select, true
 from sqlalchemy.orm import Session
 
 from . import _snapshots
@@ -26,7 +26,7 @@ from ._engine import (
     run_update,
 )
 from ._fold import Routed, eligible, fold_page, not_found, replay_input, touched_records
-from ._privacy import ERASE_ACTION, SubjectKeys, reveal_page
+from ._privacy import ERASE_ACTION, SubjectKeys, drop_erased, reveal_page
 from ._upcast import Upcasters, upcast_page
 from .errors import ReplayError
 
@@ -119,8 +119,6 @@ def run_replay(
     else:
         cutoff = true()
     keys = None
-    if log.subject_keys is not None:  # erase events change no record (_privacy.py)
-        cutoff = and_(cutoff, table.c.action_type != ERASE_ACTION)
     reader = session if source is None else source
     if log.subject_keys is not None:
         keys = SubjectKeys(log.table, reader)
@@ -137,6 +135,7 @@ def run_replay(
         total += archived.count
         pages = itertools.chain(archived.pages(last_event_id, point_in_time, batch_size), pages)
     models = {action.resource.model for action in actions.values()}
+    resources = {action.resource.name: action.resource for action in actions.values()}
     targets = [*actions.values(), *(t for route in routes for t in route.targets)]
     # Fold pages in memory and write them with executemany, unless something would notice that
     # the unit of work is bypassed (a hook allowed on replay, an ORM listener): then each page is
@@ -152,29 +151,33 @@ def run_replay(
             page = upcast_page(
                 stored if keys is None else reveal_page(keys, stored), upcasters or {}
             )
-            routed = [(event, _route(event, actions, routes)) for event in page]
-            try:
-                with session.begin_nested():
-                    if fold:
-                        applied, warnings = fold_page(session, routed)
-                    else:
+            for part in _erasures(page):
+                if not isinstance(part, list):  # an erase event: it drops records (_privacy.py)
+                    drop_erased(session, part, resources)
+                    continue
+                routed = [(event, _route(event, actions, routes)) for event in part]
+                try:
+                    with session.begin_nested():
+                        if fold:
+                            applied, warnings = fold_page(session, routed)
+                        else:
+                            applied, warnings = _replay_page(session, routed)
+                except Exception:
+                    # A batched write failed somewhere in the page: replay it again through the
+                    # ORM, event by event, so that the error names the event that caused it.
+                    logger.debug(
+                        "replaying the page after event %s event by event",
+                        result.last_event_id,
+                        exc_info=True,
+                    )
+                    with atomic(session, flush_each=True), session.begin_nested():
                         applied, warnings = _replay_page(session, routed)
-            except Exception:
-                # A batched write failed somewhere in the page: replay it again through the ORM,
-                # writing event by event, so that the error names the event that caused it.
-                logger.debug(
-                    "replaying the page after event %s event by event",
-                    result.last_event_id,
-                    exc_info=True,
-                )
-                with atomic(session, flush_each=True), session.begin_nested():
-                    applied, warnings = _replay_page(session, routed)
-                if fold:
-                    _forget(session, models)  # later pages are folded: these objects go stale
-            result.by_target.update(applied)
-            for warning in warnings:
-                logger.warning(warning)
-            result.warnings.extend(warnings)
+                    if fold:
+                        _forget(session, models)  # later pages are folded: these go stale
+                result.by_target.update(applied)
+                for warning in warnings:
+                    logger.warning(warning)
+                result.warnings.extend(warnings)
             for event in page:
                 result.applied += 1
                 result.last_event_id = event.id
@@ -185,6 +188,21 @@ def run_replay(
             _forget(session, models)  # records code loaded mid-fold may be stale
     result.elapsed = time.perf_counter() - started
     return result
+
+
+def _erasures(page: Sequence[Any]) -> Iterator[list[Any] | Any]:
+    """The page in runs of ordinary events, and its erase events one by one between them."""
+    run: list[Any] = []
+    for event in page:
+        if event.action_type == ERASE_ACTION:
+            if run:
+                yield run
+                run = []
+            yield event
+        else:
+            run.append(event)
+    if run:
+        yield run
 
 
 def _clear(

@@ -23,7 +23,17 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
-from sqlalchemy import Connection, Table, func, insert, select, text, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Table,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from ._support import EncryptedJSON, Keyring, to_json, utcnow
@@ -145,6 +155,23 @@ class SubjectKeys:
                     erased if key is None or subject is None else unseal(key, subject, value)
                 )
         return out
+
+
+def key_for_snapshot(connection: Connection, events: Table, subject: str) -> bytes | None:
+    """The subject's key for sealing a snapshot row (made when the subject has none yet: its
+    record's subject attribute changed without a personal value); None when it was erased."""
+    table = keys_table_of(events)
+    query = select(table.c.wrapped_key, table.c.erased_at).where(table.c.subject == subject)
+    row = connection.execute(query).first()
+    if row is None:
+        wrapped = keyring_of(events).encrypt(secrets.token_bytes(32))
+        values = {"subject": subject, "wrapped_key": wrapped, "created_at": utcnow()}
+        connection.execute(_insert_new(connection, table).values(values))
+        row = connection.execute(query).first()
+        assert row is not None
+    if row.wrapped_key is None:
+        return None
+    return keyring_of(events).decrypt(bytes(row.wrapped_key))
 
 
 def _unwrap(log: EventLogDef, wrapped: bytes) -> bytes:
@@ -325,6 +352,8 @@ class ErasedSubject:
     subject: str
     erased_at: Any
     records: Mapping[str, int]
+    # The keys of the records deleted, per resource with ``on_erase: drop`` (those with some).
+    dropped: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
 
 
 def erase(
@@ -402,6 +431,7 @@ def _erase(
     )
     events = log.table
     counts: dict[str, int] = {}
+    dropping: dict[str, tuple[ResourceDef, list[Any]]] = {}
     for resource in resources:
         personal = [n for n, a in resource.attributes.items() if a.personal]
         if not personal:
@@ -413,14 +443,24 @@ def _erase(
             .where(events.c.subject == subject, events.c.resource == resource.name)
             .distinct()
         )
+        theirs: ColumnElement[bool] = key.in_(ids)
+        archived = archived_records(connection, events, resource, subject)
+        if archived:
+            theirs = or_(theirs, key.in_(archived))
+        if resource.on_erase == "drop":
+            found = connection.execute(select(key).where(theirs).order_by(key)).scalars().all()
+            if found:
+                dropping[resource.name] = (resource, list(found))
+            continue
         result = connection.execute(
-            update(model_table).where(key.in_(ids)).values({n: None for n in personal})
+            update(model_table).where(theirs).values({n: None for n in personal})
         )
         if result.rowcount:
             counts[resource.name] = result.rowcount
         for instance in list(session.identity_map.values()):
             if isinstance(instance, resource.model):
                 session.expire(instance, personal)
+    dropped = _drop(session, dropping)
     _lock(connection, log)
     event: dict[str, Any] = {
         "record_id": _record_id(events, subject),
@@ -434,10 +474,110 @@ def _erase(
         "changed_attributes": {},
         "subject": subject,
     }
+    if dropped:  # what replay deletes when it meets this event (drop_erased)
+        event["data"]["dropped"] = {name: to_json(list(ids)) for name, ids in dropped.items()}
     if actor_key is not None:
         event[actor_key[0]] = actor_key[1]
     connection.execute(insert(events).values(event))
-    return ErasedSubject(subject, now, counts)
+    return ErasedSubject(subject, now, counts, dropped)
+
+
+def _drop(
+    session: Session, dropping: Mapping[str, tuple[ResourceDef, list[Any]]]
+) -> dict[str, tuple[Any, ...]]:
+    """Delete the records of ``on_erase: drop`` resources, children first; refused, changing
+    nothing, while a record that stays references one of them."""
+    if not dropping:
+        return {}
+    connection = session.connection()
+    tables = {resource.model.__table__: ids for resource, ids in dropping.values()}
+    some = next(iter(dropping.values()))[0].model
+    names = {mapper.local_table: mapper.class_.__name__ for mapper in some.registry.mappers}
+    for table, ids in tables.items():
+        for referencing in table.metadata.tables.values():
+            for fk in referencing.foreign_key_constraints:
+                if fk.referred_table is not table:
+                    continue
+                column = fk.columns[0]
+                values = _referred(connection, table, fk.elements[0].column, ids)
+                query = select(func.count()).select_from(referencing).where(column.in_(values))
+                if referencing in tables:  # those dropped too do not count
+                    query = query.where(_key(referencing).not_in(tables[referencing]))
+                if connection.execute(query).scalar():
+                    holder = names.get(referencing, referencing.name)
+                    raise ValidationError(
+                        "subject",
+                        f"erasing drops records of {names.get(table, table.name)} (on_erase: "
+                        f"drop), but records of {holder} ({referencing.name}.{column.name}) "
+                        "still reference them: nothing was erased; delete those records or "
+                        "clear their reference first",
+                    )
+    _delete(session, tables)
+    _evict(session, list(dropping.values()))
+    return {name: tuple(ids) for name, (_, ids) in sorted(dropping.items())}
+
+
+def _referred(connection: Connection, table: Table, target: Any, ids: list[Any]) -> list[Any]:
+    """The values of ``target`` (the column a foreign key refers to) of the records ``ids``."""
+    key = _key(table)
+    if target is key:
+        return ids
+    return list(connection.execute(select(target).where(key.in_(ids))).scalars())
+
+
+def _evict(session: Session, dropped: Iterable[tuple[ResourceDef, Sequence[Any]]]) -> None:
+    """Forget the deleted records' objects: the session would otherwise still hand them out."""
+    for resource, ids in dropped:
+        for record_id in ids:
+            instance = session.identity_map.get(session.identity_key(resource.model, record_id))
+            if instance is not None:
+                session.expunge(instance)
+
+
+def drop_erased(session: Session, event: Any, resources: Mapping[str, ResourceDef]) -> None:
+    """Replay of an erase event: delete the records the erase dropped (its ``dropped`` map),
+    children first, so that replay rebuilds the state the erase left."""
+    dropped = (event.data or {}).get("dropped") or {}
+    found = []
+    for name, raw in dropped.items():
+        resource = resources.get(name)
+        if resource is None:
+            continue  # not a resource of this replay
+        decode = resource.decoders.get(resource.primary_key)
+        found.append((resource, [v if decode is None else decode(v) for v in raw]))
+    if not found:
+        return
+    session.flush()
+    _delete(session, {resource.model.__table__: ids for resource, ids in found})
+    _evict(session, found)
+
+
+def _key(table: Table) -> Any:
+    return next(iter(table.primary_key.columns))
+
+
+def _delete(session: Session, tables: Mapping[Table, Sequence[Any]]) -> None:
+    """Delete the records ``tables`` names, children first."""
+    for table in reversed(next(iter(tables)).metadata.sorted_tables):
+        if table in tables:
+            session.execute(table.delete().where(_key(table).in_(tables[table])))
+
+
+def archived_records(
+    connection: Connection, events: Table, resource: ResourceDef, subject: str
+) -> list[Any]:
+    """The keys of ``resource``'s records that snapshot rows give to ``subject``: those whose
+    events were archived (their rows' personal values are sealed; the key's loss erases them)."""
+    rows = events.metadata.tables.get(f"{events.name}_snapshot_rows")
+    if rows is None or "subject" not in rows.c:
+        return []
+    name = resource.primary_key
+    decode = resource.decoders.get(name)
+    query = select(rows.c.row).where(
+        rows.c.subject == subject, rows.c.table_name == resource.model.__table__.name
+    )
+    found = {raw[name] for raw in connection.execute(query).scalars()}
+    return [value if decode is None else decode(value) for value in sorted(found, key=str)]
 
 
 def _actor_key(log: EventLogDef, actor: Any) -> tuple[str, Any] | None:

@@ -6,12 +6,14 @@ from __future__ import annotations
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
-from .models import Note, Person, Profile
+from .models import Address, Delivery, Note, Person, Profile
 
 
 def clear_records(session: Session) -> None:
     """Delete every row of every tracked table, in foreign-key order (children first)."""
+    session.execute(delete(Delivery))
     session.execute(delete(Note))
+    session.execute(delete(Address))
     session.execute(delete(Profile))
     session.execute(delete(Person))
 

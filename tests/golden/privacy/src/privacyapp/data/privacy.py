@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from . import _privacy
 from ._privacy import ERASED, Erased, ErasedSubject, SubjectErased, UnknownSubject
-from .actions import note, person, profile
+from .actions import address, note, person, profile
 from .event_logs import EVENT
 
 __all__ = [
@@ -32,8 +32,8 @@ __all__ = [
     "reveal",
 ]
 
-_RESOURCES = (note.RESOURCE, person.RESOURCE, profile.RESOURCE)
-_TABLES = ("events_subject_keys", "notes", "people", "profiles")
+_RESOURCES = (address.RESOURCE, note.RESOURCE, person.RESOURCE, profile.RESOURCE)
+_TABLES = ("events_subject_keys", "addresses", "notes", "people", "profiles")
 
 
 def erase_subject(

@@ -4,31 +4,62 @@
 from __future__ import annotations
 
 import datetime
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session
 
-from . import _rehearse, _replay, _verify
+from . import _archive, _rehearse, _replay, _snapshots, _verify
+from ._archive import ArchiveResult
 from ._replay import ProgressFn, ReplayResult
 from ._verify import VerifyResult
-from .actions import note, person, profile
+from .actions import address, delivery, note, person, profile
 from .clear_records import clear_event
 from .event_logs import EVENT
 from .models import Base
 
-__all__ = ["ReplayResult", "VerifyResult", "rehearse", "replay", "verify"]
+__all__ = [
+    "ArchiveResult",
+    "ReplayResult",
+    "VerifyResult",
+    "archive",
+    "rehearse",
+    "replay",
+    "verify",
+]
 
-EVENT_LOG_TABLES = (Base.metadata.tables["events"],)
+EVENT_LOG_TABLES = (
+    Base.metadata.tables["events"],
+    Base.metadata.tables["events_snapshot_rows"],
+    Base.metadata.tables["events_snapshots"],
+)
 
 
-EVENT_ACTIONS = {**note.ACTIONS, **person.ACTIONS, **profile.ACTIONS}
+EVENT_ACTIONS = {
+    **address.ACTIONS,
+    **delivery.ACTIONS,
+    **note.ACTIONS,
+    **person.ACTIONS,
+    **profile.ACTIONS,
+}
 
 EVENT_ROUTES = ()
 
 EVENT_TRACKED = (
+    Base.metadata.tables["addresses"],
+    Base.metadata.tables["deliveries"],
     Base.metadata.tables["notes"],
     Base.metadata.tables["people"],
     Base.metadata.tables["profiles"],
+)
+
+EVENT_SNAPSHOTS = _snapshots.SnapshotTables(
+    "Event",
+    Base.metadata.tables["events_snapshots"],
+    Base.metadata.tables["events_snapshot_rows"],
+    (address.RESOURCE, delivery.RESOURCE, note.RESOURCE, person.RESOURCE, profile.RESOURCE),
 )
 
 
@@ -40,6 +71,7 @@ def replay(
     on_progress: ProgressFn | None = None,
     batch_size: int = 1000,
     source: Session | Connection | None = None,
+    archives: Sequence[str | os.PathLike[str]] = (),
 ) -> ReplayResult:
     """Rebuild the tables tracked by Event from its events, in id order.
 
@@ -48,6 +80,10 @@ def replay(
     written. Runs inside a SAVEPOINT of the caller's transaction: on failure it raises
     `ReplayError` and the previous state is left exactly as it was. With `source`, the
     events are read through it (another database) instead of `session`.
+
+    Replay starts from the latest snapshot of archived events (`archive`); a cut
+    before it is a `ReplayError`. With `archives` (the archive files, every one from the
+    first), it starts from nothing: their events, then the log's after them.
     """
     return _replay.run_replay(
         session,
@@ -60,6 +96,8 @@ def replay(
         on_progress=on_progress,
         batch_size=batch_size,
         source=source,
+        snapshots=EVENT_SNAPSHOTS,
+        archived=_archive.archived(session, source, EVENT, EVENT_SNAPSHOTS, archives),
     )
 
 
@@ -125,6 +163,38 @@ def verify(
         last_event_id=last_event_id,
         point_in_time=point_in_time,
         max_rows=max_rows,
+        on_progress=on_progress,
+        batch_size=batch_size,
+    )
+
+
+def archive(
+    live: Engine,
+    *,
+    before: int | datetime.datetime,
+    to: str | os.PathLike[str],
+    event_schema_lock: Mapping[str, Any] | None = None,
+    on_progress: ProgressFn | None = None,
+    batch_size: int = 1000,
+) -> ArchiveResult:
+    """Move the events of Event before `before` to the archive file `to`.
+
+    `before` is an event id (the events with a smaller id move) or an aware instant (the
+    events up to the first that occurred at or after it). First a snapshot of the state
+    after the last of them is stored (rebuilt in a scratch database, as `verify` does),
+    where replay starts from then on; then the file (gzip JSON Lines) is written, read back
+    and checked; only then are the events deleted, in one transaction that checks that they
+    are still exactly the archived ones. Raises `ArchiveError` (with nothing deleted) on any
+    failure, and when `to` exists. `event_schema_lock` is stored in the file's header.
+    """
+    return _archive.run_archive(
+        live,
+        log=EVENT,
+        snapshots=EVENT_SNAPSHOTS,
+        rehearse=rehearse,
+        before=before,
+        to=to,
+        lock=event_schema_lock,
         on_progress=on_progress,
         batch_size=batch_size,
     )

@@ -113,6 +113,7 @@ class UpcastEvent:
     data: dict[str, Any]
     changed_attributes: dict[str, Any]
     erased: bool = False  # see _privacy.RevealedEvent
+    subject: str | None = None  # an archived event's: whose key sealed its personal values
 
 
 @dataclass(frozen=True, slots=True)
