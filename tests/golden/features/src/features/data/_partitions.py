@@ -221,8 +221,8 @@ def detach_archived(
     a prefix of the log's range): one by id must end at or below the cut (a later id can never
     belong to it); one by occurred_at must be of a period that has ended and hold no id above
     the cut (an event dated in the past, such as an imported record's create, gets a late id).
-    The rows below the cut in the partitions left are the caller's to delete. On a log by
-    occurred_at an empty ``<table>_history`` is created again, from ``MINVALUE`` up to the first
+    The rows below the cut in the partitions left are the caller's to delete. When
+    ``<table>_history`` went, an empty one is created again, from ``MINVALUE`` up to the first
     partition left, so that an event dated in the past still has a place. Nothing on SQLite, or
     on a table that is not partitioned in the database: ``([], 0)``.
     """
@@ -255,8 +255,9 @@ def detach_archived(
         names.append(partition.name)
         held += count
         end = upper
-    if end is not None and not by_id:
-        _create(connection, table, table.name + HISTORY_SUFFIX, None, end)
+    history = table.name + HISTORY_SUFFIX
+    if end is not None and names[0] == history:
+        _create(connection, table, history, None, end)
     return names, held
 
 
