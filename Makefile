@@ -23,15 +23,16 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadfile -q -m "not slow and not fuzz"
 
-# The action, replay, follower and CLI suites again, with every event log of the accounts example
-# and the features project partitioned (tests/partitioned_variants.py), on PostgreSQL.
+# The action, replay, follower, archive and CLI suites again, with every event log of the accounts
+# example and the features project partitioned (tests/partitioned_variants.py), on PostgreSQL.
 test-partitioned: $(STAMP)
 	EVENTSPEC_TEST_PARTITIONED=1 $(BIN)/python -m pytest -n 2 --dist loadfile -q -m "not slow and not fuzz" -k postgresql $(PARTITIONED_SUITES)
 
 PARTITIONED_SUITES = tests/test_actions.py tests/test_actions_features.py tests/test_bulk.py \
 	tests/test_replay.py tests/test_replay_features.py tests/test_verify.py tests/test_rehearse.py \
 	tests/test_follow.py tests/test_follow_cli.py tests/test_audit_cli.py tests/test_faults.py \
-	tests/test_encryption.py tests/test_rotate_keys.py tests/test_wire.py tests/aio
+	tests/test_encryption.py tests/test_rotate_keys.py tests/test_wire.py tests/test_archive.py \
+	tests/aio
 
 # The long profiles of the property tests (marked slow).
 test-slow: $(STAMP)

@@ -8,11 +8,13 @@ option is ignored and the same code runs on plain tables.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +27,7 @@ from eventspec.migrations.diff import diff
 from eventspec.migrations.snapshot import snapshot_of
 from eventspec.plan import make_plan
 from eventspec.tables import table_defs
-from sqlalchemy import Connection, Engine, func, select, text
+from sqlalchemy import Connection, Engine, event, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
@@ -42,6 +44,7 @@ from partitioned.data.actions import author as authors  # noqa: E402
 from partitioned.data.actions import entry as entries  # noqa: E402
 from partitioned.data.aio.actions import author as aio_authors  # noqa: E402
 from partitioned.data.aio.replay import replay_event as aio_replay_event  # noqa: E402
+from partitioned.data.errors import MissingPartitionError  # noqa: E402
 from partitioned.data.models import Author, Base, Entry, Event, LedgerEvent  # noqa: E402
 from partitioned.data.partitions import detach_partitions, ensure_partitions  # noqa: E402
 from partitioned.data.replay import (  # noqa: E402
@@ -201,24 +204,106 @@ def test_async_actions_and_replay_on_a_partitioned_log(database_url: str) -> Non
     asyncio.run(main())
 
 
-def test_an_event_past_the_last_partition_is_refused_and_nothing_is_written(
-    tables: Engine,
+@contextlib.contextmanager
+def write_path(engine: Engine, path: str) -> Iterator[None]:
+    """The actions' writes go to the driver (``_wire``), through Core statements (``_direct``,
+    when a cursor listener is there) or through the unit of work (an ORM listener too)."""
+    listeners: list[tuple[Any, str, Any]] = []
+    if path in ("core", "orm"):
+        listeners.append((engine, "before_cursor_execute", lambda *_: None))
+    if path == "orm":
+        listeners.append((Author, "before_insert", lambda *_: None))
+    for target, name, listener in listeners:
+        event.listen(target, name, listener)
+    try:
+        yield
+    finally:
+        for target, name, listener in listeners:
+            event.remove(target, name, listener)
+
+
+def counts(session: Session) -> tuple[int, int]:
+    authors_ = session.scalar(select(func.count()).select_from(Author)) or 0
+    return authors_, session.scalar(select(func.count()).select_from(Event)) or 0
+
+
+@pytest.mark.parametrize("path", ["driver", "core", "orm"])
+def test_an_event_past_the_last_partition_is_a_missing_partition_error_and_nothing_is_written(
+    tables: Engine, path: str
 ) -> None:
     far = month(12)
-    with Session(tables) as session, session.begin():
+    with write_path(tables, path), Session(tables) as session, session.begin():
         if tables.dialect.name == "sqlite":  # partitioning is ignored: any date goes
             authors.create(session, name="far", created_at=far)
+            authors.create_many(session, [{"name": "far", "created_at": far}])
             return
-        with pytest.raises(IntegrityError, match="no partition of relation"):
+        with pytest.raises(MissingPartitionError) as caught:
             authors.create(session, name="far", created_at=far)
+        error = caught.value
+        assert (error.log, error.table) == ("Event", "events")
+        assert error.value == f"(occurred_at) = ({far:%Y-%m-%d} 00:00:00+00)"
+        assert "run eventspec partitions (or partitioned.data.partitions.ensure_partitions)" in (
+            str(error)
+        )
+        assert isinstance(error.__cause__, IntegrityError)
         # The action's SAVEPOINT rolled back: no record, no event, the transaction goes on.
-        assert session.scalar(select(func.count()).select_from(Author)) == 0
+        assert counts(session) == (0, 0)
+        with pytest.raises(MissingPartitionError, match="no partition of events"):
+            authors.create_many(session, [{"name": "near"}, {"name": "far", "created_at": far}])
+        assert counts(session) == (0, 0)
         authors.create(session, name="near")
+        assert counts(session) == (1, 1)
     with tables.begin() as connection:
         assert ensure_partitions(connection, through=far)[-1] == f"events_p{far:%Y%m}"
     with Session(tables) as session, session.begin():
         authors.create(session, name="far", created_at=far)
         assert session.scalar(select(func.count()).select_from(Event)) == 2
+
+
+def test_an_id_past_the_last_partition_of_a_log_by_id_is_a_missing_partition_error(
+    tables: Engine,
+) -> None:
+    if tables.dialect.name == "sqlite":
+        return
+    with tables.begin() as connection:  # the next id is past ledger_events_p3 (ids up to 3999)
+        connection.execute(
+            text("SELECT setval(pg_get_serial_sequence('ledger_events', 'id'), 4000)")
+        )
+    with Session(tables) as session, session.begin():
+        with pytest.raises(MissingPartitionError) as caught:
+            entries.create_many(session, [{"amount": 1}, {"amount": 2}])
+        assert (caught.value.log, caught.value.value) == ("LedgerEvent", "(id) = (4001)")
+        assert session.scalar(select(func.count()).select_from(Entry)) == 0
+        with pytest.raises(MissingPartitionError, match="the LedgerEvent log"):
+            entries.create(session, amount=3)
+        assert session.scalar(select(func.count()).select_from(LedgerEvent)) == 0
+        authors.create(session, name="still usable")
+
+
+def test_an_async_action_past_the_last_partition_is_a_missing_partition_error(
+    database_url: str,
+) -> None:
+    async def main() -> None:
+        engine = create_async_engine(database_url)
+        try:
+            async with engine.begin() as connection:
+                await connection.run_sync(Base.metadata.create_all)
+            session = AsyncSession(engine, expire_on_commit=False)
+            async with session, session.begin():
+                if engine.dialect.name == "postgresql":
+                    with pytest.raises(MissingPartitionError):
+                        await aio_authors.create(session, name="far", created_at=month(12))
+                    with pytest.raises(MissingPartitionError):
+                        await aio_authors.create_many(
+                            session, [{"name": "far", "created_at": month(12)}]
+                        )
+                await aio_authors.create(session, name="near")
+                count = await session.scalar(select(func.count()).select_from(Event))
+                assert count == 1
+        finally:
+            await engine.dispose()
+
+    asyncio.run(main())
 
 
 def test_ensure_continues_without_gaps_and_detach_takes_whole_partitions(tables: Engine) -> None:

@@ -14,14 +14,18 @@ partition per day, month or year) or ``BY RANGE (id)`` (a partition per ``size``
 
 There is no ``DEFAULT`` partition: a row past the last partition is refused by PostgreSQL ("no
 partition of relation ... found for row"), the action's SAVEPOINT rolls back and nothing is
-written. A default partition would take such rows silently, and the next partition of their
-range could then not be created until they were moved out. :func:`ensure` keeps ``ahead``
-partitions ready after the current one; run it (``eventspec partitions``) more often than that.
+written; the action raises :class:`MissingPartitionError` (:func:`missing_partition`). A default
+partition would take such rows silently, and the next partition of their range could then not
+be created until they were moved out. :func:`ensure` keeps ``ahead`` partitions ready after the
+current one; run it (``eventspec partitions``) more often than that.
 
 PostgreSQL requires the primary key of a partitioned table to include the partition key, so
 the table's key there is ``(id, occurred_at)`` (:class:`PartitionedPrimaryKey`). Ids stay unique
 because the database's sequence (or uuidv7) makes them so, not because of the constraint.
 SQLAlchemy, SQLite and every reader keep ``id`` as the key. SQLite ignores partitioning.
+
+Archiving (``_archive.delete_archived``) detaches and drops the oldest partitions whose events are
+all archived (:func:`detach_archived`) instead of deleting their rows.
 """
 
 from __future__ import annotations
@@ -33,10 +37,11 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from sqlalchemy import Connection, MetaData, PrimaryKeyConstraint, Table, text
+from sqlalchemy.exc import StatementError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import DDLCompiler
 
-from .errors import ConfigurationError
+from .errors import ConfigurationError, MissingPartitionError
 
 INFO_KEY = "eventspec_partitioning"  # where ``Table.info`` keeps the table's Partitioning
 HISTORY_SUFFIX = "_history"
@@ -205,6 +210,77 @@ def detach(connection: Connection, table: Table, *, before: Bound, drop: bool = 
     return done
 
 
+def detach_archived(
+    connection: Connection, table: Table, last_event_id: Any, *, now: dt.datetime | None = None
+) -> tuple[list[str], int]:
+    """Detach and drop the oldest partitions of ``table`` whose events are all archived (their
+    ids at or below ``last_event_id``); return their names, oldest first, and how many events
+    they held. Runs in the archive's transaction, which holds the table against writers.
+
+    Partitions go oldest first, and the first that does not qualify stops it (so what leaves is
+    a prefix of the log's range): one by id must end at or below the cut (a later id can never
+    belong to it); one by occurred_at must be of a period that has ended and hold no id above
+    the cut (an event dated in the past, such as an imported record's create, gets a late id).
+    The rows below the cut in the partitions left are the caller's to delete. When
+    ``<table>_history`` went, an empty one is created again, from ``MINVALUE`` up to the first
+    partition left, so that an event dated in the past still has a place. Nothing on SQLite, or
+    on a table that is not partitioned in the database: ``([], 0)``.
+    """
+    if connection.dialect.name != "postgresql" or INFO_KEY not in table.info:
+        return [], 0
+    parent = _parent(connection, table)
+    if not _partitioned(connection, parent):
+        return [], 0
+    by_id = partitioning_of(table).by == "id"
+    now = now or dt.datetime.now(dt.UTC)
+    names: list[str] = []
+    held = 0
+    end: Bound | None = None  # where the detached range ends: the first partition left starts
+    for partition in partitions(connection, table):
+        upper = partition.upper
+        if isinstance(upper, int):
+            if not isinstance(last_event_id, int) or upper > last_event_id + 1:
+                break
+        elif upper is None or by_id or upper > now:
+            break
+        child = _child(connection, table, partition.name)
+        count, late = connection.execute(
+            text(f"SELECT count(*), count(*) FILTER (WHERE id > :cut) FROM {child}"),
+            {"cut": last_event_id},
+        ).one()
+        if late:
+            break
+        connection.execute(text(f"ALTER TABLE {parent} DETACH PARTITION {child}"))
+        connection.execute(text(f"DROP TABLE {child}"))
+        names.append(partition.name)
+        held += count
+        end = upper
+    history = table.name + HISTORY_SUFFIX
+    if end is not None and names[0] == history:
+        _create(connection, table, history, None, end)
+    return names, held
+
+
+def missing_partition(error: StatementError, log: str, table: str) -> MissingPartitionError | None:
+    """The :class:`MissingPartitionError` that ``error`` is, when PostgreSQL refused a row for
+    want of a partition (SQLSTATE 23514, check_violation, with the primary message "no partition
+    of relation ..."); None for any other error. ``log`` and ``table``: the action's event log."""
+    orig = getattr(error, "orig", None)
+    if getattr(orig, "sqlstate", None) != "23514":
+        return None
+    # psycopg's diagnostics; asyncpg's error (behind SQLAlchemy's adapter) carries the same.
+    diag = getattr(orig, "diag", None) or getattr(orig, "__cause__", None)
+    primary = getattr(diag, "message_primary", None) or getattr(diag, "message", None)
+    if not isinstance(primary, str) or not primary.startswith("no partition of relation"):
+        return None
+    refused = getattr(diag, "table_name", None) or table
+    detail = getattr(diag, "message_detail", None) or getattr(diag, "detail", None)
+    value = None
+    if isinstance(detail, str) and "contains " in detail:
+        value = detail.partition("contains ")[2].rstrip(".") or None
+    return MissingPartitionError(log if refused == table else refused, refused, value)
+
+
 def _check_kind(partitioning: Partitioning, value: Bound | None, name: str) -> None:
     aware = not isinstance(value, dt.datetime) or value.tzinfo is not None
     if value is None or (isinstance(value, int) == (partitioning.by == "id") and aware):
@@ -217,11 +293,7 @@ def partitions(connection: Connection, table: Table) -> list[Partition]:
     """The range partitions of ``table``, oldest first (a ``DEFAULT`` partition is left out).
     Raises :class:`ConfigurationError` when the table is not partitioned in the database."""
     parent = _parent(connection, table)
-    kind = connection.execute(
-        text("SELECT relkind FROM pg_class WHERE oid = CAST(:parent AS regclass)"),
-        {"parent": parent},
-    ).scalar()
-    if kind != "p":
+    if not _partitioned(connection, parent):
         raise ConfigurationError(
             f"{table.name} is not a partitioned table in this database: it was created before "
             "its log had partitioning, or without it (see docs/scaling.md)"
@@ -239,6 +311,14 @@ def partitions(connection: Connection, table: Table) -> list[Partition]:
         if match is not None:
             found.append(Partition(name, _value(match["lower"]), _value(match["upper"])))
     return sorted(found, key=_order)
+
+
+def _partitioned(connection: Connection, parent: str) -> bool:
+    kind = connection.execute(
+        text("SELECT relkind FROM pg_class WHERE oid = CAST(:parent AS regclass)"),
+        {"parent": parent},
+    ).scalar()
+    return kind == "p"
 
 
 _BOUND = re.compile(r"FOR VALUES FROM \((?P<lower>[^)]*)\) TO \((?P<upper>[^)]*)\)")

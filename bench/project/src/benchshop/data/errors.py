@@ -95,3 +95,25 @@ class ConfigurationError(EventspecError):
 class ArchiveError(EventspecError):
     """Archiving an event log, or reading an archive file, failed. An archive run that raises
     deleted no event: the log is as it was (the message says so)."""
+
+
+class MissingPartitionError(EventspecError):
+    """An action's event is past the last partition of its partitioned log (PostgreSQL): no
+    partition of the event table holds its ``occurred_at`` (or id). The action's SAVEPOINT was
+    rolled back: neither the record nor the event was written, and the transaction goes on.
+
+    ``log`` is the event log's name (the table's, when the table is not the action's log),
+    ``table`` the event table, ``value`` the partition key of the refused row as PostgreSQL
+    gives it (``"(occurred_at)=(2027-01-05 00:00:00+00)"``; None when it gives none)."""
+
+    def __init__(self, log: str, table: str, value: str | None) -> None:
+        self.log = log
+        self.table = table
+        self.value = value
+        package = __name__.rpartition(".")[0] or "<package>"
+        found = f" for {value}" if value else ""
+        super().__init__(
+            f"no partition of {table} (the {log} log) found{found}: nothing was written; create "
+            f"partitions ahead: run eventspec partitions (or {package}.partitions."
+            "ensure_partitions), with --through for an event dated further ahead"
+        )

@@ -6,6 +6,8 @@ The file: a header line (format, log, id range, count, the event-schema lock), o
 with every column as stored (an encrypted log's maps stay ciphertext, in base64), and a trailer
 line with the count and a SHA-256 over the event lines. Nothing is deleted before the snapshot
 and the file have been read back and checked; the delete re-checks the count in its transaction.
+On a partitioned log (PostgreSQL) the oldest partitions whose events are all archived are
+detached and dropped in that transaction instead of having their rows deleted (``_partitions``).
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.types import TypeDecorator
 
-from . import _snapshots
+from . import _partitions, _snapshots
 from ._engine import EventLogDef
 from ._replay import ProgressFn, ReplayResult
 from ._scratch import scratch_database
@@ -68,6 +70,8 @@ class ArchiveResult:
     elapsed: float
     # Named consumers (``log.consume``) whose checkpoint is before the last archived event.
     behind: tuple[tuple[str, int], ...] = ()
+    # The partitions detached and dropped (a partitioned log on PostgreSQL), oldest first.
+    detached: tuple[str, ...] = ()
 
     def __str__(self) -> str:
         lines = [
@@ -80,6 +84,11 @@ class ArchiveResult:
                 "starts; keep the file: it is the only copy of these events"
             ),
         ]
+        if self.detached:
+            lines.append(
+                "  detached and dropped the partitions whose events are all archived: "
+                + ", ".join(self.detached)
+            )
         lines += [
             (
                 f"  warning: consumer {name!r} had handled events up to {position} only: it will "
@@ -110,7 +119,7 @@ def run_archive(
     lock: Mapping[str, Any] | None = None,
     on_progress: ProgressFn | None = None,
     batch_size: int = 1000,
-    delete: Callable[..., None] | None = None,
+    delete: Callable[..., Sequence[str] | None] | None = None,
 ) -> ArchiveResult:
     """Snapshot, write and check the file, then delete the events it holds (see the module).
     ``delete`` is the step deleting them, ``delete_archived`` unless given."""
@@ -174,7 +183,7 @@ def run_archive(
         written[:] = [path]
         _sync_folder(path.parent)
         deleting = True
-        (delete or delete_archived)(live, log, snapshots, snapshot, path.name)
+        detached = (delete or delete_archived)(live, log, snapshots, snapshot, path.name)
         written.clear()  # from here on the file is the only copy of the events
     except BaseException as error:
         if deleting and not _intact(live, log, span):
@@ -204,6 +213,7 @@ def run_archive(
         digest,
         time.perf_counter() - started,
         behind,
+        tuple(detached or ()),
     )
 
 
@@ -235,27 +245,31 @@ def delete_archived(
     snapshots: _snapshots.SnapshotTables,
     snapshot: _snapshots.Snapshot,
     archive: str,
-) -> None:
+) -> list[str]:
     """Delete the archived events, in one transaction that first checks that the log still holds
-    exactly them, and makes ``snapshot`` the one replay starts from. (The one step a partitioned
-    log would do otherwise: detach the partitions instead.)"""
+    exactly them, and makes ``snapshot`` the one replay starts from. On a partitioned log, the
+    partitions whose events are all archived are detached and dropped instead; the rows below the
+    cut in the others are deleted. Returns the partitions detached."""
     table = log.table
+    cut = snapshot.last_event_id
     with live.begin() as connection:
         if connection.dialect.name == "postgresql":
             # Waits for the writers in flight, so that none commits an event below the cut later.
             name = connection.dialect.identifier_preparer.format_table(table)
             connection.exec_driver_sql(f"LOCK TABLE {name} IN SHARE ROW EXCLUSIVE MODE")
-        cut = table.c.id <= snapshot.last_event_id
-        held = connection.scalar(select(func.count()).select_from(table).where(cut))
+        below = table.c.id <= cut
+        held = connection.scalar(select(func.count()).select_from(table).where(below))
         if held != snapshot.event_count:
             raise ArchiveError(
-                f"{log.name} now holds {held} events up to {snapshot.last_event_id}, the archive "
+                f"{log.name} now holds {held} events up to {cut}, the archive "
                 f"{snapshot.event_count}: events were written meanwhile; run it again"
             )
-        deleted = connection.execute(table.delete().where(cut)).rowcount
-        if deleted != snapshot.event_count:
-            raise ArchiveError(f"deleting the archived events of {log.name} deleted {deleted}")
+        detached, removed = _partitions.detach_archived(connection, table, cut)
+        removed += connection.execute(table.delete().where(below)).rowcount
+        if removed != snapshot.event_count:
+            raise ArchiveError(f"deleting the archived events of {log.name} removed {removed}")
         _snapshots.mark_archived(connection, snapshots, snapshot, archive)
+    return detached
 
 
 def _span(

@@ -34,7 +34,7 @@ from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import Session
 from typing_extensions import TypeVar
 
-from . import _locks, _wire
+from . import _locks, _partitions, _wire
 from ._actors import check_actor
 from ._direct import insert_record, settle, stale_row, unobserved, update_record
 from ._events import as_written, write_event
@@ -674,7 +674,8 @@ def secrets_kept(action: ActionDef, inputs: Iterable[Mapping[str, Any]]) -> Iter
     before encryption) and PostgreSQL quotes a failing row's values: when the action has a
     sensitive attribute or argument, the parameters are hidden and the sensitive values of
     ``inputs`` (the action's input, the attributes it writes) are cut out of the messages, the
-    database driver's own included.
+    database driver's own included. An event refused for want of a partition (PostgreSQL) is
+    raised as :class:`MissingPartitionError`, by whichever path sent it (ORM, Core, driver).
     """
     try:
         yield
@@ -697,6 +698,11 @@ def secrets_kept(action: ActionDef, inputs: Iterable[Mapping[str, Any]]) -> Iter
                     for secret in sorted(secrets, key=len, reverse=True):
                         message = message.replace(secret, "[sensitive]")
                     exc.args = (message, *exc.args[1:])
+        log = action.resource.log
+        if log is not None:
+            missing = _partitions.missing_partition(error, log.name, log.table.name)
+            if missing is not None:
+                raise missing from error
         raise
 
 

@@ -13,7 +13,18 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from ._partitions import INFO_KEY, PartitionedPrimaryKey, Partitioning, after_create
 from ._support import JSONMap, UTCDateTime, utcnow
 
-__all__ = ["Author", "Base", "Entry", "Event", "EventspecCheckpoint", "LedgerEvent"]
+__all__ = [
+    "Author",
+    "Base",
+    "Entry",
+    "Event",
+    "EventSnapshot",
+    "EventSnapshotRow",
+    "EventspecCheckpoint",
+    "LedgerEvent",
+    "LedgerEventSnapshot",
+    "LedgerEventSnapshotRow",
+]
 
 
 class Base(DeclarativeBase):
@@ -105,6 +116,35 @@ class Event(Base):
         }
 
 
+class EventSnapshot(Base):
+    """Snapshots of ``Event``, from specs/logs.yaml (``eventspec archive``)."""
+
+    __tablename__ = "events_snapshots"
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+    )
+    last_event_id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"))
+    last_occurred_at: Mapped[datetime.datetime] = mapped_column(UTCDateTime())
+    event_count: Mapped[int] = mapped_column(BigInteger())
+    row_count: Mapped[int] = mapped_column(BigInteger())
+    checksum: Mapped[str] = mapped_column(String())
+    taken_at: Mapped[datetime.datetime] = mapped_column(UTCDateTime())
+    archived_at: Mapped[datetime.datetime | None] = mapped_column(UTCDateTime())
+    archive: Mapped[str | None] = mapped_column(String())
+
+
+class EventSnapshotRow(Base):
+    """Snapshots of ``Event``, from specs/logs.yaml (``eventspec archive``)."""
+
+    __tablename__ = "events_snapshot_rows"
+
+    snapshot_id: Mapped[int] = mapped_column(BigInteger(), primary_key=True)
+    position: Mapped[int] = mapped_column(BigInteger(), primary_key=True)
+    table_name: Mapped[str] = mapped_column(String())
+    row: Mapped[dict[str, Any]] = mapped_column(JSONMap)
+
+
 class EventspecCheckpoint(Base):
     """Checkpoints of ``.log.consume``: the id of the last event each consumer handled."""
 
@@ -148,3 +188,32 @@ class LedgerEvent(Base):
     def to_public_dict(self) -> dict[str, Any]:
         """The fields listed in ``public_fields``, by event-field name, as stored."""
         return {}
+
+
+class LedgerEventSnapshot(Base):
+    """Snapshots of ``LedgerEvent``, from specs/logs.yaml (``eventspec archive``)."""
+
+    __tablename__ = "ledger_events_snapshots"
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+    )
+    last_event_id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"))
+    last_occurred_at: Mapped[datetime.datetime] = mapped_column(UTCDateTime())
+    event_count: Mapped[int] = mapped_column(BigInteger())
+    row_count: Mapped[int] = mapped_column(BigInteger())
+    checksum: Mapped[str] = mapped_column(String())
+    taken_at: Mapped[datetime.datetime] = mapped_column(UTCDateTime())
+    archived_at: Mapped[datetime.datetime | None] = mapped_column(UTCDateTime())
+    archive: Mapped[str | None] = mapped_column(String())
+
+
+class LedgerEventSnapshotRow(Base):
+    """Snapshots of ``LedgerEvent``, from specs/logs.yaml (``eventspec archive``)."""
+
+    __tablename__ = "ledger_events_snapshot_rows"
+
+    snapshot_id: Mapped[int] = mapped_column(BigInteger(), primary_key=True)
+    position: Mapped[int] = mapped_column(BigInteger(), primary_key=True)
+    table_name: Mapped[str] = mapped_column(String())
+    row: Mapped[dict[str, Any]] = mapped_column(JSONMap)

@@ -4,7 +4,8 @@
 The migrations (and ``Base.metadata.create_all``) create each table with its first partitions:
 ``<table>_history`` for everything before them, then the current period and ``ahead`` more. Keep
 partitions ready by running :func:`ensure_partitions` (``eventspec partitions``) more often than
-``ahead`` periods: an event past the last partition is refused, and its action writes nothing.
+``ahead`` periods: an event past the last partition is refused, and its action raises
+``errors.MissingPartitionError`` having written nothing.
 Every call is a no-op on SQLite, which ignores partitioning.
 """
 

@@ -4,11 +4,15 @@
 from __future__ import annotations
 
 import datetime
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session
 
-from . import _rehearse, _replay, _verify
+from . import _archive, _rehearse, _replay, _snapshots, _verify
+from ._archive import ArchiveResult
 from ._replay import ProgressFn, ReplayResult
 from ._verify import VerifyResult
 from .actions import author, entry
@@ -17,8 +21,11 @@ from .event_logs import EVENT, LEDGEREVENT
 from .models import Base
 
 __all__ = [
+    "ArchiveResult",
     "ReplayResult",
     "VerifyResult",
+    "archive_event",
+    "archive_ledger_event",
     "rehearse_event",
     "rehearse_ledger_event",
     "replay_event",
@@ -27,7 +34,14 @@ __all__ = [
     "verify_ledger_event",
 ]
 
-EVENT_LOG_TABLES = (Base.metadata.tables["events"], Base.metadata.tables["ledger_events"])
+EVENT_LOG_TABLES = (
+    Base.metadata.tables["events"],
+    Base.metadata.tables["events_snapshot_rows"],
+    Base.metadata.tables["events_snapshots"],
+    Base.metadata.tables["ledger_events"],
+    Base.metadata.tables["ledger_events_snapshot_rows"],
+    Base.metadata.tables["ledger_events_snapshots"],
+)
 
 
 EVENT_ACTIONS = {**author.ACTIONS}
@@ -35,6 +49,13 @@ EVENT_ACTIONS = {**author.ACTIONS}
 EVENT_ROUTES = ()
 
 EVENT_TRACKED = (Base.metadata.tables["authors"],)
+
+EVENT_SNAPSHOTS = _snapshots.SnapshotTables(
+    "Event",
+    Base.metadata.tables["events_snapshots"],
+    Base.metadata.tables["events_snapshot_rows"],
+    (author.RESOURCE,),
+)
 
 
 def replay_event(
@@ -45,6 +66,7 @@ def replay_event(
     on_progress: ProgressFn | None = None,
     batch_size: int = 1000,
     source: Session | Connection | None = None,
+    archives: Sequence[str | os.PathLike[str]] = (),
 ) -> ReplayResult:
     """Rebuild the tables tracked by Event from its events, in id order.
 
@@ -53,6 +75,10 @@ def replay_event(
     written. Runs inside a SAVEPOINT of the caller's transaction: on failure it raises
     `ReplayError` and the previous state is left exactly as it was. With `source`, the
     events are read through it (another database) instead of `session`.
+
+    Replay starts from the latest snapshot of archived events (`archive_event`); a cut
+    before it is a `ReplayError`. With `archives` (the archive files, every one from the
+    first), it starts from nothing: their events, then the log's after them.
     """
     return _replay.run_replay(
         session,
@@ -65,6 +91,8 @@ def replay_event(
         on_progress=on_progress,
         batch_size=batch_size,
         source=source,
+        snapshots=EVENT_SNAPSHOTS,
+        archived=_archive.archived(session, source, EVENT, EVENT_SNAPSHOTS, archives),
     )
 
 
@@ -135,11 +163,50 @@ def verify_event(
     )
 
 
+def archive_event(
+    live: Engine,
+    *,
+    before: int | datetime.datetime,
+    to: str | os.PathLike[str],
+    event_schema_lock: Mapping[str, Any] | None = None,
+    on_progress: ProgressFn | None = None,
+    batch_size: int = 1000,
+) -> ArchiveResult:
+    """Move the events of Event before `before` to the archive file `to`.
+
+    `before` is an event id (the events with a smaller id move) or an aware instant (the
+    events up to the first that occurred at or after it). First a snapshot of the state
+    after the last of them is stored (rebuilt in a scratch database, as `verify_event` does),
+    where replay starts from then on; then the file (gzip JSON Lines) is written, read back
+    and checked; only then are the events deleted, in one transaction that checks that they
+    are still exactly the archived ones. Raises `ArchiveError` (with nothing deleted) on any
+    failure, and when `to` exists. `event_schema_lock` is stored in the file's header.
+    """
+    return _archive.run_archive(
+        live,
+        log=EVENT,
+        snapshots=EVENT_SNAPSHOTS,
+        rehearse=rehearse_event,
+        before=before,
+        to=to,
+        lock=event_schema_lock,
+        on_progress=on_progress,
+        batch_size=batch_size,
+    )
+
+
 LEDGEREVENT_ACTIONS = {**entry.ACTIONS}
 
 LEDGEREVENT_ROUTES = ()
 
 LEDGEREVENT_TRACKED = (Base.metadata.tables["entries"],)
+
+LEDGEREVENT_SNAPSHOTS = _snapshots.SnapshotTables(
+    "LedgerEvent",
+    Base.metadata.tables["ledger_events_snapshots"],
+    Base.metadata.tables["ledger_events_snapshot_rows"],
+    (entry.RESOURCE,),
+)
 
 
 def replay_ledger_event(
@@ -150,6 +217,7 @@ def replay_ledger_event(
     on_progress: ProgressFn | None = None,
     batch_size: int = 1000,
     source: Session | Connection | None = None,
+    archives: Sequence[str | os.PathLike[str]] = (),
 ) -> ReplayResult:
     """Rebuild the tables tracked by LedgerEvent from its events, in id order.
 
@@ -158,6 +226,10 @@ def replay_ledger_event(
     written. Runs inside a SAVEPOINT of the caller's transaction: on failure it raises
     `ReplayError` and the previous state is left exactly as it was. With `source`, the
     events are read through it (another database) instead of `session`.
+
+    Replay starts from the latest snapshot of archived events (`archive_ledger_event`); a cut
+    before it is a `ReplayError`. With `archives` (the archive files, every one from the
+    first), it starts from nothing: their events, then the log's after them.
     """
     return _replay.run_replay(
         session,
@@ -170,6 +242,8 @@ def replay_ledger_event(
         on_progress=on_progress,
         batch_size=batch_size,
         source=source,
+        snapshots=LEDGEREVENT_SNAPSHOTS,
+        archived=_archive.archived(session, source, LEDGEREVENT, LEDGEREVENT_SNAPSHOTS, archives),
     )
 
 
@@ -235,6 +309,38 @@ def verify_ledger_event(
         last_event_id=last_event_id,
         point_in_time=point_in_time,
         max_rows=max_rows,
+        on_progress=on_progress,
+        batch_size=batch_size,
+    )
+
+
+def archive_ledger_event(
+    live: Engine,
+    *,
+    before: int | datetime.datetime,
+    to: str | os.PathLike[str],
+    event_schema_lock: Mapping[str, Any] | None = None,
+    on_progress: ProgressFn | None = None,
+    batch_size: int = 1000,
+) -> ArchiveResult:
+    """Move the events of LedgerEvent before `before` to the archive file `to`.
+
+    `before` is an event id (the events with a smaller id move) or an aware instant (the
+    events up to the first that occurred at or after it). First a snapshot of the state
+    after the last of them is stored (rebuilt in a scratch database, as `verify_ledger_event` does),
+    where replay starts from then on; then the file (gzip JSON Lines) is written, read back
+    and checked; only then are the events deleted, in one transaction that checks that they
+    are still exactly the archived ones. Raises `ArchiveError` (with nothing deleted) on any
+    failure, and when `to` exists. `event_schema_lock` is stored in the file's header.
+    """
+    return _archive.run_archive(
+        live,
+        log=LEDGEREVENT,
+        snapshots=LEDGEREVENT_SNAPSHOTS,
+        rehearse=rehearse_ledger_event,
+        before=before,
+        to=to,
+        lock=event_schema_lock,
         on_progress=on_progress,
         batch_size=batch_size,
     )

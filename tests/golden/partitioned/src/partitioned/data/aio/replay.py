@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import datetime
+import os
+from collections.abc import Sequence
 
 from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -30,6 +32,7 @@ async def replay_event(
     on_progress: ProgressFn | None = None,
     batch_size: int = 1000,
     source: AsyncSession | AsyncConnection | None = None,
+    archives: Sequence[str | os.PathLike[str]] = (),
 ) -> ReplayResult:
     """Rebuild the tables tracked by Event from its events: the sync `replay_event`, awaited.
 
@@ -42,6 +45,7 @@ async def replay_event(
         on_progress=on_progress,
         batch_size=batch_size,
         source=_sync_source(source),
+        archives=archives,
     )
 
 
@@ -53,6 +57,7 @@ async def replay_ledger_event(
     on_progress: ProgressFn | None = None,
     batch_size: int = 1000,
     source: AsyncSession | AsyncConnection | None = None,
+    archives: Sequence[str | os.PathLike[str]] = (),
 ) -> ReplayResult:
     """Rebuild the tables tracked by LedgerEvent from its events: the sync `replay_ledger_event`, awaited.
 
@@ -65,4 +70,5 @@ async def replay_ledger_event(
         on_progress=on_progress,
         batch_size=batch_size,
         source=_sync_source(source),
+        archives=archives,
     )
