@@ -516,10 +516,9 @@ def _send(
     steps: list[_Step],
     *,
     savepoint: bool,
-) -> list[int]:
+) -> None:
     """The locks and ``steps``; with ``savepoint``, between a SAVEPOINT and its RELEASE, rolled
-    back on failure (else the caller's SAVEPOINT is, as SQLAlchemy's). Returns each step's row
-    count."""
+    back on failure (else the caller's SAVEPOINT is, as SQLAlchemy's)."""
     driver: Any = connection.connection.driver_connection
     dbapi = connection.dialect.loaded_dbapi
     name = f"eventspec_{next(_names)}" if savepoint else None
@@ -550,7 +549,6 @@ def _send(
     for step, count in zip(steps, counts, strict=True):
         if step.stale is not None and count != 1:  # PostgreSQL: the CTE wrote no event either
             raise _stale(step.stale, count)
-    return counts
 
 
 class _Sent:

@@ -486,8 +486,10 @@ def _lock_row(session: Session, record: Any) -> None:
     """Lock the row a destroy deletes (PostgreSQL: ``FOR UPDATE``), or raise ``StaleDataError``
     when it is gone: the unit of work's DELETE of a missing row only warns, and the event would
     record a destroy that did not happen (two transactions destroying one record)."""
+    keys = inspect(record).identity
+    if keys is None:
+        return  # never stored: session.delete() refuses it, as it always has
     table: Table = record.__table__
-    keys = inspect(record).identity or ()
     where = [column == key for column, key in zip(table.primary_key, keys, strict=True)]
     query = select(*table.primary_key).where(*where).with_for_update()
     if session.connection().execute(query).first() is None:
