@@ -178,6 +178,19 @@ def test_on_erase_drop_deletes_the_records_and_replay_agrees(db: Engine, databas
     assert replayed(db) == after  # replay deletes them again at the erase event
 
 
+def test_erase_finds_records_that_never_held_a_personal_value(db: Engine) -> None:
+    """An address with no street records no personal value, so none of its events names a
+    subject: the erase finds it by its person_id (data_subject: {attribute: person_id})."""
+    ann, _, (home, work, bobs) = write_addresses(db)
+    with Session(db, expire_on_commit=False) as session, session.begin():
+        bare = mod("actions.address").create(session, person_id=ann.id, country="NL")
+    erased = erase(db, ann.id)
+    assert sorted(erased.dropped["Address"]) == sorted([home, work, bare.id])
+    after = full_state(db)
+    assert [row[0] for row in after["Address"]] == [bobs]
+    assert replayed(db) == after
+
+
 def test_on_erase_drop_refused_while_a_record_references_it(db: Engine) -> None:
     _, bob, _ = write_addresses(db)
     before = full_state(db)

@@ -444,6 +444,9 @@ def _erase(
             .distinct()
         )
         theirs: ColumnElement[bool] = key.in_(ids)
+        named = _named_by(resource, subject)  # its events may name no subject: none personal
+        if named is not None:
+            theirs = or_(theirs, model_table.c[named[0]] == named[1])
         archived = archived_records(connection, events, resource, subject)
         if archived:
             theirs = or_(theirs, key.in_(archived))
@@ -480,6 +483,22 @@ def _erase(
         event[actor_key[0]] = actor_key[1]
     connection.execute(insert(events).values(event))
     return ErasedSubject(subject, now, counts, dropped)
+
+
+def _named_by(resource: ResourceDef, subject: str) -> tuple[str, Any] | None:
+    """The attribute naming the subject on the resource's records (``data_subject: record``:
+    the primary key; ``{attribute: ...}``: that attribute) and the subject as its value; None
+    for ``actor``, or when the subject cannot be such a value."""
+    name = resource.primary_key if resource.data_subject == "record" else resource.subject_attribute
+    if name is None or resource.data_subject == "actor":
+        return None
+    attribute = resource.attributes[name]
+    try:
+        if attribute.kind in ("integer", "big_integer"):
+            return name, int(subject)
+        return name, subject if attribute.decode is None else attribute.decode(subject)
+    except (TypeError, ValueError):
+        return None  # "abc" is no integer key: no record of this resource is the subject's
 
 
 def _drop(
