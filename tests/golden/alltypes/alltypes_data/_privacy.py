@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Final
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    Select,
     Table,
     func,
     insert,
@@ -160,18 +161,10 @@ class SubjectKeys:
 def key_for_snapshot(connection: Connection, events: Table, subject: str) -> bytes | None:
     """The subject's key for sealing a snapshot row (made when the subject has none yet: its
     record's subject attribute changed without a personal value); None when it was erased."""
-    table = keys_table_of(events)
+    table, ring = keys_table_of(events), keyring_of(events)
     query = select(table.c.wrapped_key, table.c.erased_at).where(table.c.subject == subject)
-    row = connection.execute(query).first()
-    if row is None:
-        wrapped = keyring_of(events).encrypt(secrets.token_bytes(32))
-        values = {"subject": subject, "wrapped_key": wrapped, "created_at": utcnow()}
-        connection.execute(_insert_new(connection, table).values(values))
-        row = connection.execute(query).first()
-        assert row is not None
-    if row.wrapped_key is None:
-        return None
-    return keyring_of(events).decrypt(bytes(row.wrapped_key))
+    row = _key_row(connection, table, ring, subject, query)
+    return None if row.wrapped_key is None else ring.decrypt(bytes(row.wrapped_key))
 
 
 def _unwrap(log: EventLogDef, wrapped: bytes) -> bytes:
@@ -187,21 +180,32 @@ def key_for_write(session: Session, log: EventLogDef, subject: str, field_name: 
     is written to a record while its subject is being erased.
     """
     table = keys_table(log)
-    connection = session.connection()
     query = select(table.c.wrapped_key, table.c.erased_at).where(table.c.subject == subject)
     query = query.with_for_update(key_share=True)  # SQLite: nothing (writers are serial)
-    row = connection.execute(query).first()
-    if row is None:
-        wrapped = keyring(log).encrypt(secrets.token_bytes(32))
-        values = {"subject": subject, "wrapped_key": wrapped, "created_at": utcnow()}
-        connection.execute(_insert_new(connection, table).values(values))
-        row = connection.execute(query).first()
-        assert row is not None
+    row = _key_row(session.connection(), table, keyring(log), subject, query)
     if row.wrapped_key is None:
         raise SubjectErased(
             field_name, f"data subject {subject} was erased; its personal data cannot be recorded"
         )
     return _unwrap(log, row.wrapped_key)
+
+
+def _key_row(
+    connection: Connection, table: Table, ring: Keyring, subject: str, query: Select[Any]
+) -> Any:
+    """The subject's key row as ``query`` reads it, made first when there is none: a new key,
+    wrapped by ``ring``, inserted unless a concurrent first write made one (then its key)."""
+    row = connection.execute(query).first()
+    if row is None:
+        values = {
+            "subject": subject,
+            "wrapped_key": ring.encrypt(secrets.token_bytes(32)),
+            "created_at": utcnow(),
+        }
+        connection.execute(_insert_new(connection, table).values(values))
+        row = connection.execute(query).first()
+        assert row is not None
+    return row
 
 
 def _insert_new(connection: Connection, table: Table) -> Any:

@@ -60,7 +60,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.util import await_only
 
@@ -537,7 +536,7 @@ def _send(
             with contextlib.suppress(Exception):  # a lost connection: the cause is what counts
                 _release(driver, name, awaited=awaited)
         if isinstance(error, _Stale):
-            raise _stale(error.target, error.count) from None
+            raise stale_row(*error.target, error.count) from None
         if not isinstance(error, dbapi.Error):
             raise
         sql, params, many = _failed(sent, pipelined)
@@ -548,7 +547,7 @@ def _send(
         _locks.held(session, connection, lock[2])
     for step, count in zip(steps, counts, strict=True):
         if step.stale is not None and count != 1:  # PostgreSQL: the CTE wrote no event either
-            raise _stale(step.stale, count)
+            raise stale_row(*step.stale, count)
 
 
 class _Sent:
@@ -650,8 +649,3 @@ def _failed(sent: list[_Sent], pipelined: bool) -> _Shown:
             if statement.cursor.pgresult is None:
                 return statement.shown
     return sent[-1].shown if sent else ("SAVEPOINT", None, False)
-
-
-def _stale(target: _Target, count: int) -> StaleDataError:
-    verb, table = target
-    return stale_row(verb, table, count)
